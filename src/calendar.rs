@@ -1,0 +1,440 @@
+//! Local time: when a schedule's starts and stops fall, as instants.
+//!
+//! The rules, each pinned by a test below:
+//! - A **start** falls on a date at the exception's time for that date if there is a
+//!   start exception (`None`: no start that day), otherwise at `StartTime` when the
+//!   date is an active day. An exception with a time acts even on an inactive day.
+//! - A **stop** ends a period. A period begins on an active day at `StartTime` and ends
+//!   at the next `StopTime`: the same day, or the next day when `StopTime` ≤
+//!   `StartTime` (the period crosses midnight, even into an inactive day). A schedule
+//!   with no `StartTime` stops at `StopTime` on its active days. A stop exception
+//!   replaces the stop that falls on its date (`None`: no stop that day, so running
+//!   servers stay up until the next stop). The stop of an active day acts even when
+//!   that day's start was cancelled, so servers started by hand on a holiday still
+//!   stop at night.
+//! - A disabled schedule has no starts or stops.
+//! - Times are wall-clock times in the schedule's zone. A time that does not exist
+//!   (the spring-forward gap) resolves to the first instant after the gap; an
+//!   ambiguous time (the fall-back fold) resolves to its first occurrence, so it
+//!   acts once.
+
+use chrono::{
+    DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Timelike, Utc,
+};
+use chrono_tz::Tz;
+use serde::Serialize;
+
+use crate::schedule::{Direction, Schedule};
+
+/// One start or stop of a schedule, as an instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Transition {
+    /// When it falls.
+    pub at: DateTime<Utc>,
+    /// Start or stop.
+    pub direction: Direction,
+}
+
+/// The instant of wall-clock `time` on `date` in `tz`, resolving gaps and folds as
+/// described in the module docs.
+pub fn local_instant(tz: Tz, date: NaiveDate, time: NaiveTime) -> DateTime<Utc> {
+    let mut local = NaiveDateTime::new(date, time);
+    // A gap is at most a day long (Samoa skipped 2011-12-30 whole), so this ends.
+    for _ in 0..=(2 * 24 * 60) {
+        match tz.from_local_datetime(&local) {
+            chrono::LocalResult::Single(t) => return t.with_timezone(&Utc),
+            chrono::LocalResult::Ambiguous(first, _) => return first.with_timezone(&Utc),
+            chrono::LocalResult::None => {
+                let next = local + Duration::minutes(1);
+                local = next.with_second(0).unwrap_or(next);
+            }
+        }
+    }
+    // Unreachable with real zone data; fall back to reading the time as UTC.
+    Utc.from_utc_datetime(&NaiveDateTime::new(date, time))
+}
+
+/// The local start time on `date`, if the schedule starts that day.
+pub fn start_on(s: &Schedule, date: NaiveDate) -> Option<NaiveTime> {
+    if !s.enabled {
+        return None;
+    }
+    match s.exceptions.get(&(date, Direction::Start)) {
+        Some(exception) => *exception,
+        None if s.days.contains(date.weekday()) => s.start,
+        None => None,
+    }
+}
+
+/// The local stop time on `date`, if the schedule stops that day.
+pub fn stop_on(s: &Schedule, date: NaiveDate) -> Option<NaiveTime> {
+    if !s.enabled {
+        return None;
+    }
+    if let Some(exception) = s.exceptions.get(&(date, Direction::Stop)) {
+        return *exception;
+    }
+    let stop = s.stop?;
+    let crosses_midnight = s.start.is_some_and(|start| stop <= start);
+    let period_day = if crosses_midnight {
+        date.pred_opt()?
+    } else {
+        date
+    };
+    s.days.contains(period_day.weekday()).then_some(stop)
+}
+
+/// The schedule's transitions in the window `(after, until]`, in time order; at the
+/// same instant a stop comes before a start, so a period that begins as the previous
+/// one ends leaves the servers up.
+pub fn transitions(s: &Schedule, after: DateTime<Utc>, until: DateTime<Utc>) -> Vec<Transition> {
+    let mut out = Vec::new();
+    if until <= after || !s.enabled {
+        return out;
+    }
+    // A gap can push a time onto the next date, so look one date back.
+    let first = after.with_timezone(&s.tz).date_naive().pred_opt();
+    let last = until.with_timezone(&s.tz).date_naive();
+    let mut date = first.unwrap_or(last);
+    while date <= last {
+        for (direction, time) in [
+            (Direction::Stop, stop_on(s, date)),
+            (Direction::Start, start_on(s, date)),
+        ] {
+            if let Some(time) = time {
+                let at = local_instant(s.tz, date, time);
+                if after < at && at <= until {
+                    out.push(Transition { at, direction });
+                }
+            }
+        }
+        let Some(next) = date.succ_opt() else { break };
+        date = next;
+    }
+    out.sort_by_key(|t| (t.at, t.direction == Direction::Start));
+    out
+}
+
+/// The first stop strictly after `after` and no later than `after + within`.
+pub fn next_stop(s: &Schedule, after: DateTime<Utc>, within: Duration) -> Option<DateTime<Utc>> {
+    transitions(s, after, after + within)
+        .into_iter()
+        .find(|t| t.direction == Direction::Stop)
+        .map(|t| t.at)
+}
+
+/// The local start and stop times of the period that begins on `date`, for people:
+/// `(start, stop)` with the stop's own date, either of which may be absent.
+pub fn day_times(s: &Schedule, date: NaiveDate) -> (Option<DateTime<Tz>>, Option<DateTime<Tz>>) {
+    let start = start_on(s, date).map(|t| local_instant(s.tz, date, t).with_timezone(&s.tz));
+    let from = start.map_or_else(
+        || local_instant(s.tz, date, NaiveTime::MIN),
+        |t| t.with_timezone(&Utc),
+    );
+    let stop = next_stop(s, from, Duration::days(2)).map(|t| t.with_timezone(&s.tz));
+    (start, stop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schedule::{Catalog, ExceptionItem, ScheduleItem};
+    use chrono_tz::{America::New_York, Asia::Seoul, Europe::Berlin};
+    use proptest::prelude::*;
+
+    fn schedule(
+        days: &str,
+        start: &str,
+        stop: &str,
+        tz: Tz,
+        exceptions: &[(&str, &str, &str)],
+    ) -> Schedule {
+        let item = ScheduleItem {
+            schedule_name: "S".into(),
+            tag_value: None,
+            days_active: Some(days.into()),
+            enabled: true,
+            start_time: Some(start.into()),
+            stop_time: Some(stop.into()),
+            force_start: false,
+            time_zone: Some(tz.name().into()),
+        };
+        let exceptions: Vec<ExceptionItem> = exceptions
+            .iter()
+            .map(|(d, k, v)| ExceptionItem {
+                exception_uuid: None,
+                schedule_name: "S".into(),
+                exception_date: d.to_string(),
+                exception_type: k.to_string(),
+                exception_value: Some(v.to_string()),
+            })
+            .collect();
+        let c = Catalog::build(&[item], &[], &exceptions, Tz::UTC);
+        assert!(c.errors.is_empty(), "{:?}", c.errors);
+        c.schedules.into_iter().next().unwrap()
+    }
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    /// The transitions of a window, as `"start 2026-..Z"` strings.
+    fn list(s: &Schedule, from: &str, to: &str) -> Vec<String> {
+        transitions(s, utc(from), utc(to))
+            .iter()
+            .map(|t| format!("{} {}", t.direction, t.at.to_rfc3339()))
+            .collect()
+    }
+
+    #[test]
+    fn weekday_schedule_in_seoul() {
+        let s = schedule("weekdays", "09:30", "22:00", Seoul, &[]);
+        // Fri 2026-11-27 .. Mon 2026-11-30 in Seoul (UTC+9).
+        assert_eq!(
+            list(&s, "2026-11-27T00:00:00Z", "2026-11-30T23:59:00Z"),
+            [
+                "start 2026-11-27T00:30:00+00:00",
+                "stop 2026-11-27T13:00:00+00:00",
+                "start 2026-11-30T00:30:00+00:00",
+                "stop 2026-11-30T13:00:00+00:00",
+            ]
+        );
+    }
+
+    #[test]
+    fn midnight_crossing_period_ends_next_day_even_if_inactive() {
+        let s = schedule("mon-fri", "22:00", "06:00", Tz::UTC, &[]);
+        assert_eq!(
+            list(&s, "2026-11-27T00:00:00Z", "2026-11-30T23:00:00Z"),
+            [
+                "stop 2026-11-27T06:00:00+00:00",  // ends Thursday's period
+                "start 2026-11-27T22:00:00+00:00", // Friday
+                "stop 2026-11-28T06:00:00+00:00",  // Saturday, inactive, still stops
+                "start 2026-11-30T22:00:00+00:00", // Monday; no stop on Monday morning
+            ]
+        );
+    }
+
+    #[test]
+    fn equal_start_and_stop_make_a_24_hour_period_and_stay_up() {
+        let s = schedule("all", "08:00", "08:00", Tz::UTC, &[]);
+        let t = transitions(&s, utc("2026-11-27T07:00:00Z"), utc("2026-11-27T09:00:00Z"));
+        assert_eq!(t.len(), 2);
+        assert_eq!(t.last().unwrap().direction, Direction::Start);
+    }
+
+    #[test]
+    fn exceptions_replace_or_cancel_the_days_times() {
+        let s = schedule(
+            "weekdays",
+            "09:00",
+            "18:00",
+            Tz::UTC,
+            &[
+                ("2026-12-01", "start", "None"),  // Tue: holiday, no start
+                ("2026-12-02", "stop", "23:30"),  // Wed: late night
+                ("2026-12-03", "start", "06:00"), // Thu: early morning
+                ("2026-12-04", "stop", "None"),   // Fri: keep running over the weekend
+                ("2026-12-05", "start", "10:00"), // Sat: an extra day
+            ],
+        );
+        assert_eq!(
+            list(&s, "2026-12-01T00:00:00Z", "2026-12-05T23:59:00Z"),
+            [
+                "stop 2026-12-01T18:00:00+00:00", // the holiday's stop still acts
+                "start 2026-12-02T09:00:00+00:00",
+                "stop 2026-12-02T23:30:00+00:00",
+                "start 2026-12-03T06:00:00+00:00",
+                "stop 2026-12-03T18:00:00+00:00",
+                "start 2026-12-04T09:00:00+00:00",
+                "start 2026-12-05T10:00:00+00:00",
+            ]
+        );
+    }
+
+    #[test]
+    fn stop_exception_applies_to_the_date_the_stop_falls_on() {
+        let s = schedule(
+            "fri",
+            "22:00",
+            "06:00",
+            Tz::UTC,
+            &[("2026-11-28", "stop", "08:00")],
+        );
+        assert_eq!(
+            list(&s, "2026-11-27T00:00:00Z", "2026-11-29T00:00:00Z"),
+            [
+                "start 2026-11-27T22:00:00+00:00",
+                "stop 2026-11-28T08:00:00+00:00"
+            ]
+        );
+    }
+
+    #[test]
+    fn none_times_and_disabled_schedules_do_nothing() {
+        let mut s = schedule("all", "09:00", "None", Tz::UTC, &[]);
+        assert_eq!(
+            list(&s, "2026-11-27T00:00:00Z", "2026-11-28T00:00:00Z"),
+            ["start 2026-11-27T09:00:00+00:00"]
+        );
+        s.enabled = false;
+        assert!(list(&s, "2026-11-27T00:00:00Z", "2026-11-28T00:00:00Z").is_empty());
+        let stop_only = schedule("weekdays", "None", "20:00", Tz::UTC, &[]);
+        assert_eq!(
+            list(&stop_only, "2026-11-27T00:00:00Z", "2026-11-29T00:00:00Z"),
+            ["stop 2026-11-27T20:00:00+00:00"]
+        );
+    }
+
+    #[test]
+    fn spring_forward_gap_resolves_to_the_first_instant_after_it() {
+        // 2026-03-08 02:00 EST jumps to 03:00 EDT (07:00 UTC) in New York.
+        let d = NaiveDate::from_ymd_opt(2026, 3, 8).unwrap();
+        let t = NaiveTime::from_hms_opt(2, 30, 0).unwrap();
+        assert_eq!(local_instant(New_York, d, t), utc("2026-03-08T07:00:00Z"));
+        // Berlin: 2026-03-29 02:00 CET jumps to 03:00 CEST (01:00 UTC).
+        let d = NaiveDate::from_ymd_opt(2026, 3, 29).unwrap();
+        assert_eq!(local_instant(Berlin, d, t), utc("2026-03-29T01:00:00Z"));
+        let s = schedule("all", "02:30", "None", Berlin, &[]);
+        assert_eq!(
+            list(&s, "2026-03-28T00:00:00Z", "2026-03-30T00:00:00Z"),
+            [
+                "start 2026-03-28T01:30:00+00:00",
+                "start 2026-03-29T01:00:00+00:00"
+            ]
+        );
+    }
+
+    #[test]
+    fn fall_back_fold_acts_once_at_the_first_occurrence() {
+        // 2026-11-01 01:30 happens twice in New York: 05:30 UTC (EDT) and 06:30 UTC (EST).
+        let s = schedule("all", "None", "01:30", New_York, &[]);
+        assert_eq!(
+            list(&s, "2026-11-01T00:00:00Z", "2026-11-02T00:00:00Z"),
+            ["stop 2026-11-01T05:30:00+00:00"]
+        );
+        // Berlin: 2026-10-25 02:30 happens at 00:30 and 01:30 UTC.
+        let s = schedule("all", "02:30", "None", Berlin, &[]);
+        assert_eq!(
+            list(&s, "2026-10-24T23:00:00Z", "2026-10-25T03:00:00Z"),
+            ["start 2026-10-25T00:30:00+00:00"]
+        );
+    }
+
+    #[test]
+    fn wall_clock_times_hold_across_dst_changes() {
+        let s = schedule("all", "09:00", "17:00", New_York, &[]);
+        assert_eq!(
+            list(&s, "2026-03-07T00:00:00Z", "2026-03-08T23:59:00Z"),
+            [
+                "start 2026-03-07T14:00:00+00:00", // EST
+                "stop 2026-03-07T22:00:00+00:00",
+                "start 2026-03-08T13:00:00+00:00", // EDT
+                "stop 2026-03-08T21:00:00+00:00",
+            ]
+        );
+    }
+
+    #[test]
+    fn day_times_for_people() {
+        let s = schedule("weekdays", "22:00", "06:00", Seoul, &[]);
+        let (start, stop) = day_times(&s, NaiveDate::from_ymd_opt(2026, 11, 27).unwrap());
+        assert_eq!(start.unwrap().to_rfc3339(), "2026-11-27T22:00:00+09:00");
+        assert_eq!(stop.unwrap().to_rfc3339(), "2026-11-28T06:00:00+09:00");
+    }
+
+    fn any_zone() -> impl Strategy<Value = Tz> {
+        prop::sample::select(vec![
+            Tz::UTC,
+            New_York,
+            Berlin,
+            Seoul,
+            chrono_tz::Australia::Lord_Howe, // half-hour DST shift
+            chrono_tz::Pacific::Apia,        // skipped a whole day in 2011
+            chrono_tz::America::Santiago,    // DST change at midnight
+        ])
+    }
+
+    fn hhmm() -> impl Strategy<Value = String> {
+        prop_oneof![
+            1 => Just("None".to_string()),
+            8 => (0u32..24, 0u32..60).prop_map(|(h, m)| format!("{h:02}:{m:02}")),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Catch-up is sound: cutting a span into runs at any points finds exactly the
+        /// transitions of the whole span, each once.
+        #[test]
+        fn windows_split_anywhere_find_each_transition_once(
+            tz in any_zone(),
+            start in hhmm(),
+            stop in hhmm(),
+            days in prop::sample::select(vec!["all", "weekdays", "mon,wed,fri", "sat-sun"]),
+            base in 1_230_000_000i64..1_900_000_000,
+            cuts in prop::collection::vec(1i64..(3 * 86_400), 1..40),
+        ) {
+            let s = schedule(days, &start, &stop, tz, &[]);
+            let from = DateTime::from_timestamp(base, 0).unwrap();
+            let mut edges = vec![from];
+            for c in &cuts {
+                let last = *edges.last().unwrap();
+                edges.push(last + Duration::seconds(*c));
+            }
+            let whole = transitions(&s, from, *edges.last().unwrap());
+            let pieces: Vec<Transition> = edges
+                .windows(2)
+                .flat_map(|w| transitions(&s, w[0], w[1]))
+                .collect();
+            prop_assert_eq!(whole, pieces);
+        }
+
+        /// A start or stop lands on the wall-clock time asked for whenever that time
+        /// exists that day, and never before it.
+        #[test]
+        fn local_instants_land_on_the_wall_clock(
+            tz in any_zone(),
+            day in 0i64..(365 * 30),
+            h in 0u32..24,
+            m in 0u32..60,
+        ) {
+            let date = NaiveDate::from_ymd_opt(2000, 1, 1).unwrap() + Duration::days(day);
+            let time = NaiveTime::from_hms_opt(h, m, 0).unwrap();
+            let at = local_instant(tz, date, time);
+            let wall = at.with_timezone(&tz).naive_local();
+            let asked = NaiveDateTime::new(date, time);
+            prop_assert!(wall >= asked, "{} < {}", wall, asked);
+            if tz.from_local_datetime(&asked).single().is_some() {
+                prop_assert_eq!(wall, asked);
+            }
+            // No earlier minute reaches the asked wall time (first instant after a gap,
+            // first occurrence in a fold).
+            let before = (at - Duration::minutes(1)).with_timezone(&tz).naive_local();
+            prop_assert!(before < asked);
+        }
+
+        /// Periods alternate: between two starts of an enabled schedule with both times
+        /// and no exceptions there is exactly one stop.
+        #[test]
+        fn starts_and_stops_alternate(
+            tz in any_zone(),
+            start in (0u32..24, 0u32..60),
+            stop in (0u32..24, 0u32..60),
+            base in 1_600_000_000i64..1_800_000_000,
+        ) {
+            prop_assume!(start != stop);
+            let s = schedule("all", &format!("{:02}:{:02}", start.0, start.1),
+                &format!("{:02}:{:02}", stop.0, stop.1), tz, &[]);
+            let from = DateTime::from_timestamp(base, 0).unwrap();
+            let t = transitions(&s, from, from + Duration::days(20));
+            // A period squeezed into a DST gap has no length; its order is moot.
+            prop_assume!(t.windows(2).all(|p| p[0].at != p[1].at));
+            for pair in t.windows(2) {
+                prop_assert_ne!(pair[0].direction, pair[1].direction, "{:?}", t);
+            }
+            prop_assert!(t.len() >= 38);
+        }
+    }
+}

@@ -1,0 +1,272 @@
+//! A simulated fleet on a virtual clock: instances take their boot and stop times,
+//! and an instance may be set to fail every start, as AWS does when it is out of
+//! capacity. It never reads the real clock.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Deserialize;
+
+use super::{Instance, Kind, Power};
+use crate::schedule::Direction;
+
+/// A fleet description, the `FLEET.json` of `schedctl simulate`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FleetFile {
+    /// The instances.
+    pub instances: Vec<SimInstance>,
+}
+
+/// One simulated instance as described in a fleet file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimInstance {
+    /// Its id.
+    pub id: String,
+    /// `ec2`, `rds` or `aurora`.
+    pub kind: Kind,
+    /// Its tags.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    /// `running` or `stopped` at the start of the simulation.
+    pub state: SimPower,
+    /// Seconds from a start request to `running`.
+    #[serde(default = "default_boot")]
+    pub boot_seconds: u32,
+    /// Seconds from a stop request to `stopped`.
+    #[serde(default = "default_stop")]
+    pub stop_seconds: u32,
+    /// Every start request fails, as on insufficient capacity.
+    #[serde(default)]
+    pub start_fails: bool,
+    /// Availability zone, for messages.
+    #[serde(default)]
+    pub zone: Option<String>,
+}
+
+/// The two states a fleet file may give.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SimPower {
+    /// Up.
+    Running,
+    /// Down.
+    Stopped,
+}
+
+fn default_boot() -> u32 {
+    60
+}
+fn default_stop() -> u32 {
+    30
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Phase {
+    Settled {
+        up: bool,
+        since: Option<DateTime<Utc>>,
+    },
+    Moving {
+        up: bool,
+        until: DateTime<Utc>,
+    },
+}
+
+/// Billed time of one instance: from a start request until a stop completes, as
+/// AWS bills it.
+#[derive(Debug, Clone, Copy, Default)]
+struct Billing {
+    seconds: i64,
+    since: Option<DateTime<Utc>>,
+}
+
+/// The simulated fleet.
+#[derive(Debug, Clone)]
+pub struct SimCloud {
+    instances: Vec<(SimInstance, Phase, Billing)>,
+    index: BTreeMap<String, usize>,
+    /// What `observe` returns, kept and updated in place: the fleet is observed every
+    /// tick, and rebuilding it dominated long simulations.
+    view: Vec<Instance>,
+}
+
+impl SimCloud {
+    /// A fleet in the states its file gives, at the instant `from`.
+    pub fn new(fleet: FleetFile, from: DateTime<Utc>) -> SimCloud {
+        let instances: Vec<_> = fleet
+            .instances
+            .into_iter()
+            .map(|i| {
+                let up = i.state == SimPower::Running;
+                let billing = Billing {
+                    seconds: 0,
+                    since: up.then_some(from),
+                };
+                (i, Phase::Settled { up, since: None }, billing)
+            })
+            .collect();
+        let index = instances
+            .iter()
+            .enumerate()
+            .map(|(k, (i, _, _))| (i.id.clone(), k))
+            .collect();
+        let view = instances
+            .iter()
+            .map(|(i, _, _)| Instance {
+                id: i.id.clone(),
+                kind: i.kind,
+                tags: i.tags.clone(),
+                power: Power::Stopped,
+                since: None,
+                zone: i.zone.clone(),
+            })
+            .collect();
+        SimCloud {
+            instances,
+            index,
+            view,
+        }
+    }
+
+    fn settle(&mut self, now: DateTime<Utc>) {
+        for (_, phase, billing) in &mut self.instances {
+            if let Phase::Moving { up, until } = *phase
+                && until <= now
+            {
+                *phase = Phase::Settled {
+                    up,
+                    since: Some(until),
+                };
+                if !up && let Some(since) = billing.since.take() {
+                    billing.seconds += (until - since).num_seconds();
+                }
+            }
+        }
+    }
+
+    /// Seconds the instance was billed from the start of the simulation to `until`.
+    pub fn billed_seconds(&mut self, id: &str, until: DateTime<Utc>) -> i64 {
+        self.settle(until);
+        self.index.get(id).map_or(0, |k| {
+            let b = self.instances[*k].2;
+            b.seconds + b.since.map_or(0, |s| (until - s).num_seconds().max(0))
+        })
+    }
+
+    /// The fleet as seen at `now`.
+    pub fn observe(&mut self, now: DateTime<Utc>) -> &[Instance] {
+        self.settle(now);
+        for ((_, phase, _), seen) in self.instances.iter().zip(&mut self.view) {
+            (seen.power, seen.since) = match *phase {
+                Phase::Settled { up: true, since } => (Power::Running, since),
+                Phase::Settled { up: false, since } => (Power::Stopped, since),
+                Phase::Moving { up: true, .. } => (Power::Starting, None),
+                Phase::Moving { up: false, .. } => (Power::Stopping, None),
+            };
+        }
+        &self.view
+    }
+
+    /// Starts or stops instances at `now`; returns the ones that failed, with the
+    /// error AWS would give.
+    pub fn act(
+        &mut self,
+        now: DateTime<Utc>,
+        direction: Direction,
+        ids: &[String],
+    ) -> Vec<(String, String)> {
+        let mut failures = Vec::new();
+        for id in ids {
+            let Some(k) = self.index.get(id).copied() else {
+                failures.push((id.clone(), "InvalidInstanceID.NotFound".to_string()));
+                continue;
+            };
+            let (spec, phase, billing) = &mut self.instances[k];
+            let up = direction == Direction::Start;
+            let state_ok = matches!(*phase, Phase::Settled { up: current, .. } if current != up);
+            if !state_ok {
+                failures.push((id.clone(), "IncorrectInstanceState".to_string()));
+                continue;
+            }
+            if up && spec.start_fails {
+                failures.push((
+                    id.clone(),
+                    "InsufficientInstanceCapacity: there is no capacity for this instance type"
+                        .to_string(),
+                ));
+                continue;
+            }
+            if up {
+                billing.since = Some(now);
+            }
+            let seconds = if up {
+                spec.boot_seconds
+            } else {
+                spec.stop_seconds
+            };
+            *phase = Phase::Moving {
+                up,
+                until: now + Duration::seconds(i64::from(seconds)),
+            };
+        }
+        failures
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cloud() -> SimCloud {
+        let fleet: FleetFile = serde_json::from_str(
+            r#"{"instances":[
+                {"id":"i-1","kind":"ec2","state":"stopped","boot_seconds":90},
+                {"id":"i-2","kind":"rds","state":"stopped","start_fails":true}]}"#,
+        )
+        .unwrap();
+        SimCloud::new(fleet, DateTime::from_timestamp(1_800_000_000, 0).unwrap())
+    }
+
+    #[test]
+    fn instances_take_their_boot_time() {
+        let mut c = cloud();
+        let t0 = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        assert!(c.act(t0, Direction::Start, &["i-1".into()]).is_empty());
+        assert_eq!(
+            c.observe(t0 + Duration::seconds(89))[0].power,
+            Power::Starting
+        );
+        let up = &c.observe(t0 + Duration::seconds(95))[0];
+        assert_eq!(up.power, Power::Running);
+        assert_eq!(up.since, Some(t0 + Duration::seconds(90)));
+        assert!(
+            c.act(
+                t0 + Duration::seconds(100),
+                Direction::Stop,
+                &["i-1".into()]
+            )
+            .is_empty()
+        );
+        // Billed from the start request until the stop completes (30 s after it).
+        assert_eq!(c.billed_seconds("i-1", t0 + Duration::hours(1)), 130);
+    }
+
+    #[test]
+    fn failing_starts_leave_the_instance_stopped() {
+        let mut c = cloud();
+        let t0 = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let failed = c.act(t0, Direction::Start, &["i-2".into()]);
+        assert!(failed[0].1.starts_with("InsufficientInstanceCapacity"));
+        assert_eq!(c.observe(t0 + Duration::hours(1))[1].power, Power::Stopped);
+    }
+
+    #[test]
+    fn unknown_fields_in_a_fleet_file_are_rejected() {
+        let r: Result<FleetFile, _> = serde_json::from_str(
+            r#"{"instances":[{"id":"i","kind":"ec2","state":"stopped","boot":1}]}"#,
+        );
+        assert!(r.is_err());
+    }
+}

@@ -1,0 +1,742 @@
+//! The decision: given this moment, the schedules, the observed fleet and what
+//! earlier runs left behind, what should happen now?
+//!
+//! [`plan`] is a pure function. It acts on *transitions*, not windows: the starts and
+//! stops that fell since the previous run (so a late run catches up, and the last
+//! transition of a long gap wins), and between transitions it leaves instances alone.
+//! A transition opens a [`Sequence`] that walks the groups in dependency order over
+//! as many runs as it takes: a group starts once every group it depends on is ready,
+//! and stops once every group depending on it has stopped.
+
+use std::cell::OnceCell;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::{DateTime, Duration, FixedOffset, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::calendar::{self, Transition};
+use crate::cloud::{Instance, Kind, Power};
+use crate::schedule::{Catalog, Direction, SCHEDULE_TAG, Schedule};
+
+/// Knobs of the planner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    /// How long before a stop the first warning goes out; a second, last one goes out
+    /// in the second half of this lead.
+    pub warn_before: Duration,
+    /// How long a start or stop may take before the scheduler gives up on it and
+    /// reports what is not ready.
+    pub sequence_timeout: Duration,
+    /// How far back the very first run looks for transitions.
+    pub first_run_lookback: Duration,
+    /// The longest gap a late run catches up on; older transitions are forgotten.
+    pub max_catch_up: Duration,
+    /// How long after acting on an instance the planner waits before calling an
+    /// unchanged state a failure (the services take a moment to report a change).
+    pub settle: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            warn_before: Duration::minutes(10),
+            sequence_timeout: Duration::minutes(60),
+            first_run_lookback: Duration::minutes(5),
+            max_catch_up: Duration::hours(24),
+            settle: Duration::seconds(60),
+        }
+    }
+}
+
+/// Something an operator asked for in this run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Request {
+    /// Start the schedule now, in dependency order, whatever its times and `Enabled`.
+    ForceStart(String),
+    /// Stop the schedule now, in reverse dependency order.
+    ForceStop(String),
+}
+
+/// What the scheduler remembers between runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunState {
+    /// When the previous run happened; transitions after it are this run's to act on.
+    pub last_run: Option<DateTime<Utc>>,
+    /// Per schedule, by name.
+    #[serde(default)]
+    pub schedules: BTreeMap<String, ScheduleState>,
+    /// Catalog errors already reported, so a broken schedule is announced once, not
+    /// every run.
+    #[serde(default)]
+    pub reported_errors: BTreeSet<String>,
+}
+
+/// What the scheduler remembers about one schedule.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduleState {
+    /// The start or stop in progress, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequence: Option<Sequence>,
+    /// Warnings sent about the coming stop.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning: Option<Warning>,
+}
+
+/// A start or stop walking the groups in order, possibly over several runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sequence {
+    /// Start or stop.
+    pub direction: Direction,
+    /// When it began.
+    pub began: DateTime<Utc>,
+    /// Whether an operator forced it (force-start, force-stop).
+    pub forced: bool,
+    /// Instances acted on, and when; each is acted on at most once per sequence.
+    #[serde(default)]
+    pub acted: BTreeMap<String, DateTime<Utc>>,
+    /// Groups reported ready (or stopped).
+    #[serde(default)]
+    pub done: BTreeSet<String>,
+    /// Groups reported as failed.
+    #[serde(default)]
+    pub failed: BTreeSet<String>,
+    /// When the last group reported in `done` got there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settled_at: Option<DateTime<Utc>>,
+}
+
+/// Warnings sent about one coming stop.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Warning {
+    /// The stop they are about.
+    pub stop_at: DateTime<Utc>,
+    /// How many went out (at most two).
+    pub sent: u8,
+    /// Minutes left when the last one went out.
+    pub minutes_left: i64,
+}
+
+/// An instance to act on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Target {
+    /// Its id.
+    pub id: String,
+    /// Its kind, which picks the API.
+    pub kind: Kind,
+}
+
+/// Start or stop these instances of one group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Action {
+    /// Start or stop.
+    pub direction: Direction,
+    /// The schedule.
+    pub schedule: String,
+    /// The group.
+    pub group: String,
+    /// The instances, all carrying the schedule's and the group's tags.
+    pub targets: Vec<Target>,
+}
+
+/// What happened, for the timeline, the log and chat.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Event {
+    /// When, in the schedule's offset.
+    pub at: DateTime<FixedOffset>,
+    /// The schedule.
+    pub schedule: String,
+    /// What.
+    #[serde(flatten)]
+    pub what: What,
+}
+
+/// The kinds of [`Event`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum What {
+    /// A group's instances were asked to start.
+    Start {
+        /// The group.
+        group: String,
+        /// The instance ids.
+        instances: Vec<String>,
+    },
+    /// A group's instances were asked to stop.
+    Stop {
+        /// The group.
+        group: String,
+        /// The instance ids.
+        instances: Vec<String>,
+    },
+    /// Every instance of a group that was started is up.
+    Ready {
+        /// The group.
+        group: String,
+    },
+    /// Every instance of a group that was stopped is down.
+    Stopped {
+        /// The group.
+        group: String,
+    },
+    /// A whole start finished: every group is up.
+    ScheduleReady {
+        /// Seconds from the start's beginning to the last group ready.
+        seconds: i64,
+    },
+    /// A whole stop finished: every group is down.
+    ScheduleStopped {
+        /// Seconds from the stop's beginning to the last group stopped.
+        seconds: i64,
+    },
+    /// The schedule's running servers will stop soon.
+    Warn {
+        /// When they stop.
+        stop_at: DateTime<FixedOffset>,
+        /// Whole minutes left, rounded up.
+        minutes_left: i64,
+        /// Groups with servers up.
+        groups: Vec<String>,
+    },
+    /// Something is wrong; what the scheduler did about it is in the message.
+    Error {
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// The result of [`plan`]: what to do, what to say, and what to remember.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    /// Starts and stops to carry out, in order.
+    pub actions: Vec<Action>,
+    /// Everything that happened or was decided, for people.
+    pub events: Vec<Event>,
+    /// Schedules whose `ForceStart` flag is to be cleared.
+    pub clear_force_start: Vec<String>,
+    /// The state for the next run.
+    pub state: RunState,
+}
+
+/// Decides what happens at `now`. Pure: same inputs, same plan.
+pub fn plan(
+    now: DateTime<Utc>,
+    catalog: &Catalog,
+    fleet: &[Instance],
+    state: &RunState,
+    requests: &[Request],
+    settings: &Settings,
+) -> Plan {
+    let mut out = Plan {
+        state: RunState {
+            last_run: Some(now),
+            ..RunState::default()
+        },
+        ..Plan::default()
+    };
+
+    // Broken schedules: announce each problem once, keep their state for when they
+    // are mended.
+    for e in &catalog.errors {
+        let text = e.to_string();
+        if !state.reported_errors.contains(&text) {
+            out.events.push(Event {
+                at: now.fixed_offset(),
+                schedule: e.schedule.clone(),
+                what: What::Error {
+                    message: format!("{}; the schedule is skipped until it is fixed", e.problem),
+                },
+            });
+        }
+        out.state.reported_errors.insert(text);
+        if let Some(kept) = state.schedules.get(&e.schedule) {
+            out.state.schedules.insert(e.schedule.clone(), kept.clone());
+        }
+    }
+    for r in requests {
+        let (Request::ForceStart(name) | Request::ForceStop(name)) = r;
+        if catalog.get(name).is_none() {
+            let why = if catalog.errors.iter().any(|e| &e.schedule == name) {
+                "is broken (see its error)"
+            } else {
+                "does not exist"
+            };
+            out.events.push(Event {
+                at: now.fixed_offset(),
+                schedule: name.clone(),
+                what: What::Error {
+                    message: format!("cannot {}: the schedule {why}", request_verb(r)),
+                },
+            });
+        }
+    }
+
+    let since = state
+        .last_run
+        .unwrap_or(now - settings.first_run_lookback)
+        .max(now - settings.max_catch_up);
+
+    // Most runs of a large catalog touch few schedules: index the fleet only when one
+    // of them needs its instances.
+    let by_tag: OnceCell<HashMap<&str, Vec<&Instance>>> = OnceCell::new();
+    let members_of = |tag: &str| -> &[&Instance] {
+        let index = by_tag.get_or_init(|| {
+            let mut index: HashMap<&str, Vec<&Instance>> = HashMap::new();
+            for i in fleet {
+                if i.power == Power::Gone {
+                    continue;
+                }
+                if let Some(tag) = i.tags.get(SCHEDULE_TAG) {
+                    index.entry(tag.as_str()).or_default().push(i);
+                }
+            }
+            index
+        });
+        index.get(tag).map_or(&[][..], Vec::as_slice)
+    };
+
+    for schedule in &catalog.schedules {
+        let previous = state.schedules.get(&schedule.name);
+        let members = || members_of(schedule.tag_value.as_str());
+        let mut run = ScheduleRun {
+            schedule,
+            now,
+            settings,
+            state: previous.cloned().unwrap_or_default(),
+            out: &mut out,
+            groups: Vec::new(),
+        };
+        run.decide(since, requests, members);
+        let kept = run.state;
+        if kept != ScheduleState::default() {
+            out.state.schedules.insert(schedule.name.clone(), kept);
+        }
+    }
+    out
+}
+
+fn request_verb(r: &Request) -> &'static str {
+    match r {
+        Request::ForceStart(_) => "force-start",
+        Request::ForceStop(_) => "force-stop",
+    }
+}
+
+/// One schedule's part of a run.
+struct ScheduleRun<'a> {
+    schedule: &'a Schedule,
+    now: DateTime<Utc>,
+    settings: &'a Settings,
+    state: ScheduleState,
+    out: &'a mut Plan,
+    /// The schedule's instances per group, in the schedule's group order.
+    groups: Vec<Vec<&'a Instance>>,
+}
+
+impl<'a> ScheduleRun<'a> {
+    fn decide(
+        &mut self,
+        since: DateTime<Utc>,
+        requests: &[Request],
+        members: impl FnOnce() -> &'a [&'a Instance],
+    ) {
+        let s = self.schedule;
+        let horizon = self.now + self.settings.warn_before;
+        let coming = calendar::transitions(s, since.min(self.now), horizon);
+        let (past, future): (Vec<&Transition>, Vec<&Transition>) =
+            coming.iter().partition(|t| t.at <= self.now);
+
+        let request = requests.iter().rev().find_map(|r| match r {
+            Request::ForceStart(n) if *n == s.name => Some(Direction::Start),
+            Request::ForceStop(n) if *n == s.name => Some(Direction::Stop),
+            _ => None,
+        });
+        let running_forced_start = self
+            .state
+            .sequence
+            .as_ref()
+            .is_some_and(|q| q.forced && q.direction == Direction::Start);
+        let trigger = if let Some(direction) = request {
+            Some((direction, true))
+        } else if let Some(last) = past.last() {
+            Some((last.direction, false))
+        } else if s.force_start && !running_forced_start {
+            Some((Direction::Start, true))
+        } else {
+            None
+        };
+
+        if let Some((direction, forced)) = trigger {
+            // A stop ends any force-start, or the flag would start everything again.
+            if direction == Direction::Stop && s.force_start {
+                self.out.clear_force_start.push(s.name.clone());
+            }
+            self.state.sequence = Some(Sequence {
+                direction,
+                began: self.now,
+                forced,
+                acted: BTreeMap::new(),
+                done: BTreeSet::new(),
+                failed: BTreeSet::new(),
+                settled_at: None,
+            });
+        } else if !s.enabled && self.state.sequence.as_ref().is_some_and(|q| !q.forced) {
+            // Disabling a schedule abandons what its times had begun.
+            self.state.sequence = None;
+        }
+
+        let next_stop = future
+            .iter()
+            .find(|t| t.direction == Direction::Stop)
+            .map(|t| t.at);
+        if self.state.sequence.is_none() && next_stop.is_none() {
+            self.state.warning = None;
+            return;
+        }
+        self.groups = s
+            .groups
+            .iter()
+            .map(|_| Vec::new())
+            .collect::<Vec<Vec<&Instance>>>();
+        for i in members() {
+            let group_tag = i.tags.get(crate::schedule::GROUP_TAG).map(String::as_str);
+            if let Some(g) = s.group_of(group_tag, i.kind) {
+                self.groups[g].push(i);
+            }
+        }
+        if let Some(sequence) = self.state.sequence.take() {
+            self.state.sequence = match sequence.direction {
+                Direction::Start => self.advance_start(sequence),
+                Direction::Stop => self.advance_stop(sequence),
+            };
+        }
+        self.warn(next_stop);
+    }
+
+    fn event(&mut self, at: DateTime<Utc>, what: What) {
+        self.out.events.push(Event {
+            at: at.with_timezone(&self.schedule.tz).fixed_offset(),
+            schedule: self.schedule.name.clone(),
+            what,
+        });
+    }
+
+    fn act(&mut self, direction: Direction, group: usize, instances: Vec<&Instance>) {
+        let group = self.schedule.groups[group].name.clone();
+        let ids: Vec<String> = instances.iter().map(|i| i.id.clone()).collect();
+        self.out.actions.push(Action {
+            direction,
+            schedule: self.schedule.name.clone(),
+            group: group.clone(),
+            targets: instances
+                .iter()
+                .map(|i| Target {
+                    id: i.id.clone(),
+                    kind: i.kind,
+                })
+                .collect(),
+        });
+        let what = match direction {
+            Direction::Start => What::Start {
+                group,
+                instances: ids,
+            },
+            Direction::Stop => What::Stop {
+                group,
+                instances: ids,
+            },
+        };
+        self.event(self.now, what);
+    }
+
+    /// When the last of `instances` reached its state, if the service says; else now.
+    fn reached_at(&self, instances: &[&Instance]) -> DateTime<Utc> {
+        instances
+            .iter()
+            .map(|i| i.since.filter(|t| *t <= self.now))
+            .try_fold(DateTime::<Utc>::MIN_UTC, |latest, t| {
+                t.map(|t| latest.max(t))
+            })
+            .unwrap_or(self.now)
+    }
+
+    /// Whether an instance acted on in this sequence has had time to change and has not.
+    fn failed(&self, q: &Sequence, i: &Instance, unchanged: Power) -> bool {
+        i.power == unchanged
+            && q.acted
+                .get(&i.id)
+                .is_some_and(|t| self.now - *t >= self.settings.settle)
+    }
+
+    /// Names of the groups that depend on group `g`, directly or not.
+    fn dependents_of(&self, g: usize) -> Vec<String> {
+        let groups = &self.schedule.groups;
+        let mut names: BTreeSet<&str> = BTreeSet::from([groups[g].name.as_str()]);
+        // Groups are in dependency order, so one pass reaches every dependent.
+        for later in &groups[g + 1..] {
+            if later.depends_on.iter().any(|d| names.contains(d.as_str())) {
+                names.insert(&later.name);
+            }
+        }
+        names.remove(groups[g].name.as_str());
+        groups
+            .iter()
+            .filter(|x| names.contains(x.name.as_str()))
+            .map(|x| x.name.clone())
+            .collect()
+    }
+
+    fn advance_start(&mut self, mut q: Sequence) -> Option<Sequence> {
+        let s = self.schedule;
+        let n = s.groups.len();
+        let index: HashMap<&str, usize> = s
+            .groups
+            .iter()
+            .enumerate()
+            .map(|(k, g)| (g.name.as_str(), k))
+            .collect();
+        // Per group: up (dependents may start), blocked (never will be in this sequence).
+        let mut up = vec![false; n];
+        let mut blocked = vec![false; n];
+        for g in 0..n {
+            let members = self.groups[g].clone();
+            let deps: Vec<usize> = s.groups[g]
+                .depends_on
+                .iter()
+                .filter_map(|d| index.get(d.as_str()).copied())
+                .collect();
+            let deps_up = deps.iter().all(|d| up[*d]);
+            blocked[g] = deps.iter().any(|d| blocked[*d]);
+            if members
+                .iter()
+                .all(|i| matches!(i.power, Power::Running | Power::Busy))
+            {
+                up[g] = true;
+                if members.iter().any(|i| q.acted.contains_key(&i.id))
+                    && q.done.insert(s.groups[g].name.clone())
+                {
+                    let at = self.reached_at(&members);
+                    q.settled_at = Some(q.settled_at.map_or(at, |t| t.max(at)));
+                    self.event(
+                        at,
+                        What::Ready {
+                            group: s.groups[g].name.clone(),
+                        },
+                    );
+                }
+                continue;
+            }
+            let failed: Vec<&Instance> = members
+                .iter()
+                .copied()
+                .filter(|i| self.failed(&q, i, Power::Stopped))
+                .collect();
+            if !failed.is_empty() {
+                blocked[g] = true;
+                if q.failed.insert(s.groups[g].name.clone()) {
+                    let held = self.dependents_of(g);
+                    let message = format!(
+                        "group {}: {} did not start; {}",
+                        s.groups[g].name,
+                        describe(&failed),
+                        if held.is_empty() {
+                            "no other group waits for it".to_string()
+                        } else {
+                            format!("holding back {}", held.join(", "))
+                        }
+                    );
+                    self.event(self.now, What::Error { message });
+                }
+            }
+            if deps_up && !blocked[g] {
+                let to_start: Vec<&Instance> = members
+                    .iter()
+                    .copied()
+                    .filter(|i| i.power == Power::Stopped && !q.acted.contains_key(&i.id))
+                    .collect();
+                if !to_start.is_empty() {
+                    for i in &to_start {
+                        q.acted.insert(i.id.clone(), self.now);
+                    }
+                    self.act(Direction::Start, g, to_start);
+                }
+            }
+        }
+        let settled = (0..n).all(|g| up[g] || blocked[g]);
+        if settled {
+            let any_blocked = blocked.iter().any(|b| *b);
+            if !any_blocked && !q.acted.is_empty() {
+                let at = q.settled_at.unwrap_or(self.now);
+                let seconds = (at - q.began).num_seconds();
+                self.event(at, What::ScheduleReady { seconds });
+            }
+            if q.forced && self.schedule.force_start {
+                self.out.clear_force_start.push(s.name.clone());
+            }
+            return None;
+        }
+        self.give_up_after_timeout(q, &up)
+    }
+
+    fn advance_stop(&mut self, mut q: Sequence) -> Option<Sequence> {
+        let s = self.schedule;
+        let n = s.groups.len();
+        let mut down = vec![false; n];
+        let mut blocked = vec![false; n];
+        for g in (0..n).rev() {
+            let members = self.groups[g].clone();
+            let name = s.groups[g].name.clone();
+            let dependents: Vec<usize> = (g + 1..n)
+                .filter(|d| s.groups[*d].depends_on.contains(&name))
+                .collect();
+            let dependents_down = dependents.iter().all(|d| down[*d]);
+            blocked[g] = dependents.iter().any(|d| blocked[*d]);
+            if members.iter().all(|i| i.power == Power::Stopped) {
+                down[g] = true;
+                if members.iter().any(|i| q.acted.contains_key(&i.id))
+                    && q.done.insert(name.clone())
+                {
+                    let at = self.reached_at(&members);
+                    q.settled_at = Some(q.settled_at.map_or(at, |t| t.max(at)));
+                    self.event(at, What::Stopped { group: name });
+                }
+                continue;
+            }
+            let failed: Vec<&Instance> = members
+                .iter()
+                .copied()
+                .filter(|i| self.failed(&q, i, Power::Running))
+                .collect();
+            if !failed.is_empty() {
+                blocked[g] = true;
+                if q.failed.insert(name.clone()) {
+                    let message = format!(
+                        "group {name}: {} did not stop; the groups it depends on are left running",
+                        describe(&failed)
+                    );
+                    self.event(self.now, What::Error { message });
+                }
+            }
+            if dependents_down && !blocked[g] {
+                let to_stop: Vec<&Instance> = members
+                    .iter()
+                    .copied()
+                    .filter(|i| i.power == Power::Running && !q.acted.contains_key(&i.id))
+                    .collect();
+                if !to_stop.is_empty() {
+                    for i in &to_stop {
+                        q.acted.insert(i.id.clone(), self.now);
+                    }
+                    self.act(Direction::Stop, g, to_stop);
+                }
+            }
+        }
+        if (0..n).all(|g| down[g] || blocked[g]) {
+            if !blocked.iter().any(|b| *b) && !q.acted.is_empty() {
+                let at = q.settled_at.unwrap_or(self.now);
+                let seconds = (at - q.began).num_seconds();
+                self.event(at, What::ScheduleStopped { seconds });
+            }
+            return None;
+        }
+        self.give_up_after_timeout(q, &down)
+    }
+
+    fn give_up_after_timeout(&mut self, q: Sequence, settled: &[bool]) -> Option<Sequence> {
+        if self.now - q.began < self.settings.sequence_timeout {
+            return Some(q);
+        }
+        let waiting: Vec<String> = self
+            .schedule
+            .groups
+            .iter()
+            .zip(settled)
+            .filter(|(_, ok)| !**ok)
+            .map(|(g, _)| g.name.clone())
+            .collect();
+        let message = format!(
+            "{} did not finish within {} minutes; gave up on groups {}",
+            q.direction,
+            self.settings.sequence_timeout.num_minutes(),
+            waiting.join(", ")
+        );
+        self.event(self.now, What::Error { message });
+        if q.forced && q.direction == Direction::Start && self.schedule.force_start {
+            self.out.clear_force_start.push(self.schedule.name.clone());
+        }
+        None
+    }
+
+    /// Warns about a coming stop: first when it enters the lead time, once more in the
+    /// second half of it, and never when nothing of the schedule is up.
+    fn warn(&mut self, next_stop: Option<DateTime<Utc>>) {
+        let Some(stop_at) = next_stop else {
+            self.state.warning = None;
+            return;
+        };
+        if self
+            .state
+            .sequence
+            .as_ref()
+            .is_some_and(|q| q.direction == Direction::Stop)
+        {
+            return;
+        }
+        let up: Vec<String> = self
+            .schedule
+            .groups
+            .iter()
+            .zip(&self.groups)
+            .filter(|(_, members)| {
+                members
+                    .iter()
+                    .any(|i| matches!(i.power, Power::Running | Power::Starting | Power::Busy))
+            })
+            .map(|(g, _)| g.name.clone())
+            .collect();
+        if up.is_empty() {
+            return;
+        }
+        let seconds_left = (stop_at - self.now).num_seconds();
+        let minutes_left = (seconds_left + 59) / 60;
+        let half = (self.settings.warn_before.num_seconds() + 1) / 2;
+        let previous = self.state.warning.take().filter(|w| w.stop_at == stop_at);
+        let send = match &previous {
+            None => true,
+            Some(w) => w.sent < 2 && seconds_left <= half && w.minutes_left * 60 > half,
+        };
+        if !send {
+            self.state.warning = previous;
+            return;
+        }
+        self.state.warning = Some(Warning {
+            stop_at,
+            sent: previous.map_or(1, |w| w.sent + 1),
+            minutes_left,
+        });
+        self.event(
+            self.now,
+            What::Warn {
+                stop_at: stop_at.with_timezone(&self.schedule.tz).fixed_offset(),
+                minutes_left,
+                groups: up,
+            },
+        );
+    }
+}
+
+fn describe(instances: &[&Instance]) -> String {
+    let names: Vec<String> = instances
+        .iter()
+        .map(|i| {
+            if i.name() == i.id {
+                i.id.clone()
+            } else {
+                format!("{} ({})", i.name(), i.id)
+            }
+        })
+        .collect();
+    names.join(", ")
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,568 @@
+use super::*;
+use crate::cloud::sim::{FleetFile, SimCloud};
+use crate::store::files::{Items, parse_into};
+use chrono_tz::Tz;
+use proptest::prelude::*;
+
+/// A schedule, a simulated fleet and the run state, driven run by run.
+struct Harness {
+    catalog: Catalog,
+    cloud: SimCloud,
+    state: RunState,
+    settings: Settings,
+}
+
+fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+fn catalog(files: &[&str]) -> Catalog {
+    let mut items = Items::default();
+    for f in files {
+        parse_into(f, &mut items).unwrap();
+    }
+    Catalog::build(&items.schedules, &items.groups, &items.exceptions, Tz::UTC)
+}
+
+/// DB → MW → API, and BATCH after API and DB; weekdays 09:00–18:00 UTC.
+const CHAIN: &str = r#"{"ScheduleName":"Dev","DaysActive":"weekdays","StartTime":"09:00","StopTime":"18:00",
+  "Groups":[{"GroupName":"DB","InstanceType":"RDS"},{"GroupName":"MW","Dependency":["DB"]},
+            {"GroupName":"API","Dependency":["MW"]},{"GroupName":"BATCH","Dependency":["API","DB"]}]}"#;
+
+fn fleet(json: &str) -> FleetFile {
+    serde_json::from_str(json).unwrap()
+}
+
+/// One instance per group of CHAIN, all stopped, booting in a minute; plus an
+/// untagged instance and one of another schedule, both running.
+fn chain_fleet(extra: &str) -> FleetFile {
+    fleet(&format!(
+        r#"{{"instances":[
+        {{"id":"db","kind":"rds","tags":{{"ScheduleName":"Dev","ScheduleGroupName":"DB"}},"state":"stopped","boot_seconds":300}},
+        {{"id":"mw","kind":"ec2","tags":{{"ScheduleName":"Dev","ScheduleGroupName":"MW"}},"state":"stopped"}},
+        {{"id":"api1","kind":"ec2","tags":{{"ScheduleName":"Dev","ScheduleGroupName":"API"}},"state":"stopped"}},
+        {{"id":"api2","kind":"ec2","tags":{{"ScheduleName":"Dev","ScheduleGroupName":"API"}},"state":"stopped"}},
+        {{"id":"batch","kind":"ec2","tags":{{"ScheduleName":"Dev","ScheduleGroupName":"BATCH"}},"state":"stopped"}},
+        {{"id":"loose","kind":"ec2","tags":{{"Name":"bastion"}},"state":"running"}},
+        {{"id":"other","kind":"ec2","tags":{{"ScheduleName":"Prod","ScheduleGroupName":"API"}},"state":"running"}}
+        {extra}]}}"#
+    ))
+}
+
+impl Harness {
+    fn new(files: &[&str], fleet: FleetFile, first: &str) -> Harness {
+        let catalog = catalog(files);
+        assert!(catalog.errors.is_empty(), "{:?}", catalog.errors);
+        Harness {
+            catalog,
+            cloud: SimCloud::new(fleet, at(first)),
+            state: RunState {
+                last_run: Some(at(first) - Duration::minutes(5)),
+                ..RunState::default()
+            },
+            settings: Settings::default(),
+        }
+    }
+
+    /// One run at `when` (RFC 3339), with its actions carried out.
+    fn run_with(&mut self, when: &str, requests: &[Request]) -> Plan {
+        let now = at(when);
+        let observed = self.cloud.observe(now);
+        let p = plan(
+            now,
+            &self.catalog,
+            observed,
+            &self.state,
+            requests,
+            &self.settings,
+        );
+        for a in &p.actions {
+            let ids: Vec<String> = a.targets.iter().map(|t| t.id.clone()).collect();
+            self.cloud.act(now, a.direction, &ids);
+        }
+        for name in &p.clear_force_start {
+            for s in &mut self.catalog.schedules {
+                if &s.name == name {
+                    s.force_start = false;
+                }
+            }
+        }
+        self.state = p.state.clone();
+        p
+    }
+
+    fn run(&mut self, when: &str) -> Plan {
+        self.run_with(when, &[])
+    }
+
+    fn power(&mut self, id: &str, when: &str) -> Power {
+        let now = at(when);
+        self.cloud
+            .observe(now)
+            .iter()
+            .find(|i| i.id == id)
+            .unwrap()
+            .power
+    }
+}
+
+/// The plan's actions as `"start DB [db]"` strings.
+fn acts(p: &Plan) -> Vec<String> {
+    p.actions
+        .iter()
+        .map(|a| {
+            let ids: Vec<&str> = a.targets.iter().map(|t| t.id.as_str()).collect();
+            format!("{} {} [{}]", a.direction, a.group, ids.join(","))
+        })
+        .collect()
+}
+
+fn errors(p: &Plan) -> Vec<String> {
+    p.events
+        .iter()
+        .filter_map(|e| match &e.what {
+            What::Error { message } => Some(format!("{}: {message}", e.schedule)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn warnings(p: &Plan) -> Vec<i64> {
+    p.events
+        .iter()
+        .filter_map(|e| match &e.what {
+            What::Warn { minutes_left, .. } => Some(*minutes_left),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn start_waits_for_dependencies_to_be_ready() {
+    // Monday 2026-11-30.
+    let mut h = Harness::new(&[CHAIN], chain_fleet(""), "2026-11-30T08:55:00Z");
+    assert!(acts(&h.run("2026-11-30T08:55:00Z")).is_empty());
+    assert_eq!(acts(&h.run("2026-11-30T09:00:00Z")), ["start DB [db]"]);
+    // The database takes five minutes: at 09:04 it is still starting.
+    assert!(acts(&h.run("2026-11-30T09:04:00Z")).is_empty());
+    let p = h.run("2026-11-30T09:06:00Z");
+    assert_eq!(acts(&p), ["start MW [mw]"]);
+    assert!(p.events.iter().any(
+        |e| e.what == What::Ready { group: "DB".into() } && e.at == at("2026-11-30T09:05:00Z")
+    ));
+    assert_eq!(
+        acts(&h.run("2026-11-30T09:08:00Z")),
+        ["start API [api1,api2]"]
+    );
+    assert_eq!(
+        acts(&h.run("2026-11-30T09:10:00Z")),
+        ["start BATCH [batch]"]
+    );
+    let p = h.run("2026-11-30T09:12:00Z");
+    assert!(acts(&p).is_empty());
+    assert!(
+        p.events
+            .iter()
+            .any(|e| e.what == What::ScheduleReady { seconds: 660 })
+    );
+    assert!(
+        p.state
+            .schedules
+            .get("Dev")
+            .is_none_or(|s| s.sequence.is_none())
+    );
+}
+
+#[test]
+fn independent_groups_start_together() {
+    let two_roots = r#"{"ScheduleName":"Dev","StartTime":"09:00","StopTime":"18:00",
+      "Groups":[{"GroupName":"A"},{"GroupName":"B"},{"GroupName":"C","Dependency":["A","B"]}]}"#;
+    let f = fleet(
+        r#"{"instances":[
+        {"id":"a","kind":"ec2","tags":{"ScheduleName":"Dev","ScheduleGroupName":"A"},"state":"stopped"},
+        {"id":"b","kind":"ec2","tags":{"ScheduleName":"Dev","ScheduleGroupName":"B"},"state":"stopped","boot_seconds":400},
+        {"id":"c","kind":"ec2","tags":{"ScheduleName":"Dev","ScheduleGroupName":"C"},"state":"stopped"}]}"#,
+    );
+    let mut h = Harness::new(&[two_roots], f, "2026-11-30T09:00:00Z");
+    assert_eq!(
+        acts(&h.run("2026-11-30T09:00:00Z")),
+        ["start A [a]", "start B [b]"]
+    );
+    // A is up, B is not: C waits for both.
+    assert!(acts(&h.run("2026-11-30T09:05:00Z")).is_empty());
+    assert_eq!(acts(&h.run("2026-11-30T09:10:00Z")), ["start C [c]"]);
+}
+
+#[test]
+fn stop_waits_for_dependents_to_stop() {
+    let mut h = Harness::new(&[CHAIN], chain_fleet(""), "2026-11-30T08:55:00Z");
+    for t in ["09:00", "09:06", "09:08", "09:10", "09:12"] {
+        h.run(&format!("2026-11-30T{t}:00Z"));
+    }
+    assert_eq!(acts(&h.run("2026-11-30T18:00:00Z")), ["stop BATCH [batch]"]);
+    assert_eq!(
+        acts(&h.run("2026-11-30T18:01:00Z")),
+        ["stop API [api1,api2]"]
+    );
+    assert_eq!(acts(&h.run("2026-11-30T18:02:00Z")), ["stop MW [mw]"]);
+    assert_eq!(acts(&h.run("2026-11-30T18:03:00Z")), ["stop DB [db]"]);
+    let p = h.run("2026-11-30T18:10:00Z");
+    assert!(acts(&p).is_empty());
+    assert!(
+        p.events
+            .iter()
+            .any(|e| matches!(e.what, What::ScheduleStopped { .. }))
+    );
+    assert_eq!(h.power("loose", "2026-11-30T18:10:00Z"), Power::Running);
+    assert_eq!(h.power("other", "2026-11-30T18:10:00Z"), Power::Running);
+}
+
+#[test]
+fn a_stop_waits_for_a_dependent_that_is_still_booting() {
+    let mut h = Harness::new(&[CHAIN], chain_fleet(""), "2026-11-30T08:55:00Z");
+    for t in ["09:00", "09:06", "09:08", "09:10"] {
+        h.run(&format!("2026-11-30T{t}:00Z"));
+    }
+    // A force-stop while BATCH is still booting: BATCH must be stopped before API.
+    let p = h.run_with("2026-11-30T09:10:30Z", &[Request::ForceStop("Dev".into())]);
+    assert!(acts(&p).is_empty(), "{:?}", acts(&p));
+    assert_eq!(acts(&h.run("2026-11-30T09:11:00Z")), ["stop BATCH [batch]"]);
+}
+
+#[test]
+fn untagged_and_other_schedules_instances_are_never_touched() {
+    let mut h = Harness::new(&[CHAIN], chain_fleet(""), "2026-11-30T08:55:00Z");
+    let mut minute = at("2026-11-30T08:55:00Z");
+    while minute < at("2026-12-01T00:00:00Z") {
+        let p = h.run(&minute.to_rfc3339());
+        for a in &p.actions {
+            for t in &a.targets {
+                assert!(!["loose", "other"].contains(&t.id.as_str()), "{a:?}");
+            }
+        }
+        minute += Duration::minutes(1);
+    }
+}
+
+#[test]
+fn a_late_run_still_starts_and_a_missed_period_is_not_replayed() {
+    let mut h = Harness::new(&[CHAIN], chain_fleet(""), "2026-11-30T08:55:00Z");
+    h.run("2026-11-30T08:55:00Z");
+    // The 09:00 start is caught up an hour late.
+    assert_eq!(acts(&h.run("2026-11-30T10:00:00Z")), ["start DB [db]"]);
+
+    let mut h = Harness::new(&[CHAIN], chain_fleet(""), "2026-11-30T08:55:00Z");
+    h.run("2026-11-30T08:55:00Z");
+    // No run from before 09:00 until after 18:00: the period is over, nothing starts.
+    let p = h.run("2026-11-30T18:30:00Z");
+    assert!(acts(&p).is_empty(), "{:?}", acts(&p));
+    assert_eq!(h.power("db", "2026-11-30T18:31:00Z"), Power::Stopped);
+}
+
+#[test]
+fn instances_changed_by_hand_between_transitions_are_left_alone() {
+    let mut h = Harness::new(&[CHAIN], chain_fleet(""), "2026-11-30T08:55:00Z");
+    for t in ["09:00", "09:06", "09:08", "09:10", "09:12"] {
+        h.run(&format!("2026-11-30T{t}:00Z"));
+    }
+    // Someone stops API by hand at noon; nothing restarts it.
+    h.cloud.act(
+        at("2026-11-30T12:00:00Z"),
+        Direction::Stop,
+        &["api1".into()],
+    );
+    for t in ["12:05", "12:10", "15:00"] {
+        assert!(acts(&h.run(&format!("2026-11-30T{t}:00Z"))).is_empty());
+    }
+    // On Saturday someone starts MW by hand; it keeps running through the weekend.
+    h.state.last_run = Some(at("2026-12-05T09:55:00Z"));
+    h.cloud
+        .act(at("2026-12-05T10:00:00Z"), Direction::Start, &["mw".into()]);
+    for t in [
+        "2026-12-05T10:05:00Z",
+        "2026-12-05T18:00:00Z",
+        "2026-12-05T18:05:00Z",
+    ] {
+        assert!(acts(&h.run(t)).is_empty());
+    }
+}
+
+#[test]
+fn force_start_ignores_time_and_enabled_and_is_cleared_when_all_is_up() {
+    let forced = CHAIN.replace(
+        r#""ScheduleName":"Dev","#,
+        r#""ScheduleName":"Dev","Enabled":false,"ForceStart":true,"#,
+    );
+    // Sunday night, schedule disabled.
+    let mut h = Harness::new(&[&forced], chain_fleet(""), "2026-11-29T23:00:00Z");
+    let p = h.run("2026-11-29T23:00:00Z");
+    assert_eq!(acts(&p), ["start DB [db]"]);
+    assert!(p.clear_force_start.is_empty());
+    h.run("2026-11-29T23:06:00Z");
+    h.run("2026-11-29T23:08:00Z");
+    h.run("2026-11-29T23:10:00Z");
+    let p = h.run("2026-11-29T23:12:00Z");
+    assert_eq!(p.clear_force_start, ["Dev"]);
+    // Cleared: the next run does nothing more, and being disabled, no stop follows.
+    assert!(acts(&h.run("2026-11-29T23:20:00Z")).is_empty());
+    assert!(acts(&h.run("2026-11-30T18:00:00Z")).is_empty());
+}
+
+#[test]
+fn force_start_and_force_stop_requests_act_now_in_order() {
+    let mut h = Harness::new(&[CHAIN], chain_fleet(""), "2026-11-28T12:00:00Z");
+    let p = h.run_with("2026-11-28T12:00:00Z", &[Request::ForceStart("Dev".into())]);
+    assert_eq!(acts(&p), ["start DB [db]"]);
+    // The sequence carries on over the following runs without the request.
+    assert_eq!(acts(&h.run("2026-11-28T12:06:00Z")), ["start MW [mw]"]);
+    h.run("2026-11-28T12:08:00Z");
+    h.run("2026-11-28T12:10:00Z");
+    let p = h.run_with("2026-11-28T13:00:00Z", &[Request::ForceStop("Dev".into())]);
+    assert_eq!(acts(&p), ["stop BATCH [batch]"]);
+    let p = h.run_with("2026-11-28T13:00:00Z", &[Request::ForceStop("Nope".into())]);
+    assert_eq!(
+        errors(&p),
+        ["Nope: cannot force-stop: the schedule does not exist"]
+    );
+}
+
+#[test]
+fn a_failed_start_holds_back_dependents_and_is_reported_once() {
+    let f = chain_fleet("").instances;
+    let mut f = FleetFile { instances: f };
+    f.instances[1].start_fails = true; // mw
+    let mut h = Harness::new(&[CHAIN], f, "2026-11-30T08:55:00Z");
+    h.run("2026-11-30T09:00:00Z");
+    assert_eq!(acts(&h.run("2026-11-30T09:06:00Z")), ["start MW [mw]"]);
+    let p = h.run("2026-11-30T09:08:00Z");
+    assert!(acts(&p).is_empty());
+    assert_eq!(
+        errors(&p),
+        ["Dev: group MW: mw did not start; holding back API, BATCH"]
+    );
+    // Nothing more can happen: the start ends without a second report or a retry.
+    let p = h.run("2026-11-30T09:10:00Z");
+    assert!(acts(&p).is_empty() && errors(&p).is_empty());
+    assert!(
+        p.state
+            .schedules
+            .get("Dev")
+            .is_none_or(|s| s.sequence.is_none())
+    );
+}
+
+#[test]
+fn a_start_that_never_finishes_gives_up_after_the_timeout() {
+    let f = chain_fleet("").instances;
+    let mut f = FleetFile { instances: f };
+    f.instances[0].boot_seconds = 3 * 3600; // the database never comes up in time
+    let mut h = Harness::new(&[CHAIN], f, "2026-11-30T08:55:00Z");
+    h.run("2026-11-30T09:00:00Z");
+    assert!(errors(&h.run("2026-11-30T09:59:00Z")).is_empty());
+    let p = h.run("2026-11-30T10:00:00Z");
+    assert_eq!(
+        errors(&p),
+        ["Dev: start did not finish within 60 minutes; gave up on groups DB, MW, API, BATCH"]
+    );
+    assert!(
+        p.state
+            .schedules
+            .get("Dev")
+            .is_none_or(|s| s.sequence.is_none())
+    );
+}
+
+#[test]
+fn warnings_come_at_most_twice_and_only_when_something_runs() {
+    let mut h = Harness::new(&[CHAIN], chain_fleet(""), "2026-11-30T08:55:00Z");
+    for t in ["09:00", "09:06", "09:08", "09:10", "09:12"] {
+        h.run(&format!("2026-11-30T{t}:00Z"));
+    }
+    let mut sent = Vec::new();
+    for m in 45..60 {
+        sent.extend(warnings(&h.run(&format!("2026-11-30T17:{m}:00Z"))));
+    }
+    assert_eq!(sent, [10, 5]);
+    // Tuesday: nothing is running at the stop (the start was cancelled), so no warning.
+    let mut h = Harness::new(
+        &[&CHAIN.replace("\"Groups\"", r#""Exceptions":[{"ExceptionDate":"2026-12-01","ExceptionType":"start","ExceptionValue":"None"}],"Groups""#)],
+        chain_fleet(""),
+        "2026-12-01T08:55:00Z",
+    );
+    for m in 0..60 {
+        let p = h.run(&format!("2026-12-01T17:{m:02}:00Z"));
+        assert!(warnings(&p).is_empty());
+    }
+}
+
+#[test]
+fn an_extended_stop_is_warned_about_afresh() {
+    let mut h = Harness::new(&[CHAIN], chain_fleet(""), "2026-11-30T08:55:00Z");
+    for t in ["09:00", "09:06", "09:08", "09:10", "09:12"] {
+        h.run(&format!("2026-11-30T{t}:00Z"));
+    }
+    assert_eq!(warnings(&h.run("2026-11-30T17:52:00Z")), [8]);
+    // Someone extends today to 18:30.
+    let s = &mut h.catalog.schedules[0];
+    s.exceptions.insert(
+        (
+            chrono::NaiveDate::from_ymd_opt(2026, 11, 30).unwrap(),
+            Direction::Stop,
+        ),
+        chrono::NaiveTime::from_hms_opt(18, 30, 0),
+    );
+    assert!(acts(&h.run("2026-11-30T18:00:00Z")).is_empty());
+    assert_eq!(warnings(&h.run("2026-11-30T18:20:00Z")), [10]);
+    assert_eq!(warnings(&h.run("2026-11-30T18:25:00Z")), [5]);
+    assert_eq!(acts(&h.run("2026-11-30T18:30:00Z")), ["stop BATCH [batch]"]);
+}
+
+#[test]
+fn a_broken_schedule_is_reported_once_and_the_others_proceed() {
+    let broken = r#"{"ScheduleName":"Broken","StartTime":"9am","StopTime":"18:00"}"#;
+    let mut items = Items::default();
+    parse_into(CHAIN, &mut items).unwrap();
+    parse_into(broken, &mut items).unwrap();
+    let catalog = Catalog::build(&items.schedules, &items.groups, &items.exceptions, Tz::UTC);
+    let mut h = Harness::new(&[CHAIN], chain_fleet(""), "2026-11-30T08:55:00Z");
+    h.catalog = catalog;
+    let p = h.run("2026-11-30T09:00:00Z");
+    assert_eq!(acts(&p), ["start DB [db]"]);
+    assert_eq!(errors(&p).len(), 1);
+    assert!(errors(&p)[0].starts_with("Broken: StartTime \"9am\" is not a time of day"));
+    assert!(errors(&h.run("2026-11-30T09:05:00Z")).is_empty());
+}
+
+#[test]
+fn disabled_schedules_do_nothing_at_their_times() {
+    let off = CHAIN.replace(
+        r#""ScheduleName":"Dev","#,
+        r#""ScheduleName":"Dev","Enabled":false,"#,
+    );
+    let mut h = Harness::new(&[&off], chain_fleet(""), "2026-11-30T08:55:00Z");
+    let mut minute = at("2026-11-30T08:55:00Z");
+    while minute < at("2026-11-30T19:00:00Z") {
+        let p = h.run(&minute.to_rfc3339());
+        assert!(p.actions.is_empty() && p.events.is_empty());
+        minute += Duration::minutes(5);
+    }
+}
+
+#[test]
+fn run_state_survives_a_round_trip_through_json() {
+    let mut h = Harness::new(&[CHAIN], chain_fleet(""), "2026-11-30T08:55:00Z");
+    h.run("2026-11-30T09:00:00Z");
+    let text = serde_json::to_string(&h.state).unwrap();
+    let back: RunState = serde_json::from_str(&text).unwrap();
+    assert_eq!(back, h.state);
+    assert!(back.schedules["Dev"].sequence.is_some());
+}
+
+#[test]
+fn a_schedule_without_groups_starts_everything_at_once() {
+    let flat = r#"{"ScheduleName":"Flat","StartTime":"09:00","StopTime":"10:00"}"#;
+    let f = fleet(
+        r#"{"instances":[
+        {"id":"a","kind":"ec2","tags":{"ScheduleName":"Flat"},"state":"stopped"},
+        {"id":"b","kind":"aurora","tags":{"ScheduleName":"Flat","ScheduleGroupName":"X"},"state":"stopped"}]}"#,
+    );
+    let mut h = Harness::new(&[flat], f, "2026-11-30T09:00:00Z");
+    assert_eq!(acts(&h.run("2026-11-30T09:00:00Z")), ["start all [a,b]"]);
+}
+
+/// A fleet member: schedule tag, group tag, running, boot seconds.
+type Member = (String, String, bool, u32);
+
+/// Arbitrary schedules (valid or not) against an arbitrary fleet, run minute by minute.
+fn arbitrary_world() -> impl Strategy<Value = (String, Vec<Member>, i64)> {
+    let time = prop_oneof![
+        Just("None".to_string()),
+        (0u32..24, 0u32..4).prop_map(|(h, q)| format!("{h:02}:{:02}", q * 15)),
+    ];
+    let deps = prop::collection::vec(prop::sample::select(vec!["A", "B", "C"]), 0..3);
+    let group = (prop::sample::select(vec!["A", "B", "C"]), deps);
+    let schedule = (time.clone(), time, prop::collection::vec(group, 0..4), any::<bool>()).prop_map(
+        |(start, stop, groups, force)| {
+            let groups: Vec<String> = groups
+                .into_iter()
+                .map(|(n, d)| format!(r#"{{"GroupName":"{n}","Dependency":{d:?}}}"#))
+                .collect();
+            format!(
+                r#"{{"ScheduleName":"S","DaysActive":"mon-fri","StartTime":"{start}","StopTime":"{stop}","ForceStart":{force},"TimeZone":"America/New_York","Groups":[{}]}}"#,
+                groups.join(",")
+            )
+        },
+    );
+    let instance = (
+        prop::sample::select(vec!["S", "T", ""]),
+        prop::sample::select(vec!["A", "B", "C", "D"]),
+        any::<bool>(),
+        0u32..900,
+    )
+        .prop_map(|(s, g, up, boot)| (s.to_string(), g.to_string(), up, boot));
+    (
+        schedule,
+        prop::collection::vec(instance, 0..8),
+        0i64..(14 * 24),
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Whatever the schedule and fleet, the planner only touches the schedule's tagged
+    /// instances, starts a group only when its dependencies are all up, and stops a
+    /// group only when its dependents are all down.
+    #[test]
+    fn the_planner_keeps_its_invariants((file, instances, hour) in arbitrary_world()) {
+        let mut items = Items::default();
+        parse_into(&file, &mut items).unwrap();
+        let catalog = Catalog::build(&items.schedules, &items.groups, &items.exceptions, Tz::UTC);
+        let json: Vec<String> = instances.iter().enumerate().map(|(k, (s, g, up, boot))| {
+            let tags = if s.is_empty() { "{}".to_string() } else {
+                format!(r#"{{"ScheduleName":"{s}","ScheduleGroupName":"{g}"}}"#)
+            };
+            format!(r#"{{"id":"i{k}","kind":"ec2","tags":{tags},"state":"{}","boot_seconds":{boot}}}"#,
+                if *up { "running" } else { "stopped" })
+        }).collect();
+        let f = fleet(&format!(r#"{{"instances":[{}]}}"#, json.join(",")));
+        let start = at("2026-03-02T00:00:00Z") + Duration::hours(hour);
+        let mut cloud = SimCloud::new(f, start);
+        let mut state = RunState::default();
+        let settings = Settings::default();
+        let mut now = start;
+        while now < start + Duration::days(2) {
+            let observed = cloud.observe(now).to_vec();
+            let p = plan(now, &catalog, &observed, &state, &[], &settings);
+            prop_assert_eq!(&p, &plan(now, &catalog, &observed, &state, &[], &settings));
+            let schedule = catalog.schedules.first();
+            for a in &p.actions {
+                let s = schedule.unwrap();
+                let group = s.groups.iter().find(|g| g.name == a.group).unwrap();
+                for t in &a.targets {
+                    let i = observed.iter().find(|i| i.id == t.id).unwrap();
+                    prop_assert_eq!(i.tags.get("ScheduleName").map(String::as_str), Some("S"));
+                    if group.name != crate::schedule::DEFAULT_GROUP {
+                        prop_assert_eq!(i.tags.get("ScheduleGroupName"), Some(&group.name));
+                    }
+                }
+                let in_group = |name: &str, power: Power| observed.iter().filter(|i| {
+                    i.tags.get("ScheduleName").map(String::as_str) == Some("S")
+                        && i.tags.get("ScheduleGroupName").map(String::as_str) == Some(name)
+                }).all(|i| i.power == power);
+                match a.direction {
+                    Direction::Start => for d in &group.depends_on {
+                        prop_assert!(in_group(d, Power::Running), "{} started before {}", a.group, d);
+                    },
+                    Direction::Stop => for g in s.groups.iter().filter(|g| g.depends_on.contains(&a.group)) {
+                        prop_assert!(in_group(&g.name, Power::Stopped), "{} stopped before {}", a.group, g.name);
+                    },
+                }
+                let ids: Vec<String> = a.targets.iter().map(|t| t.id.clone()).collect();
+                cloud.act(now, a.direction, &ids);
+            }
+            state = p.state;
+            now += Duration::minutes(5);
+        }
+    }
+}

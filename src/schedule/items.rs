@@ -1,0 +1,173 @@
+//! The three DynamoDB item shapes of the original tool, read exactly as stored.
+//!
+//! Values are kept as loosely typed as the original tables allow (a flag may be a
+//! boolean or the string `"true"`, a dependency list may be a list, a string set or
+//! a comma-separated string) and are checked later, when a [`Catalog`](super::Catalog)
+//! is built, so that one malformed item names its schedule instead of failing a scan.
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// A row of the `Schedule` table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ScheduleItem {
+    /// The schedule's name, its key in every table.
+    pub schedule_name: String,
+    /// The value of the `ScheduleName` tag that makes an instance part of the
+    /// schedule; the schedule's name when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag_value: Option<String>,
+    /// `all`, `weekdays`, `weekends`, a list such as `mon,wed,fri` or a range such as `mon-fri`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub days_active: Option<String>,
+    /// Whether the schedule acts at its times at all (force-start ignores it).
+    #[serde(default = "yes", deserialize_with = "flag")]
+    pub enabled: bool,
+    /// `HH:MM`, or `None` for no start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<String>,
+    /// `HH:MM`, or `None` for no stop.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_time: Option<String>,
+    /// Start everything now, in dependency order; cleared by the scheduler when done.
+    #[serde(default, deserialize_with = "flag")]
+    pub force_start: bool,
+    /// IANA time zone of the times; the configured default when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
+}
+
+/// A row of the `ScheduleServerGroup` table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GroupItem {
+    /// The schedule the group belongs to.
+    pub schedule_name: String,
+    /// Matches the `ScheduleGroupName` tag of the group's instances.
+    pub group_name: String,
+    /// `EC2` or `RDS` (DB instances and Aurora clusters); every kind when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_type: Option<String>,
+    /// Groups of the same schedule that must be ready before this one starts.
+    #[serde(
+        default,
+        deserialize_with = "name_list",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub dependency: Vec<String>,
+}
+
+/// A row of the `ScheduleException` table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ExceptionItem {
+    /// The table's key in the original design; not used for scheduling.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exception_uuid: Option<String>,
+    /// The schedule the exception changes.
+    pub schedule_name: String,
+    /// `YYYY-MM-DD` in the schedule's time zone.
+    pub exception_date: String,
+    /// `start` or `stop`.
+    pub exception_type: String,
+    /// `HH:MM`, or `None` for "do not act that day".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exception_value: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Accepts a boolean, or the strings `true`/`false` (any case) that hand-edited
+/// tables tend to hold.
+fn flag<'de, D: Deserializer<'de>>(de: D) -> Result<bool, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Flag {
+        Bool(bool),
+        Text(String),
+    }
+    match Flag::deserialize(de)? {
+        Flag::Bool(b) => Ok(b),
+        Flag::Text(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" | "yes" | "1" => Ok(true),
+            "false" | "no" | "0" | "" => Ok(false),
+            other => Err(serde::de::Error::custom(format!(
+                "expected true or false, found \"{other}\""
+            ))),
+        },
+    }
+}
+
+/// Accepts a list (or DynamoDB string set) of names, or one comma-separated string.
+fn name_list<'de, D: Deserializer<'de>>(de: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Names {
+        List(Vec<String>),
+        Text(String),
+        Nothing(()),
+    }
+    let names = match Names::deserialize(de)? {
+        Names::List(list) => list,
+        Names::Text(s) => s.split(',').map(str::to_owned).collect(),
+        Names::Nothing(()) => Vec::new(),
+    };
+    Ok(names
+        .into_iter()
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty())
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn original_item_shapes_load_unchanged() {
+        let s: ScheduleItem = serde_json::from_str(
+            r#"{"ScheduleName":"Development","TagValue":"Development","DaysActive":"weekdays","Enabled":true,"StartTime":"09:30","StopTime":"22:00","ForceStart":false}"#,
+        )
+        .unwrap();
+        assert_eq!(s.schedule_name, "Development");
+        assert_eq!(s.start_time.as_deref(), Some("09:30"));
+        assert!(s.enabled && !s.force_start);
+
+        let g: GroupItem = serde_json::from_str(
+            r#"{"ScheduleName":"Development","GroupName":"GROUP5","InstanceType":"EC2","Dependency":["GROUP1","GROUP2"]}"#,
+        )
+        .unwrap();
+        assert_eq!(g.dependency, ["GROUP1", "GROUP2"]);
+
+        let e: ExceptionItem = serde_json::from_str(
+            r#"{"ExceptionUuid":"414faf09-0000","ScheduleName":"Development","ExceptionDate":"2017-07-10","ExceptionType":"stop","ExceptionValue":"21:00"}"#,
+        )
+        .unwrap();
+        assert_eq!(e.exception_value.as_deref(), Some("21:00"));
+    }
+
+    #[test]
+    fn flags_and_dependencies_accept_hand_edited_forms() {
+        let s: ScheduleItem =
+            serde_json::from_str(r#"{"ScheduleName":"A","Enabled":"False","ForceStart":"TRUE"}"#)
+                .unwrap();
+        assert!(!s.enabled && s.force_start);
+        let g: GroupItem =
+            serde_json::from_str(r#"{"ScheduleName":"A","GroupName":"G","Dependency":"DB, MW"}"#)
+                .unwrap();
+        assert_eq!(g.dependency, ["DB", "MW"]);
+        let g: GroupItem =
+            serde_json::from_str(r#"{"ScheduleName":"A","GroupName":"G","Dependency":null}"#)
+                .unwrap();
+        assert!(g.dependency.is_empty());
+    }
+
+    #[test]
+    fn a_flag_that_is_not_a_boolean_is_an_error() {
+        let r: Result<ScheduleItem, _> =
+            serde_json::from_str(r#"{"ScheduleName":"A","Enabled":"maybe"}"#);
+        assert!(r.unwrap_err().to_string().contains("maybe"));
+    }
+}

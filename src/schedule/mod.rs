@@ -1,0 +1,585 @@
+//! The schedule model: the stored items, the validated types the planner uses, and
+//! the step between them that rejects a broken schedule with an error naming it.
+
+mod items;
+mod parse;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{NaiveDate, NaiveTime};
+use chrono_tz::Tz;
+use serde::Serialize;
+
+pub use items::{ExceptionItem, GroupItem, ScheduleItem};
+pub use parse::{
+    Days, date as parse_date, time_of_day as parse_time, time_zone as parse_time_zone,
+};
+
+use crate::cloud::Kind;
+use parse::in_schedule;
+
+/// Tag key that puts an instance into a schedule (value: the schedule's `TagValue`).
+pub const SCHEDULE_TAG: &str = "ScheduleName";
+/// Tag key that puts an instance into a server group (value: the group's name).
+pub const GROUP_TAG: &str = "ScheduleGroupName";
+/// Name of the one implicit group of a schedule that defines no groups.
+pub const DEFAULT_GROUP: &str = "all";
+
+/// What is wrong with one schedule (or with an item that names no known schedule).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, thiserror::Error)]
+#[error("schedule \"{schedule}\": {problem}")]
+pub struct ScheduleError {
+    /// The schedule the problem belongs to.
+    pub schedule: String,
+    /// What is wrong, in words a user can act on.
+    pub problem: String,
+}
+
+impl ScheduleError {
+    /// An error about `schedule`.
+    pub fn new(schedule: impl Into<String>, problem: impl Into<String>) -> Self {
+        ScheduleError {
+            schedule: schedule.into(),
+            problem: problem.into(),
+        }
+    }
+}
+
+/// Which instances a group takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum KindFilter {
+    /// Every kind that carries the group's tags.
+    Any,
+    /// EC2 instances only.
+    Ec2,
+    /// RDS DB instances and Aurora DB clusters.
+    Rds,
+}
+
+impl KindFilter {
+    /// Whether an instance of `kind` belongs to a group with this filter.
+    pub fn admits(self, kind: Kind) -> bool {
+        match self {
+            KindFilter::Any => true,
+            KindFilter::Ec2 => kind == Kind::Ec2,
+            KindFilter::Rds => matches!(kind, Kind::Rds | Kind::Aurora),
+        }
+    }
+}
+
+/// A set of servers that starts and stops together, after and before its dependencies.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServerGroup {
+    /// The group's name, the value of its instances' `ScheduleGroupName` tag.
+    pub name: String,
+    /// Which kinds of instance the group takes.
+    pub kind: KindFilter,
+    /// Groups that must be ready before this one starts (and stopped after it).
+    pub depends_on: Vec<String>,
+}
+
+/// Start or stop: the two things a schedule does.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// Bring servers up, dependencies first.
+    Start,
+    /// Bring servers down, dependents first.
+    Stop,
+}
+
+impl std::fmt::Display for Direction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Direction::Start => "start",
+            Direction::Stop => "stop",
+        })
+    }
+}
+
+/// A validated schedule: everything the planner needs, already checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Schedule {
+    /// The schedule's name.
+    pub name: String,
+    /// Instances whose `ScheduleName` tag has this value belong to the schedule.
+    pub tag_value: String,
+    /// Days on which a period begins.
+    #[serde(serialize_with = "display")]
+    pub days: Days,
+    /// Whether the schedule acts at its times.
+    pub enabled: bool,
+    /// Local start time, or none.
+    pub start: Option<NaiveTime>,
+    /// Local stop time, or none.
+    pub stop: Option<NaiveTime>,
+    /// Whether a force-start is requested.
+    pub force_start: bool,
+    /// The zone the times and exception dates are in.
+    #[serde(serialize_with = "display")]
+    pub tz: Tz,
+    /// Groups in dependency order: every group comes after the groups it depends on.
+    pub groups: Vec<ServerGroup>,
+    /// Per-date replacements of the start or stop time; `None` means "not that day".
+    pub exceptions: BTreeMap<(NaiveDate, Direction), Option<NaiveTime>>,
+}
+
+fn display<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
+}
+
+impl Schedule {
+    /// The group an instance with these tags and this kind belongs to, if any.
+    pub fn group_of(&self, group_tag: Option<&str>, kind: Kind) -> Option<usize> {
+        if self.groups.len() == 1 && self.groups[0].name == DEFAULT_GROUP {
+            return self.groups[0].kind.admits(kind).then_some(0);
+        }
+        let tag = group_tag?;
+        self.groups
+            .iter()
+            .position(|g| g.name == tag && g.kind.admits(kind))
+    }
+}
+
+/// Every schedule that passed validation, and one error for every one that did not.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Catalog {
+    /// Valid schedules, by name.
+    pub schedules: Vec<Schedule>,
+    /// Problems found; a schedule named here is not in `schedules`.
+    pub errors: Vec<ScheduleError>,
+}
+
+impl Catalog {
+    /// Builds the catalog from the three tables' items. `default_tz` applies to
+    /// schedules without a `TimeZone`. A schedule with any problem (in itself, its
+    /// groups or its exceptions) is left out and reported; the others are unaffected.
+    pub fn build(
+        schedules: &[ScheduleItem],
+        groups: &[GroupItem],
+        exceptions: &[ExceptionItem],
+        default_tz: Tz,
+    ) -> Catalog {
+        let mut errors = Vec::new();
+        let mut groups_of: BTreeMap<&str, Vec<&GroupItem>> = BTreeMap::new();
+        for g in groups {
+            groups_of
+                .entry(g.schedule_name.as_str())
+                .or_default()
+                .push(g);
+        }
+        let mut exceptions_of: BTreeMap<&str, Vec<&ExceptionItem>> = BTreeMap::new();
+        for e in exceptions {
+            exceptions_of
+                .entry(e.schedule_name.as_str())
+                .or_default()
+                .push(e);
+        }
+
+        let mut seen = BTreeSet::new();
+        let mut built = Vec::new();
+        for item in schedules {
+            let name = item.schedule_name.as_str();
+            if !seen.insert(name) {
+                errors.push(ScheduleError::new(name, "defined more than once"));
+                continue;
+            }
+            let result = build_schedule(
+                item,
+                groups_of.get(name).map(Vec::as_slice).unwrap_or_default(),
+                exceptions_of
+                    .get(name)
+                    .map(Vec::as_slice)
+                    .unwrap_or_default(),
+                default_tz,
+            );
+            match result {
+                Ok(s) => built.push(s),
+                Err(e) => errors.push(e),
+            }
+        }
+        // A name defined twice is ambiguous: neither definition is trusted.
+        let twice: BTreeSet<String> = errors
+            .iter()
+            .filter(|e| e.problem == "defined more than once")
+            .map(|e| e.schedule.clone())
+            .collect();
+        built.retain(|s| !twice.contains(&s.name));
+
+        // Two schedules claiming the same instances would fight over them.
+        let mut by_tag: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for s in &built {
+            by_tag.entry(&s.tag_value).or_default().push(&s.name);
+        }
+        let mut clashing = BTreeSet::new();
+        for (tag, names) in &by_tag {
+            if names.len() > 1 {
+                for name in names {
+                    let others: Vec<_> = names.iter().filter(|n| *n != name).collect();
+                    errors.push(ScheduleError::new(
+                        *name,
+                        format!("TagValue \"{tag}\" is also used by schedule {others:?}"),
+                    ));
+                    clashing.insert(name.to_string());
+                }
+            }
+        }
+        built.retain(|s| !clashing.contains(&s.name));
+
+        for name in groups_of.keys().chain(exceptions_of.keys()) {
+            if !seen.contains(name) {
+                errors.push(ScheduleError::new(
+                    *name,
+                    "has server groups or exceptions but no schedule item",
+                ));
+            }
+        }
+        built.sort_by(|a, b| a.name.cmp(&b.name));
+        errors.sort();
+        errors.dedup();
+        Catalog {
+            schedules: built,
+            errors,
+        }
+    }
+
+    /// The valid schedule called `name`.
+    pub fn get(&self, name: &str) -> Option<&Schedule> {
+        self.schedules.iter().find(|s| s.name == name)
+    }
+}
+
+fn build_schedule(
+    item: &ScheduleItem,
+    groups: &[&GroupItem],
+    exceptions: &[&ExceptionItem],
+    default_tz: Tz,
+) -> Result<Schedule, ScheduleError> {
+    let name = item.schedule_name.trim();
+    let err = in_schedule(&item.schedule_name);
+    if name.is_empty() {
+        return Err(ScheduleError::new("", "ScheduleName is empty"));
+    }
+    let days = Days::parse(item.days_active.as_deref().unwrap_or("all")).map_err(&err)?;
+    let start = parse::time_of_day(item.start_time.as_deref(), "StartTime").map_err(&err)?;
+    let stop = parse::time_of_day(item.stop_time.as_deref(), "StopTime").map_err(&err)?;
+    let tz = match &item.time_zone {
+        Some(z) if !z.trim().is_empty() => parse::time_zone(z).map_err(&err)?,
+        _ => default_tz,
+    };
+    let tag_value = match item.tag_value.as_deref().map(str::trim) {
+        Some(v) if !v.is_empty() => v.to_owned(),
+        _ => item.schedule_name.clone(),
+    };
+    Ok(Schedule {
+        name: item.schedule_name.clone(),
+        tag_value,
+        days,
+        enabled: item.enabled,
+        start,
+        stop,
+        force_start: item.force_start,
+        tz,
+        groups: order_groups(groups).map_err(&err)?,
+        exceptions: collect_exceptions(exceptions).map_err(&err)?,
+    })
+}
+
+/// Validates the group graph and returns the groups in dependency order (Kahn's
+/// algorithm, ties broken by name so the order is stable).
+fn order_groups(items: &[&GroupItem]) -> Result<Vec<ServerGroup>, String> {
+    if items.is_empty() {
+        return Ok(vec![ServerGroup {
+            name: DEFAULT_GROUP.into(),
+            kind: KindFilter::Any,
+            depends_on: Vec::new(),
+        }]);
+    }
+    let mut groups: BTreeMap<&str, ServerGroup> = BTreeMap::new();
+    for item in items {
+        let name = item.group_name.trim();
+        if name.is_empty() {
+            return Err("a server group has an empty GroupName".into());
+        }
+        let kind = match item.instance_type.as_deref().map(str::trim) {
+            None | Some("") => KindFilter::Any,
+            Some(t) if t.eq_ignore_ascii_case("ec2") => KindFilter::Ec2,
+            Some(t) if t.eq_ignore_ascii_case("rds") || t.eq_ignore_ascii_case("aurora") => {
+                KindFilter::Rds
+            }
+            Some(t) => {
+                return Err(format!(
+                    "group \"{name}\" has InstanceType \"{t}\" (expected EC2 or RDS)"
+                ));
+            }
+        };
+        let mut depends_on = item.dependency.clone();
+        depends_on.sort();
+        depends_on.dedup();
+        let group = ServerGroup {
+            name: name.to_owned(),
+            kind,
+            depends_on,
+        };
+        if groups.insert(name, group).is_some() {
+            return Err(format!("group \"{name}\" is defined more than once"));
+        }
+    }
+    for g in groups.values() {
+        for d in &g.depends_on {
+            if d == &g.name {
+                return Err(format!("group \"{}\" depends on itself", g.name));
+            }
+            if !groups.contains_key(d.as_str()) {
+                return Err(format!(
+                    "group \"{}\" depends on unknown group \"{d}\"",
+                    g.name
+                ));
+            }
+        }
+    }
+    let mut ordered: Vec<ServerGroup> = Vec::with_capacity(groups.len());
+    let mut placed: BTreeSet<String> = BTreeSet::new();
+    while ordered.len() < groups.len() {
+        let ready: Vec<&str> = groups
+            .iter()
+            .filter(|(n, g)| {
+                !placed.contains(**n) && g.depends_on.iter().all(|d| placed.contains(d))
+            })
+            .map(|(n, _)| *n)
+            .collect();
+        if ready.is_empty() {
+            let stuck: Vec<&str> = groups
+                .keys()
+                .copied()
+                .filter(|n| !placed.contains(*n))
+                .collect();
+            return Err(format!(
+                "dependency cycle among groups {}",
+                cycle_in(&groups, &stuck).join(" -> ")
+            ));
+        }
+        for n in ready {
+            placed.insert(n.to_owned());
+            ordered.push(groups[n].clone());
+        }
+    }
+    Ok(ordered)
+}
+
+/// One cycle among `stuck` (groups none of which could be ordered), for the error.
+fn cycle_in(groups: &BTreeMap<&str, ServerGroup>, stuck: &[&str]) -> Vec<String> {
+    // Every stuck group has a stuck dependency, so walking them must revisit one.
+    let mut path: Vec<&str> = vec![stuck[0]];
+    loop {
+        let here = path[path.len() - 1];
+        let Some(next) = groups[here]
+            .depends_on
+            .iter()
+            .find(|d| stuck.contains(&d.as_str()))
+        else {
+            return stuck.iter().map(|s| s.to_string()).collect();
+        };
+        if let Some(at) = path.iter().position(|p| *p == next) {
+            let mut cycle: Vec<String> = path[at..].iter().map(|s| s.to_string()).collect();
+            cycle.push(next.clone());
+            return cycle;
+        }
+        path.push(next);
+    }
+}
+
+fn collect_exceptions(
+    items: &[&ExceptionItem],
+) -> Result<BTreeMap<(NaiveDate, Direction), Option<NaiveTime>>, String> {
+    let mut out = BTreeMap::new();
+    for e in items {
+        let day = parse::date(&e.exception_date)?;
+        let direction = match e.exception_type.trim().to_ascii_lowercase().as_str() {
+            "start" => Direction::Start,
+            "stop" => Direction::Stop,
+            other => {
+                return Err(format!(
+                    "exception on {day} has ExceptionType \"{other}\" (expected start or stop)"
+                ));
+            }
+        };
+        let value = parse::time_of_day(e.exception_value.as_deref(), "ExceptionValue")
+            .map_err(|p| format!("exception on {day} ({direction}): {p}"))?;
+        if let Some(previous) = out.insert((day, direction), value)
+            && previous != value
+        {
+            return Err(format!(
+                "two different {direction} exceptions on {day} ({} and {})",
+                show(previous),
+                show(value)
+            ));
+        }
+    }
+    Ok(out)
+}
+
+fn show(t: Option<NaiveTime>) -> String {
+    t.map_or("None".into(), |t| t.format("%H:%M").to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sched(json: &str) -> ScheduleItem {
+        serde_json::from_str(json).unwrap()
+    }
+    fn group(name: &str, deps: &[&str]) -> GroupItem {
+        GroupItem {
+            schedule_name: "Dev".into(),
+            group_name: name.into(),
+            instance_type: None,
+            dependency: deps.iter().map(|d| d.to_string()).collect(),
+        }
+    }
+    fn dev() -> ScheduleItem {
+        sched(
+            r#"{"ScheduleName":"Dev","DaysActive":"weekdays","StartTime":"09:30","StopTime":"22:00"}"#,
+        )
+    }
+    fn build(groups: &[GroupItem]) -> Catalog {
+        Catalog::build(&[dev()], groups, &[], Tz::UTC)
+    }
+
+    #[test]
+    fn groups_come_in_dependency_order() {
+        let c = build(&[
+            group("BATCH", &["API"]),
+            group("API", &["MW"]),
+            group("MW", &["DB"]),
+            group("DB", &[]),
+        ]);
+        let names: Vec<_> = c.schedules[0]
+            .groups
+            .iter()
+            .map(|g| g.name.as_str())
+            .collect();
+        assert_eq!(names, ["DB", "MW", "API", "BATCH"]);
+        assert!(c.errors.is_empty());
+    }
+
+    #[test]
+    fn a_cycle_rejects_the_schedule_and_names_the_groups() {
+        let c = build(&[
+            group("A", &["C"]),
+            group("B", &["A"]),
+            group("C", &["B"]),
+            group("D", &[]),
+        ]);
+        assert!(c.schedules.is_empty());
+        let e = c.errors[0].to_string();
+        assert!(e.starts_with("schedule \"Dev\": dependency cycle"), "{e}");
+        assert!(e.contains("A -> C -> B -> A"), "{e}");
+    }
+
+    #[test]
+    fn unknown_and_self_dependencies_are_rejected() {
+        let c = build(&[group("API", &["Cache"])]);
+        assert_eq!(
+            c.errors[0].to_string(),
+            "schedule \"Dev\": group \"API\" depends on unknown group \"Cache\""
+        );
+        let c = build(&[group("API", &["API"])]);
+        assert!(c.errors[0].problem.contains("depends on itself"));
+    }
+
+    #[test]
+    fn one_broken_schedule_leaves_the_others() {
+        let items = [
+            dev(),
+            sched(r#"{"ScheduleName":"Bad","StartTime":"25:00"}"#),
+            sched(r#"{"ScheduleName":"Zone","TimeZone":"Europe/Nowhere"}"#),
+            sched(r#"{"ScheduleName":"Days","DaysActive":"mon,blursday"}"#),
+        ];
+        let c = Catalog::build(&items, &[], &[], Tz::UTC);
+        assert_eq!(c.schedules.len(), 1);
+        assert_eq!(c.schedules[0].name, "Dev");
+        let names: Vec<_> = c.errors.iter().map(|e| e.schedule.as_str()).collect();
+        assert_eq!(names, ["Bad", "Days", "Zone"]);
+    }
+
+    #[test]
+    fn a_schedule_without_groups_has_one_implicit_group() {
+        let c = build(&[]);
+        let s = &c.schedules[0];
+        assert_eq!(s.groups.len(), 1);
+        assert_eq!(s.group_of(None, Kind::Rds), Some(0));
+        assert_eq!(s.group_of(Some("anything"), Kind::Ec2), Some(0));
+    }
+
+    #[test]
+    fn instance_type_filters_group_membership() {
+        let mut db = group("DB", &[]);
+        db.instance_type = Some("RDS".into());
+        let c = build(&[db]);
+        let s = &c.schedules[0];
+        assert_eq!(s.group_of(Some("DB"), Kind::Aurora), Some(0));
+        assert_eq!(s.group_of(Some("DB"), Kind::Ec2), None);
+        assert_eq!(s.group_of(None, Kind::Rds), None);
+    }
+
+    #[test]
+    fn exceptions_are_checked_and_conflicts_rejected() {
+        let exc = |date: &str, kind: &str, value: Option<&str>| ExceptionItem {
+            exception_uuid: None,
+            schedule_name: "Dev".into(),
+            exception_date: date.into(),
+            exception_type: kind.into(),
+            exception_value: value.map(str::to_owned),
+        };
+        let ok = Catalog::build(
+            &[dev()],
+            &[],
+            &[
+                exc("2026-12-25", "start", Some("None")),
+                exc("2026-12-24", "STOP", Some("15:00")),
+            ],
+            Tz::UTC,
+        );
+        assert_eq!(ok.schedules[0].exceptions.len(), 2);
+        for bad in [
+            vec![exc("2026-13-01", "start", None)],
+            vec![exc("2026-12-01", "pause", None)],
+            vec![exc("2026-12-01", "stop", Some("7pm"))],
+            vec![
+                exc("2026-12-01", "stop", Some("19:00")),
+                exc("2026-12-01", "stop", Some("20:00")),
+            ],
+        ] {
+            let c = Catalog::build(&[dev()], &[], &bad, Tz::UTC);
+            assert!(c.schedules.is_empty(), "{bad:?}");
+            assert_eq!(c.errors[0].schedule, "Dev");
+        }
+    }
+
+    #[test]
+    fn shared_tag_values_and_orphans_are_reported() {
+        let items = [
+            sched(r#"{"ScheduleName":"A","TagValue":"dev"}"#),
+            sched(r#"{"ScheduleName":"B","TagValue":"dev"}"#),
+            sched(r#"{"ScheduleName":"C"}"#),
+        ];
+        let orphan = GroupItem {
+            schedule_name: "Ghost".into(),
+            ..group("G", &[])
+        };
+        let c = Catalog::build(&items, &[orphan], &[], Tz::UTC);
+        assert_eq!(c.schedules.len(), 1);
+        let names: Vec<_> = c.errors.iter().map(|e| e.schedule.as_str()).collect();
+        assert_eq!(names, ["A", "B", "Ghost"]);
+    }
+
+    #[test]
+    fn time_zone_defaults_to_the_configured_one() {
+        let c = Catalog::build(&[dev()], &[], &[], chrono_tz::Asia::Seoul);
+        assert_eq!(c.schedules[0].tz, chrono_tz::Asia::Seoul);
+    }
+}

@@ -1,0 +1,3 @@
+//! Where schedules come from: files in `schedules/` (and, in production, DynamoDB).
+
+pub mod files;
