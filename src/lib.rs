@@ -21,7 +21,9 @@
 
 pub mod calendar;
 pub mod cloud;
+pub mod lambda;
 pub mod plan;
+pub mod run;
 pub mod schedule;
 pub mod simulate;
 pub mod store;

@@ -97,6 +97,7 @@ pub fn simulate(mut catalog: Catalog, fleet: FleetFile, span: Span, settings: Se
         let observed = cloud.observe(now);
         let p = plan(now, &catalog, observed, &state, &[], &settings);
         events.extend(p.events);
+        let mut state_next = p.state;
         for action in &p.actions {
             let ids: Vec<String> = action.targets.iter().map(|t| t.id.clone()).collect();
             let failures = cloud.act(now, action.direction, &ids);
@@ -104,6 +105,7 @@ pub fn simulate(mut catalog: Catalog, fleet: FleetFile, span: Span, settings: Se
                 .get(&action.schedule)
                 .map_or(chrono_tz::UTC, |s| s.tz);
             for (id, error) in failures {
+                state_next.record_refused(&action.schedule, &id);
                 let name = names.get(&id).map_or(id.clone(), |n| format!("{n} ({id})"));
                 events.push(Event {
                     at: now.with_timezone(&tz).fixed_offset(),
@@ -122,7 +124,7 @@ pub fn simulate(mut catalog: Catalog, fleet: FleetFile, span: Span, settings: Se
                 s.force_start = false;
             }
         }
-        state = p.state;
+        state = state_next;
         now += span.tick;
     }
     // Events dated back to the instant a state was reached sort before the tick that saw it.

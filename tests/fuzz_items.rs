@@ -4,7 +4,8 @@
 use chrono::{DateTime, Duration};
 use instance_scheduler::plan::{RunState, Settings, plan};
 use instance_scheduler::schedule::Catalog;
-use instance_scheduler::store::files::{Items, parse_into};
+use instance_scheduler::store::Items;
+use instance_scheduler::store::files::parse_into;
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 

@@ -86,15 +86,7 @@ fn parse_tick(text: &str) -> Result<Duration, String> {
 
 fn load(dir: &Path, default_tz: chrono_tz::Tz) -> Result<Catalog, String> {
     let items = files::load_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
-    let mut catalog = Catalog::build(
-        &items.schedules,
-        &items.groups,
-        &items.exceptions,
-        default_tz,
-    );
-    catalog.errors.extend(items.errors);
-    catalog.errors.sort();
-    Ok(catalog)
+    Ok(items.catalog(default_tz))
 }
 
 fn main() -> ExitCode {

@@ -1,6 +1,7 @@
 //! What the scheduler sees of the fleet and asks of it: observed instances, and the
 //! adapters that observe and act on them (a simulated fleet here; AWS in production).
 
+pub mod aws;
 pub mod sim;
 
 use std::collections::BTreeMap;
@@ -74,4 +75,38 @@ impl Instance {
     pub fn name(&self) -> &str {
         self.tags.get("Name").map_or(&self.id, String::as_str)
     }
+}
+
+/// An instance the cloud would not start or stop, and why (with the service's error
+/// code).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Failure {
+    /// The instance.
+    pub id: String,
+    /// The service's error code and message.
+    pub error: String,
+}
+
+/// The fleet could not be observed at all.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot list {what}: {message}")]
+pub struct ObserveError {
+    /// Which listing failed.
+    pub what: &'static str,
+    /// The service's error.
+    pub message: String,
+}
+
+/// Observes and acts on the fleet. Implementations: [`aws::AwsCloud`] in production.
+#[allow(async_fn_in_trait)]
+pub trait Cloud {
+    /// Every instance that carries the `ScheduleName` tag key, whatever its value.
+    async fn observe(&self) -> Result<Vec<Instance>, ObserveError>;
+    /// Starts or stops `targets`; returns those that failed. One failure never stops
+    /// the others.
+    async fn act(
+        &self,
+        direction: crate::schedule::Direction,
+        targets: &[crate::plan::Target],
+    ) -> Vec<Failure>;
 }

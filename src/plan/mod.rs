@@ -100,6 +100,10 @@ pub struct Sequence {
     /// Groups reported as failed.
     #[serde(default)]
     pub failed: BTreeSet<String>,
+    /// Instances the cloud refused to act on (an error on the request): failed at
+    /// once, without waiting for `settle`.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub refused: BTreeSet<String>,
     /// When the last group reported in `done` got there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settled_at: Option<DateTime<Utc>>,
@@ -215,6 +219,20 @@ pub struct Plan {
     pub clear_force_start: Vec<String>,
     /// The state for the next run.
     pub state: RunState,
+}
+
+impl RunState {
+    /// Records that the cloud refused to act on instance `id` of `schedule`, so the
+    /// next plan treats it as failed at once (and holds back its dependents).
+    pub fn record_refused(&mut self, schedule: &str, id: &str) {
+        if let Some(q) = self
+            .schedules
+            .get_mut(schedule)
+            .and_then(|s| s.sequence.as_mut())
+        {
+            q.refused.insert(id.to_string());
+        }
+    }
 }
 
 /// Decides what happens at `now`. Pure: same inputs, same plan.
@@ -377,6 +395,7 @@ impl<'a> ScheduleRun<'a> {
                 acted: BTreeMap::new(),
                 done: BTreeSet::new(),
                 failed: BTreeSet::new(),
+                refused: BTreeSet::new(),
                 settled_at: None,
             });
         } else if !s.enabled && self.state.sequence.as_ref().is_some_and(|q| !q.forced) {
@@ -462,9 +481,10 @@ impl<'a> ScheduleRun<'a> {
     /// Whether an instance acted on in this sequence has had time to change and has not.
     fn failed(&self, q: &Sequence, i: &Instance, unchanged: Power) -> bool {
         i.power == unchanged
-            && q.acted
-                .get(&i.id)
-                .is_some_and(|t| self.now - *t >= self.settings.settle)
+            && (q.refused.contains(&i.id)
+                || q.acted
+                    .get(&i.id)
+                    .is_some_and(|t| self.now - *t >= self.settings.settle))
     }
 
     /// Names of the groups that depend on group `g`, directly or not.

@@ -1,6 +1,7 @@
 use super::*;
 use crate::cloud::sim::{FleetFile, SimCloud};
-use crate::store::files::{Items, parse_into};
+use crate::store::Items;
+use crate::store::files::parse_into;
 use chrono_tz::Tz;
 use proptest::prelude::*;
 

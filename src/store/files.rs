@@ -7,20 +7,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::Items;
 use crate::schedule::{ExceptionItem, GroupItem, ScheduleError, ScheduleItem};
-
-/// The items read from a folder of schedule files.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Items {
-    /// Schedule items.
-    pub schedules: Vec<ScheduleItem>,
-    /// Group items.
-    pub groups: Vec<GroupItem>,
-    /// Exception items.
-    pub exceptions: Vec<ExceptionItem>,
-    /// Files that could not be read as schedule files, by the schedule (or file) name.
-    pub errors: Vec<ScheduleError>,
-}
 
 /// A group as written in a schedule file.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -1,0 +1,332 @@
+//! The real fleet: EC2 instances, RDS DB instances and Aurora DB clusters, through
+//! the AWS SDK. A run costs one paginated listing per service, whatever the number of
+//! schedules: tags come with the listings, never one request per resource.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_ec2::types::{Filter, InstanceStateName};
+use futures::future::join_all;
+
+use super::{Cloud, Failure, Instance, Kind, ObserveError, Power};
+use crate::plan::Target;
+use crate::schedule::{Direction, SCHEDULE_TAG};
+
+/// EC2 and RDS clients, built once per process.
+#[derive(Debug, Clone)]
+pub struct AwsCloud {
+    ec2: aws_sdk_ec2::Client,
+    rds: aws_sdk_rds::Client,
+    ec2_page: i32,
+    rds_page: i32,
+}
+
+/// `Code: message` of an SDK error, or its full context when the service sent no code.
+pub fn error_text<E>(e: &E) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error,
+{
+    match (e.code(), e.message()) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        (Some(code), None) => code.to_string(),
+        _ => DisplayErrorContext(e).to_string(),
+    }
+}
+
+impl AwsCloud {
+    /// Clients from one shared SDK configuration.
+    pub fn new(config: &aws_config::SdkConfig) -> AwsCloud {
+        AwsCloud {
+            ec2: aws_sdk_ec2::Client::new(config),
+            rds: aws_sdk_rds::Client::new(config),
+            ec2_page: 1000,
+            rds_page: 100,
+        }
+    }
+
+    /// Lists in pages of `size`, within each service's limits (EC2 5 to 1,000
+    /// reservations, RDS 20 to 100), for tests of pagination.
+    pub fn with_page_size(mut self, size: i32) -> AwsCloud {
+        self.ec2_page = size.clamp(5, 1000);
+        self.rds_page = size.clamp(20, 100);
+        self
+    }
+
+    async fn ec2_instances(&self) -> Result<Vec<Instance>, ObserveError> {
+        let mut out = Vec::new();
+        let mut pages = self
+            .ec2
+            .describe_instances()
+            .filters(
+                Filter::builder()
+                    .name("tag-key")
+                    .values(SCHEDULE_TAG)
+                    .build(),
+            )
+            .max_results(self.ec2_page)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| ObserveError {
+                what: "EC2 instances",
+                message: error_text(&e),
+            })?;
+            for i in page.reservations().iter().flat_map(|r| r.instances()) {
+                let Some(id) = i.instance_id() else { continue };
+                let power = match i.state().and_then(|s| s.name()) {
+                    Some(InstanceStateName::Running) => Power::Running,
+                    Some(InstanceStateName::Pending) => Power::Starting,
+                    Some(InstanceStateName::Stopping | InstanceStateName::ShuttingDown) => {
+                        Power::Stopping
+                    }
+                    Some(InstanceStateName::Stopped) => Power::Stopped,
+                    _ => Power::Gone,
+                };
+                let tags = i
+                    .tags()
+                    .iter()
+                    .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+                    .collect();
+                out.push(Instance {
+                    id: id.to_string(),
+                    kind: Kind::Ec2,
+                    tags,
+                    power,
+                    since: None,
+                    zone: i
+                        .placement()
+                        .and_then(|p| p.availability_zone())
+                        .map(str::to_string),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    async fn rds_instances(&self) -> Result<Vec<Instance>, ObserveError> {
+        let mut out = Vec::new();
+        let mut pages = self
+            .rds
+            .describe_db_instances()
+            .max_records(self.rds_page)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| ObserveError {
+                what: "RDS DB instances",
+                message: error_text(&e),
+            })?;
+            for db in page.db_instances() {
+                // Members of an Aurora cluster start and stop with their cluster.
+                if db.db_cluster_identifier().is_some() {
+                    continue;
+                }
+                let tags = tag_map(db.tag_list().iter().map(|t| (t.key(), t.value())));
+                let (Some(id), true) =
+                    (db.db_instance_identifier(), tags.contains_key(SCHEDULE_TAG))
+                else {
+                    continue;
+                };
+                out.push(Instance {
+                    id: id.to_string(),
+                    kind: Kind::Rds,
+                    tags,
+                    power: rds_power(db.db_instance_status().unwrap_or_default()),
+                    since: None,
+                    zone: db.availability_zone().map(str::to_string),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    async fn aurora_clusters(&self) -> Result<Vec<Instance>, ObserveError> {
+        let mut out = Vec::new();
+        let mut pages = self
+            .rds
+            .describe_db_clusters()
+            .max_records(self.rds_page)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| ObserveError {
+                what: "Aurora DB clusters",
+                message: error_text(&e),
+            })?;
+            for c in page.db_clusters() {
+                let tags = tag_map(c.tag_list().iter().map(|t| (t.key(), t.value())));
+                let (Some(id), true) = (c.db_cluster_identifier(), tags.contains_key(SCHEDULE_TAG))
+                else {
+                    continue;
+                };
+                out.push(Instance {
+                    id: id.to_string(),
+                    kind: Kind::Aurora,
+                    tags,
+                    power: rds_power(c.status().unwrap_or_default()),
+                    since: None,
+                    zone: c.availability_zones().first().cloned(),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Starts or stops EC2 instances in one call; when the call fails, splits the batch
+    /// and retries the halves, so one bad instance costs only itself.
+    async fn ec2_act(&self, direction: Direction, ids: Vec<String>) -> Vec<Failure> {
+        let mut failures = Vec::new();
+        let mut batches = vec![ids];
+        while let Some(batch) = batches.pop() {
+            if batch.is_empty() {
+                continue;
+            }
+            let result = match direction {
+                Direction::Start => self
+                    .ec2
+                    .start_instances()
+                    .set_instance_ids(Some(batch.clone()))
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| error_text(&e)),
+                Direction::Stop => self
+                    .ec2
+                    .stop_instances()
+                    .set_instance_ids(Some(batch.clone()))
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| error_text(&e)),
+            };
+            match result {
+                Ok(()) => {}
+                Err(error) if batch.len() == 1 => failures.push(Failure {
+                    id: batch[0].clone(),
+                    error,
+                }),
+                Err(_) => {
+                    let mut left = batch;
+                    let right = left.split_off(left.len() / 2);
+                    batches.push(right);
+                    batches.push(left);
+                }
+            }
+        }
+        failures
+    }
+
+    async fn rds_act(&self, direction: Direction, target: &Target) -> Option<Failure> {
+        let id = target.id.clone();
+        let result = match (target.kind, direction) {
+            (Kind::Rds, Direction::Start) => self
+                .rds
+                .start_db_instance()
+                .db_instance_identifier(&id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| error_text(&e)),
+            (Kind::Rds, Direction::Stop) => self
+                .rds
+                .stop_db_instance()
+                .db_instance_identifier(&id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| error_text(&e)),
+            (Kind::Aurora, Direction::Start) => self
+                .rds
+                .start_db_cluster()
+                .db_cluster_identifier(&id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| error_text(&e)),
+            (Kind::Aurora, Direction::Stop) => self
+                .rds
+                .stop_db_cluster()
+                .db_cluster_identifier(&id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| error_text(&e)),
+            (Kind::Ec2, _) => return None,
+        };
+        result.err().map(|error| Failure { id, error })
+    }
+}
+
+fn tag_map<'a>(
+    tags: impl Iterator<Item = (Option<&'a str>, Option<&'a str>)>,
+) -> BTreeMap<String, String> {
+    tags.filter_map(|(k, v)| Some((k?.to_string(), v.unwrap_or_default().to_string())))
+        .collect()
+}
+
+/// Folds an RDS instance or cluster status into a [`Power`].
+pub fn rds_power(status: &str) -> Power {
+    match status {
+        "available" => Power::Running,
+        "starting" => Power::Starting,
+        "stopping" => Power::Stopping,
+        "stopped" => Power::Stopped,
+        "deleting"
+        | "failed"
+        | "inaccessible-encryption-credentials"
+        | "inaccessible-encryption-credentials-recoverable"
+        | "incompatible-network"
+        | "incompatible-option-group"
+        | "incompatible-parameters"
+        | "incompatible-restore"
+        | "insufficient-capacity"
+        | "restore-error" => Power::Gone,
+        // backing-up, modifying, maintenance, upgrading, rebooting, creating, ...: up
+        // or on its way, and not to be acted on now.
+        _ => Power::Busy,
+    }
+}
+
+impl Cloud for AwsCloud {
+    async fn observe(&self) -> Result<Vec<Instance>, ObserveError> {
+        let (ec2, rds, aurora) = tokio::join!(
+            self.ec2_instances(),
+            self.rds_instances(),
+            self.aurora_clusters()
+        );
+        let mut all = ec2?;
+        all.extend(rds?);
+        all.extend(aurora?);
+        Ok(all)
+    }
+
+    async fn act(&self, direction: Direction, targets: &[Target]) -> Vec<Failure> {
+        let ec2: Vec<String> = targets
+            .iter()
+            .filter(|t| t.kind == Kind::Ec2)
+            .map(|t| t.id.clone())
+            .collect();
+        let databases = join_all(
+            targets
+                .iter()
+                .filter(|t| t.kind != Kind::Ec2)
+                .map(|t| self.rds_act(direction, t)),
+        );
+        let (mut failures, databases) = tokio::join!(self.ec2_act(direction, ec2), databases);
+        failures.extend(databases.into_iter().flatten());
+        failures
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rds_statuses_fold_into_power() {
+        assert_eq!(rds_power("available"), Power::Running);
+        assert_eq!(rds_power("stopped"), Power::Stopped);
+        assert_eq!(rds_power("backing-up"), Power::Busy);
+        assert_eq!(rds_power("deleting"), Power::Gone);
+    }
+}

@@ -1,0 +1,353 @@
+//! A local AWS for tests and the demo: a `moto` server on 127.0.0.1, SDK clients
+//! pointed at it, the tables, and a tagged fleet.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
+use chrono::{DateTime, Utc};
+use instance_scheduler::cloud::aws::AwsCloud;
+use instance_scheduler::run::{Clock, RunConfig, Runner};
+use instance_scheduler::store::Items;
+use instance_scheduler::store::dynamo::{DynamoStore, Tables};
+
+/// A running moto server, stopped when dropped.
+pub struct Moto {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    /// SDK configuration pointing at it.
+    pub sdk: aws_config::SdkConfig,
+}
+
+/// Where the project's virtualenv keeps moto (override with `MOTO_SERVER`).
+fn moto_server() -> PathBuf {
+    std::env::var_os("MOTO_SERVER").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/moto_server"),
+        PathBuf::from,
+    )
+}
+
+impl Moto {
+    /// Starts a fresh server on a free port and waits until it answers.
+    pub async fn start() -> Moto {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let server = moto_server();
+        let child = Command::new(&server)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start {} ({e}); run `make venv` (make test does it)",
+                    server.display()
+                )
+            });
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "moto did not start on {url}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let sdk = sdk_config(&url).await;
+        Moto { child, url, sdk }
+    }
+
+    /// A store on the default table names, tables created.
+    pub async fn store(&self) -> DynamoStore {
+        let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&self.sdk), Tables::default());
+        store.create_tables().await.expect("tables");
+        store
+    }
+
+    /// A runner on this emulator at a virtual clock.
+    pub async fn runner(&self, at: &str) -> Runner<AwsCloud, DynamoStore, VirtualClock> {
+        Runner {
+            cloud: AwsCloud::new(&self.sdk),
+            store: self.store().await,
+            clock: VirtualClock::at(at),
+            config: RunConfig {
+                poll_every: Duration::from_secs(10),
+                budget: Duration::from_secs(60),
+                ..RunConfig::default()
+            },
+        }
+    }
+
+    pub fn ec2(&self) -> aws_sdk_ec2::Client {
+        aws_sdk_ec2::Client::new(&self.sdk)
+    }
+
+    pub fn rds(&self) -> aws_sdk_rds::Client {
+        aws_sdk_rds::Client::new(&self.sdk)
+    }
+
+    /// Starts recording requests (moto's recorder), forgetting earlier ones.
+    pub async fn record(&self) {
+        for path in ["reset-recording", "start-recording"] {
+            http_post(&format!("{}/moto-api/recorder/{path}", self.url)).await;
+        }
+    }
+
+    /// The AWS operations recorded since [`Moto::record`], counted by name.
+    pub async fn recorded(&self) -> BTreeMap<String, usize> {
+        http_post(&format!("{}/moto-api/recorder/stop-recording", self.url)).await;
+        let log = http_get(&format!(
+            "{}/moto-api/recorder/download-recording",
+            self.url
+        ))
+        .await;
+        let mut counts = BTreeMap::new();
+        for line in log.lines().filter(|l| !l.trim().is_empty()) {
+            let Ok(entry) = serde_json::from_str::<serde_json::Value>(line) else {
+                continue;
+            };
+            let name = operation_of(&entry);
+            if !name.is_empty() {
+                *counts.entry(name).or_insert(0) += 1;
+            }
+        }
+        counts
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The operation of a recorded request: the `X-Amz-Target` header (DynamoDB) or the
+/// `Action` form field (EC2, RDS).
+fn operation_of(entry: &serde_json::Value) -> String {
+    if let Some(target) = entry["headers"]["X-Amz-Target"].as_str() {
+        return target.rsplit('.').next().unwrap_or_default().to_string();
+    }
+    use base64::Engine;
+    let raw = entry["body"].as_str().unwrap_or_default();
+    let body = if entry["body_encoded"].as_bool() == Some(true) {
+        base64::engine::general_purpose::STANDARD
+            .decode(raw)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
+    } else {
+        raw.to_string()
+    };
+    for pair in body.split('&') {
+        if let Some(action) = pair.strip_prefix("Action=") {
+            return action.to_string();
+        }
+    }
+    String::new()
+}
+
+async fn sdk_config(url: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(url)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_ec2::config::Credentials::new(
+            "testing", "testing", None, None, "tests",
+        ))
+        .load()
+        .await
+}
+
+/// Minimal HTTP/1.1 over a TcpStream, for moto's own API (no client crate needed).
+async fn http(method: &str, url: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url.trim_start_matches("http://");
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let mut stream = tokio::net::TcpStream::connect(host)
+        .await
+        .expect("moto api");
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.expect("read");
+    answer
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default()
+}
+
+async fn http_post(url: &str) -> String {
+    http("POST", url).await
+}
+
+async fn http_get(url: &str) -> String {
+    http("GET", url).await
+}
+
+/// A clock that starts at a chosen instant and moves only when slept on.
+pub struct VirtualClock(Mutex<DateTime<Utc>>);
+
+impl VirtualClock {
+    pub fn at(rfc3339: &str) -> VirtualClock {
+        VirtualClock(Mutex::new(at(rfc3339)))
+    }
+    pub fn set(&self, rfc3339: &str) {
+        *self.0.lock().unwrap() = at(rfc3339);
+    }
+}
+
+impl Clock for VirtualClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap()
+    }
+    async fn sleep(&self, d: Duration) {
+        let mut now = self.0.lock().unwrap();
+        *now += chrono::Duration::from_std(d).unwrap_or_default();
+    }
+}
+
+pub fn at(rfc3339: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(rfc3339)
+        .expect("RFC 3339")
+        .with_timezone(&Utc)
+}
+
+/// Schedule files' text into the three tables.
+pub async fn load_schedules(store: &DynamoStore, files: &[&str]) {
+    let mut items = Items::default();
+    for f in files {
+        instance_scheduler::store::files::parse_into(f, &mut items).expect("schedule file");
+    }
+    store.put_items(&items).await.expect("items written");
+}
+
+/// Launches `count` EC2 instances with these tags (and a Name), stopped; returns ids.
+pub async fn ec2_instances(moto: &Moto, tags: &[(&str, &str)], count: i32) -> Vec<String> {
+    let mut spec = TagSpecification::builder().resource_type(ResourceType::Instance);
+    for (k, v) in tags {
+        spec = spec.tags(Tag::builder().key(*k).value(*v).build());
+    }
+    let out = moto
+        .ec2()
+        .run_instances()
+        .image_id("ami-12c6146b")
+        .instance_type(aws_sdk_ec2::types::InstanceType::T3Micro)
+        .min_count(count)
+        .max_count(count)
+        .tag_specifications(spec.build())
+        .send()
+        .await
+        .expect("run_instances");
+    let ids: Vec<String> = out
+        .instances()
+        .iter()
+        .filter_map(|i| i.instance_id().map(str::to_string))
+        .collect();
+    moto.ec2()
+        .stop_instances()
+        .set_instance_ids(Some(ids.clone()))
+        .send()
+        .await
+        .expect("stop_instances");
+    ids
+}
+
+fn rds_tags(tags: &[(&str, &str)]) -> Vec<aws_sdk_rds::types::Tag> {
+    tags.iter()
+        .map(|(k, v)| aws_sdk_rds::types::Tag::builder().key(*k).value(*v).build())
+        .collect()
+}
+
+/// Creates a stopped RDS PostgreSQL instance with these tags.
+pub async fn rds_instance(moto: &Moto, id: &str, tags: &[(&str, &str)]) {
+    moto.rds()
+        .create_db_instance()
+        .db_instance_identifier(id)
+        .db_instance_class("db.t3.micro")
+        .engine("postgres")
+        .master_username("scheduler")
+        .master_user_password("not-a-secret-1")
+        .allocated_storage(20)
+        .set_tags(Some(rds_tags(tags)))
+        .send()
+        .await
+        .expect("create_db_instance");
+    moto.rds()
+        .stop_db_instance()
+        .db_instance_identifier(id)
+        .send()
+        .await
+        .expect("stop_db_instance");
+}
+
+/// Creates a stopped Aurora PostgreSQL cluster with these tags.
+pub async fn aurora_cluster(moto: &Moto, id: &str, tags: &[(&str, &str)]) {
+    moto.rds()
+        .create_db_cluster()
+        .db_cluster_identifier(id)
+        .engine("aurora-postgresql")
+        .master_username("scheduler")
+        .master_user_password("not-a-secret-1")
+        .set_tags(Some(rds_tags(tags)))
+        .send()
+        .await
+        .expect("create_db_cluster");
+    moto.rds()
+        .stop_db_cluster()
+        .db_cluster_identifier(id)
+        .send()
+        .await
+        .expect("stop_db_cluster");
+}
+
+/// The power states of every tagged or untagged EC2 instance and database, by id.
+pub async fn states(moto: &Moto) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let ec2 = moto
+        .ec2()
+        .describe_instances()
+        .send()
+        .await
+        .expect("describe");
+    for i in ec2.reservations().iter().flat_map(|r| r.instances()) {
+        let state = i
+            .state()
+            .and_then(|s| s.name())
+            .map(|n| n.as_str().to_string());
+        out.insert(
+            i.instance_id().unwrap_or_default().to_string(),
+            state.unwrap_or_default(),
+        );
+    }
+    let dbs = moto
+        .rds()
+        .describe_db_instances()
+        .send()
+        .await
+        .expect("describe db");
+    for d in dbs.db_instances() {
+        out.insert(
+            d.db_instance_identifier().unwrap_or_default().to_string(),
+            d.db_instance_status().unwrap_or_default().to_string(),
+        );
+    }
+    let clusters = moto
+        .rds()
+        .describe_db_clusters()
+        .send()
+        .await
+        .expect("describe clusters");
+    for c in clusters.db_clusters() {
+        out.insert(
+            c.db_cluster_identifier().unwrap_or_default().to_string(),
+            c.status().unwrap_or_default().to_string(),
+        );
+    }
+    out
+}
