@@ -11,6 +11,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
+use common::listener;
 use common::*;
 use serde_json::{Value, json};
 
@@ -62,12 +63,13 @@ async fn main() {
         ("API", "dev-api", 2),
         ("BATCH", "dev-batch", 1),
     ] {
-        for (k, id) in ec2_instances(&moto, &dev(group), count)
-            .await
-            .into_iter()
-            .enumerate()
-        {
-            names.insert(id, format!("{name}-{}", k + 1));
+        for k in 1..=count {
+            let label = format!("{name}-{k}");
+            let mut tags = dev(group).to_vec();
+            tags.push(("Name", &label));
+            for id in ec2_instances(&moto, &tags, 1).await {
+                names.insert(id, label.clone());
+            }
         }
     }
     for (tags, name) in [
@@ -128,24 +130,34 @@ async fn main() {
             json!({"action":"force-stop","schedule":"Development","now":"2026-12-26T11:00:00+09:00"}),
         ),
     ];
+    // The chat: a JANDI-format webhook served on 127.0.0.1 that prints what it gets.
+    let chat = listener::Listener::start(vec![listener::Reply::Status(200)]).await;
+    let mut heard = 0;
     let binary = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/debug/instance-scheduler");
     for (title, payload) in steps {
         println!("== {title}");
         println!("   invoke {payload}");
-        let out = Command::new(&binary)
+        let mut command = Command::new(&binary);
+        command
             .arg("invoke")
             .arg(payload.to_string())
+            .env(
+                "WEBHOOK_URL",
+                format!("{}/connect-api/webhook/demo", chat.url),
+            )
+            .env("WEBHOOK_FORMAT", "jandi")
             .env("AWS_ENDPOINT_URL", &moto.url)
             .env("AWS_REGION", "us-east-1")
             .env("AWS_ACCESS_KEY_ID", "demo")
             .env("AWS_SECRET_ACCESS_KEY", "demo")
             .env("POLL_SECONDS", "1")
             .env("RUN_BUDGET_SECONDS", "20")
-            .env("RUST_LOG", "warn")
-            .output()
-            .unwrap_or_else(|e| {
-                panic!("cannot run {}: {e} (make demo builds it)", binary.display())
-            });
+            .env("RUST_LOG", "warn");
+        // Run the function off the async threads, so the chat listener keeps serving.
+        let out = tokio::task::spawn_blocking(move || command.output())
+            .await
+            .expect("the invocation ran")
+            .unwrap_or_else(|e| panic!("cannot run the function: {e} (make demo builds it)"));
         if !out.status.success() {
             println!("   failed: {}", String::from_utf8_lossy(&out.stderr));
             continue;
@@ -153,6 +165,23 @@ async fn main() {
         let answer: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
         show(&answer, &names);
         print_states(&moto, &names).await;
+        let received = chat.received();
+        for r in &received[heard..] {
+            let body = r.json();
+            println!(
+                "   chat <- [{}] {}",
+                body["connectColor"].as_str().unwrap_or(""),
+                body["body"].as_str().unwrap_or("")
+            );
+            for info in body["connectInfo"].as_array().into_iter().flatten() {
+                println!(
+                    "             {}: {}",
+                    info["title"].as_str().unwrap_or(""),
+                    info["description"].as_str().unwrap_or("")
+                );
+            }
+        }
+        heard = received.len();
         println!();
     }
     println!(

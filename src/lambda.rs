@@ -162,6 +162,31 @@ pub fn config_from_env() -> Result<RunConfig, String> {
     })
 }
 
+/// The chat channels from the environment (see [`crate::notify::deliver::configs`]),
+/// `NOTIFY_LANGUAGE` (`en` or `ko`) and `WEBHOOK_TIMEOUT_SECONDS` (default 5).
+pub async fn notifier_from_env(
+    sdk: &aws_config::SdkConfig,
+) -> Result<crate::notify::deliver::Notifier, String> {
+    let language =
+        crate::notify::Language::parse(&std::env::var("NOTIFY_LANGUAGE").unwrap_or_default())
+            .map_err(|e| format!("NOTIFY_LANGUAGE: {e}"))?;
+    let timeout = match std::env::var("WEBHOOK_TIMEOUT_SECONDS") {
+        Ok(v) if !v.trim().is_empty() => v
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| format!("WEBHOOK_TIMEOUT_SECONDS={v:?} is not a positive number"))?,
+        _ => 5,
+    };
+    let hooks = crate::notify::secrets::webhooks_from_env(sdk).await?;
+    Ok(crate::notify::deliver::Notifier::new(
+        hooks,
+        language,
+        StdDuration::from_secs(timeout),
+    ))
+}
+
 /// One instance in a status answer.
 #[derive(Debug, Serialize)]
 struct InstanceStatus {

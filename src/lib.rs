@@ -16,12 +16,15 @@
 //! - [`plan`]: the decision, a pure function of its inputs.
 //! - [`cloud`]: the fleet as observed and acted on (a simulated one in [`cloud::sim`]).
 //! - [`store`]: where schedules come from.
+//! - [`run`]: one run, from loading to acting; [`lambda`]: the function's handler.
+//! - [`notify`]: chat messages and their delivery.
 //! - [`simulate`]: the planner run over a span of virtual time.
 #![warn(missing_docs)]
 
 pub mod calendar;
 pub mod cloud;
 pub mod lambda;
+pub mod notify;
 pub mod plan;
 pub mod run;
 pub mod schedule;

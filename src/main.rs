@@ -3,7 +3,7 @@
 //! and prints its answer.
 
 use instance_scheduler::cloud::aws::AwsCloud;
-use instance_scheduler::lambda::{config_from_env, handle};
+use instance_scheduler::lambda::{config_from_env, handle, notifier_from_env};
 use instance_scheduler::run::{Runner, SystemClock};
 use instance_scheduler::store::dynamo::{DynamoStore, Tables};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
@@ -26,11 +26,15 @@ async fn main() -> Result<(), Error> {
 
     let config = config_from_env().map_err(|e| format!("configuration: {e}"))?;
     let sdk = aws_config::load_from_env().await;
+    let notifier = notifier_from_env(&sdk)
+        .await
+        .map_err(|e| format!("configuration: {e}"))?;
     let runner = Runner {
         cloud: AwsCloud::new(&sdk),
         store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), Tables::from_env()),
         clock: SystemClock,
         config,
+        notifier,
     };
 
     if local {

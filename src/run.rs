@@ -11,7 +11,11 @@ use chrono::{DateTime, Utc};
 use futures::future::join_all;
 use serde::Serialize;
 
+use std::collections::BTreeMap;
+
 use crate::cloud::{Cloud, Instance};
+use crate::notify::deliver::Notifier;
+use crate::notify::{Context, InstanceInfo, Message, compose};
 use crate::plan::{Action, Event, Plan, Request, Settings, What, plan};
 use crate::schedule::{Catalog, Direction};
 use crate::store::{Store, StoreError};
@@ -81,6 +85,8 @@ pub struct RunReport {
     pub superseded: bool,
     /// True in a dry run.
     pub dry_run: bool,
+    /// The chat messages the run sent (or tried to).
+    pub messages: Vec<Message>,
 }
 
 impl RunReport {
@@ -114,6 +120,8 @@ pub struct Runner<C, S, K> {
     pub clock: K,
     /// Behaviour.
     pub config: RunConfig,
+    /// The chat channels.
+    pub notifier: Notifier,
 }
 
 impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
@@ -160,6 +168,7 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
         let stored = self.store.load_state().await?;
         let (mut state, mut version) = (stored.state, stored.version);
         let mut requests = requests.to_vec();
+        let mut infos: BTreeMap<String, InstanceInfo> = BTreeMap::new();
         loop {
             let now = now_at(self.clock.now());
             report.at.get_or_insert(now);
@@ -174,6 +183,18 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
                 &self.config.settings,
             );
             requests.clear();
+            for t in p.actions.iter().flat_map(|a| &a.targets) {
+                if let Some(i) = fleet.iter().find(|i| i.id == t.id) {
+                    infos.insert(
+                        i.id.clone(),
+                        InstanceInfo {
+                            name: i.name().to_string(),
+                            kind: i.kind.to_string(),
+                            zone: i.zone.clone(),
+                        },
+                    );
+                }
+            }
             if self.config.dry_run {
                 // Nothing acts, so no chain progresses: keep only what a dry run can
                 // know (last run, warnings sent, errors reported).
@@ -246,7 +267,26 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
             self.clock.sleep(self.config.poll_every).await;
         }
         report.events.sort_by_key(|e| e.at);
+        self.notify(&mut report, infos).await;
         Ok(report)
+    }
+
+    /// Tells the chat what the run did. A chat outage is logged by the notifier and
+    /// changes nothing of the run's result.
+    async fn notify(&self, report: &mut RunReport, instances: BTreeMap<String, InstanceInfo>) {
+        let ctx = Context {
+            instances,
+            language: self.notifier.language,
+            function_name: std::env::var("AWS_LAMBDA_FUNCTION_NAME").ok(),
+        };
+        let mut messages = compose(&report.events, &ctx);
+        if self.config.dry_run {
+            for m in &mut messages {
+                m.title = format!("[dry run] {}", m.title);
+            }
+        }
+        self.notifier.send(&messages).await;
+        report.messages = messages;
     }
 
     /// Carries out the actions concurrently (they are of independent groups: the

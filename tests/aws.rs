@@ -477,6 +477,7 @@ async fn an_instance_that_cannot_start_holds_back_its_dependents_only() {
         store: runner.store,
         clock: runner.clock,
         config: runner.config,
+        notifier: runner.notifier,
     };
     let report = runner.run(None, &[]).await.unwrap();
     assert_eq!(groups(&report, Direction::Start), ["DB", "MW"]);
@@ -549,4 +550,59 @@ async fn a_run_needs_a_fixed_handful_of_requests() {
     let total: usize = counts.values().sum();
     assert!(total < 10, "{counts:?}");
     assert_eq!(counts.get("ListTagsForResource"), None);
+}
+
+#[tokio::test]
+async fn a_run_sends_one_message_per_schedule_and_survives_a_dead_chat() {
+    use common::listener::{Listener, Reply};
+    use instance_scheduler::notify::deliver::{Notifier, SecretUrl, Wants, Webhook};
+    use instance_scheduler::notify::formats::Format;
+    let moto = Moto::start().await;
+    chain_fleet(&moto).await;
+    let mut runner = moto.runner("2026-11-30T09:00:00Z").await;
+    let other = CHAIN.replace("\"Dev\"", "\"Dev2\"");
+    load_schedules(
+        &runner.store,
+        &[CHAIN, &other.replace("\"dev\"", "\"dev2\"")],
+    )
+    .await;
+    let chat = Listener::start(vec![Reply::Status(200)]).await;
+    let dead = Listener::start(vec![Reply::Silent]).await;
+    let hook = |label: &str, url: &str| Webhook {
+        label: label.into(),
+        url: SecretUrl::new(url),
+        format: Format::Jandi,
+        wants: Wants::All,
+    };
+    runner.notifier = Notifier::new(
+        vec![hook("WEBHOOK", &chat.url), hook("WEBHOOK_2", &dead.url)],
+        instance_scheduler::notify::Language::En,
+        std::time::Duration::from_millis(300),
+    );
+    let report = runner.run(None, &[]).await.unwrap();
+    assert_eq!(groups(&report, Direction::Start).len(), 4);
+    let got = chat.received();
+    // One message for Dev (its four starts combined); Dev2 has no instances: silent.
+    assert_eq!(
+        got.len(),
+        1,
+        "{:?}",
+        got.iter().map(|r| &r.body).collect::<Vec<_>>()
+    );
+    let body = got[0].json();
+    assert!(
+        body["body"].as_str().unwrap().starts_with("Dev is up"),
+        "{body}"
+    );
+    assert!(
+        body["connectInfo"][0]["description"]
+            .as_str()
+            .unwrap()
+            .contains("dev-db (rds, us-east-1")
+    );
+    assert_eq!(dead.received().len(), 1);
+    // Nothing to do: nothing said.
+    runner.clock.set("2026-11-30T12:00:00Z");
+    runner.run(None, &[]).await.unwrap();
+    assert_eq!(chat.received().len(), 1);
 }

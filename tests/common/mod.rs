@@ -2,6 +2,8 @@
 //! pointed at it, the tables, and a tagged fleet.
 #![allow(dead_code)]
 
+pub mod listener;
+
 use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -80,6 +82,7 @@ impl Moto {
                 budget: Duration::from_secs(60),
                 ..RunConfig::default()
             },
+            notifier: Default::default(),
         }
     }
 

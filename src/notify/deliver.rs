@@ -1,0 +1,310 @@
+//! Delivery to incoming webhooks: short timeouts, retries of 429 and 5xx with backoff
+//! (honouring `Retry-After`), and never a word of the URL in a log or an error. A
+//! chat outage is logged and changes nothing else.
+
+use std::time::Duration;
+
+use super::formats::Format;
+use super::{Language, Message, Severity};
+
+/// A webhook URL: a secret, never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretUrl(String);
+
+impl SecretUrl {
+    /// Wraps a URL.
+    pub fn new(url: impl Into<String>) -> SecretUrl {
+        SecretUrl(url.into())
+    }
+}
+
+impl std::fmt::Debug for SecretUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretUrl(…)")
+    }
+}
+
+/// Which messages a webhook wants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wants {
+    /// Everything.
+    All,
+    /// Warnings and errors only.
+    Alerts,
+}
+
+impl Wants {
+    /// Parses `all` or `alerts` (also `warnings`, `errors`).
+    pub fn parse(text: &str) -> Result<Wants, String> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "" | "all" => Ok(Wants::All),
+            "alerts" | "warnings" | "errors" | "warnings-and-errors" => Ok(Wants::Alerts),
+            other => Err(format!("unknown event choice \"{other}\" (all or alerts)")),
+        }
+    }
+}
+
+/// One configured chat channel.
+#[derive(Debug, Clone)]
+pub struct Webhook {
+    /// How it is named in logs (`WEBHOOK`, `WEBHOOK_2`, ...), never its URL.
+    pub label: String,
+    /// The URL.
+    pub url: SecretUrl,
+    /// Its format.
+    pub format: Format,
+    /// What it wants.
+    pub wants: Wants,
+}
+
+/// Sends messages to every configured webhook.
+#[derive(Debug, Clone)]
+pub struct Notifier {
+    client: reqwest::Client,
+    /// The channels.
+    pub webhooks: Vec<Webhook>,
+    /// Language of the messages.
+    pub language: Language,
+    /// Attempts per message (the first included).
+    pub attempts: u32,
+    /// Longest wait between attempts, whatever `Retry-After` asks.
+    pub max_wait: Duration,
+}
+
+impl Default for Notifier {
+    fn default() -> Self {
+        Notifier::new(Vec::new(), Language::En, Duration::from_secs(5))
+    }
+}
+
+/// A message that did not reach a webhook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Undelivered {
+    /// The webhook's label.
+    pub webhook: String,
+    /// Why, without the URL.
+    pub reason: String,
+}
+
+impl Notifier {
+    /// A notifier with a per-request `timeout`.
+    pub fn new(webhooks: Vec<Webhook>, language: Language, timeout: Duration) -> Notifier {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .build()
+            .unwrap_or_default();
+        Notifier {
+            client,
+            webhooks,
+            language,
+            attempts: 3,
+            max_wait: Duration::from_secs(10),
+        }
+    }
+
+    /// Sends each message to each webhook that wants it; returns what did not arrive
+    /// (also logged). Never fails.
+    pub async fn send(&self, messages: &[Message]) -> Vec<Undelivered> {
+        let mut failed = Vec::new();
+        for hook in &self.webhooks {
+            for m in messages {
+                if hook.wants == Wants::Alerts && m.severity == Severity::Ok {
+                    continue;
+                }
+                if let Err(reason) = self.post(hook, m).await {
+                    tracing::warn!(
+                        webhook = %hook.label,
+                        format = hook.format.name(),
+                        schedule = %m.schedule,
+                        action = "notify",
+                        "message not delivered: {reason}"
+                    );
+                    failed.push(Undelivered {
+                        webhook: hook.label.clone(),
+                        reason,
+                    });
+                }
+            }
+        }
+        failed
+    }
+
+    async fn post(&self, hook: &Webhook, m: &Message) -> Result<(), String> {
+        let body = hook.format.body(m);
+        let mut backoff = Duration::from_millis(500);
+        let mut last = String::new();
+        for attempt in 1..=self.attempts.max(1) {
+            let mut request = self.client.post(&hook.url.0).json(&body);
+            for (k, v) in hook.format.headers() {
+                request = request.header(*k, *v);
+            }
+            let wait = match request.send().await {
+                Ok(r) if r.status().is_success() => return Ok(()),
+                Ok(r) => {
+                    let status = r.status();
+                    last = format!("HTTP {status}");
+                    if status.as_u16() != 429 && !status.is_server_error() {
+                        return Err(last);
+                    }
+                    r.headers()
+                        .get(reqwest::header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.trim().parse::<u64>().ok())
+                        .map_or(backoff, Duration::from_secs)
+                }
+                // A timeout may have delivered the message: do not send it twice.
+                Err(e) if e.is_timeout() => return Err(format!("no answer: {}", e.without_url())),
+                Err(e) => {
+                    last = e.without_url().to_string();
+                    backoff
+                }
+            };
+            if attempt < self.attempts {
+                tokio::time::sleep(wait.min(self.max_wait)).await;
+                backoff *= 2;
+            }
+        }
+        Err(format!("{last} after {} attempts", self.attempts))
+    }
+}
+
+/// Where a webhook's URL comes from, as configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UrlSource {
+    /// Given in the environment.
+    Plain(SecretUrl),
+    /// An SSM Parameter Store parameter (SecureString), by name.
+    Ssm(String),
+    /// A Secrets Manager secret, by id; its string is the URL.
+    Secret(String),
+}
+
+/// A webhook as configured, its URL not yet fetched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookConfig {
+    /// `WEBHOOK`, `WEBHOOK_2`, ...
+    pub label: String,
+    /// Where its URL is.
+    pub url: UrlSource,
+    /// Its format, if set.
+    pub format: Option<Format>,
+    /// What it wants.
+    pub wants: Wants,
+}
+
+/// Reads webhook settings from `var`: for `P` in `WEBHOOK`, `WEBHOOK_2` … `WEBHOOK_9`,
+/// `P_URL` (or `P_URL_SSM`, `P_URL_SECRET`), `P_FORMAT`, `P_EVENTS`.
+pub fn configs(var: impl Fn(&str) -> Option<String>) -> Result<Vec<WebhookConfig>, String> {
+    let mut out = Vec::new();
+    for n in 1..=9 {
+        let label = if n == 1 {
+            "WEBHOOK".to_string()
+        } else {
+            format!("WEBHOOK_{n}")
+        };
+        let get = |suffix: &str| var(&format!("{label}_{suffix}")).filter(|v| !v.trim().is_empty());
+        let url = match (get("URL"), get("URL_SSM"), get("URL_SECRET")) {
+            (Some(u), None, None) => UrlSource::Plain(SecretUrl::new(u.trim())),
+            (None, Some(p), None) => UrlSource::Ssm(p.trim().to_string()),
+            (None, None, Some(s)) => UrlSource::Secret(s.trim().to_string()),
+            (None, None, None) => continue,
+            _ => {
+                return Err(format!(
+                    "{label}: set only one of {label}_URL, {label}_URL_SSM, {label}_URL_SECRET"
+                ));
+            }
+        };
+        let format = get("FORMAT")
+            .map(|f| Format::parse(&f))
+            .transpose()
+            .map_err(|e| format!("{label}_FORMAT: {e}"))?;
+        let wants = Wants::parse(&get("EVENTS").unwrap_or_default())
+            .map_err(|e| format!("{label}_EVENTS: {e}"))?;
+        out.push(WebhookConfig {
+            label,
+            url,
+            format,
+            wants,
+        });
+    }
+    Ok(out)
+}
+
+/// Resolves a configured webhook once its URL is known: the format is the one set, or
+/// the one recognised from the URL; neither is a configuration error.
+pub fn resolve(config: &WebhookConfig, url: SecretUrl) -> Result<Webhook, String> {
+    let format = match config.format {
+        Some(f) => f,
+        None => Format::recognise(&url.0).ok_or_else(|| {
+            format!(
+                "{}: the URL is not one of a known chat; set {}_FORMAT (jandi, slack, teams, discord, googlechat)",
+                config.label, config.label
+            )
+        })?,
+    };
+    Ok(Webhook {
+        label: config.label.clone(),
+        url,
+        format,
+        wants: config.wants,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn several_webhooks_each_with_its_format_and_events() {
+        let c = configs(env(&[
+            ("WEBHOOK_URL", "https://hooks.slack.com/services/T/B/X"),
+            ("WEBHOOK_2_URL_SSM", "/scheduler/ops-webhook"),
+            ("WEBHOOK_2_FORMAT", "teams"),
+            ("WEBHOOK_2_EVENTS", "alerts"),
+        ]))
+        .unwrap();
+        assert_eq!(c.len(), 2);
+        assert_eq!(c[1].url, UrlSource::Ssm("/scheduler/ops-webhook".into()));
+        assert_eq!(c[1].wants, Wants::Alerts);
+        let hook = resolve(
+            &c[0],
+            SecretUrl::new("https://hooks.slack.com/services/T/B/X"),
+        )
+        .unwrap();
+        assert_eq!(hook.format, Format::Slack);
+    }
+
+    #[test]
+    fn an_unrecognised_url_without_a_format_is_a_clear_error_without_the_url() {
+        let c = configs(env(&[(
+            "WEBHOOK_URL",
+            "https://chat.internal.example/hook/s3cr3t",
+        )]))
+        .unwrap();
+        let e = resolve(
+            &c[0],
+            SecretUrl::new("https://chat.internal.example/hook/s3cr3t"),
+        )
+        .unwrap_err();
+        assert!(e.contains("set WEBHOOK_FORMAT"), "{e}");
+        assert!(!e.contains("s3cr3t"));
+        assert!(configs(env(&[("WEBHOOK_URL", "x"), ("WEBHOOK_URL_SSM", "y")])).is_err());
+        assert!(configs(env(&[("WEBHOOK_URL", "x"), ("WEBHOOK_FORMAT", "irc")])).is_err());
+    }
+
+    #[test]
+    fn a_secret_url_never_prints() {
+        let s = SecretUrl::new("https://hooks.slack.com/services/T/B/s3cr3t");
+        assert!(!format!("{s:?}").contains("s3cr3t"));
+    }
+}

@@ -1,0 +1,54 @@
+//! Fetches webhook URLs kept in SSM Parameter Store (SecureString) or Secrets
+//! Manager, once per cold start.
+
+use aws_sdk_ssm::error::{DisplayErrorContext, ProvideErrorMetadata};
+
+use super::deliver::{UrlSource, Webhook, configs, resolve};
+
+fn reason<E: ProvideErrorMetadata + std::error::Error>(e: &E) -> String {
+    match (e.code(), e.message()) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        _ => DisplayErrorContext(e).to_string(),
+    }
+}
+
+/// The webhooks configured in the environment, their URLs fetched where they are
+/// kept. A webhook that cannot be set up is a start-up error naming its setting.
+pub async fn webhooks_from_env(sdk: &aws_config::SdkConfig) -> Result<Vec<Webhook>, String> {
+    let mut hooks = Vec::new();
+    for c in configs(|k| std::env::var(k).ok())? {
+        let url = match &c.url {
+            UrlSource::Plain(url) => url.clone(),
+            UrlSource::Ssm(name) => {
+                let got = aws_sdk_ssm::Client::new(sdk)
+                    .get_parameter()
+                    .name(name)
+                    .with_decryption(true)
+                    .send()
+                    .await
+                    .map_err(|e| format!("{}_URL_SSM {name}: {}", c.label, reason(&e)))?;
+                got.parameter()
+                    .and_then(|p| p.value())
+                    .map(super::deliver::SecretUrl::new)
+                    .ok_or_else(|| {
+                        format!("{}_URL_SSM {name}: the parameter has no value", c.label)
+                    })?
+            }
+            UrlSource::Secret(id) => {
+                let got = aws_sdk_secretsmanager::Client::new(sdk)
+                    .get_secret_value()
+                    .secret_id(id)
+                    .send()
+                    .await
+                    .map_err(|e| format!("{}_URL_SECRET {id}: {}", c.label, reason(&e)))?;
+                got.secret_string()
+                    .map(super::deliver::SecretUrl::new)
+                    .ok_or_else(|| {
+                        format!("{}_URL_SECRET {id}: the secret has no string", c.label)
+                    })?
+            }
+        };
+        hooks.push(resolve(&c, url)?);
+    }
+    Ok(hooks)
+}
