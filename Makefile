@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 MOTO := $(VENV)/bin/moto_server
 
-.PHONY: build test lint demo simulate bench bench-aws venv clean
+.PHONY: build test lint demo simulate bench bench-aws venv package deploy destroy clean
 
 build:
 	$(CARGO) build --all-targets
@@ -24,6 +24,7 @@ $(MOTO): requirements-dev.txt
 test: lint venv
 	$(CARGO) test --all-targets
 	./target/debug/schedctl validate schedules
+	$(VENV)/bin/cfn-lint infra/template.yaml
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -47,6 +48,32 @@ bench: bench-aws
 
 bench-aws: venv
 	$(CARGO) run --quiet --example bench_aws
+
+## The deployment zip: target/lambda/instance-scheduler/bootstrap.zip. ARCH=arm64
+## builds for Graviton where that Rust target is installed (rustup target add
+## aarch64-unknown-linux-gnu; cargo-lambda cross-compiles with zig).
+ARCH ?= x86_64
+STACK ?= instance-scheduler
+package: venv
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release \
+	  $(if $(filter arm64,$(ARCH)),--arm64,--x86-64) --output-format zip --bin instance-scheduler
+	@ls -l target/lambda/instance-scheduler/bootstrap.zip
+
+## sam deploy of infra/template.yaml (guided the first time). Needs AWS credentials
+## and the SAM CLI; fails early and clearly without them.
+deploy: package
+	@command -v sam >/dev/null || { echo "deploy needs the AWS SAM CLI (pip install aws-sam-cli)"; exit 1; }
+	@aws sts get-caller-identity >/dev/null 2>&1 || { echo "deploy needs AWS credentials: none are configured (aws configure, or AWS_PROFILE)"; exit 1; }
+	if [ -f samconfig.toml ]; then \
+	  sam deploy --template-file infra/template.yaml --stack-name $(STACK) --capabilities CAPABILITY_IAM --parameter-overrides Architecture=$(ARCH); \
+	else \
+	  sam deploy --guided --template-file infra/template.yaml --stack-name $(STACK) --capabilities CAPABILITY_IAM --parameter-overrides Architecture=$(ARCH); \
+	fi
+
+## Deletes the stack; the schedule tables are retained (DeletionPolicy: Retain).
+destroy:
+	@aws sts get-caller-identity >/dev/null 2>&1 || { echo "destroy needs AWS credentials: none are configured"; exit 1; }
+	sam delete --stack-name $(STACK)
 
 clean:
 	$(CARGO) clean
