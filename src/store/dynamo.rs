@@ -63,6 +63,15 @@ impl Tables {
     }
 }
 
+/// When an exception written by the tools may age out of the table (its TTL
+/// attribute `ExpiresAt`): 30 days after its date, so recent history stays readable.
+fn expires_at(date: NaiveDate) -> AttributeValue {
+    let at = (date + chrono::Duration::days(30))
+        .and_hms_opt(0, 0, 0)
+        .map_or(0, |t| t.and_utc().timestamp());
+    AttributeValue::N(at.to_string())
+}
+
 /// The key of the one state item.
 const STATE_ID: &str = "run-state";
 
@@ -322,8 +331,9 @@ impl Store for DynamoStore {
                     .update_item()
                     .table_name(table)
                     .set_key(Some(key))
-                    .update_expression("SET ExceptionValue = :new")
-                    .expression_attribute_values(":new", AttributeValue::S(value_text));
+                    .update_expression("SET ExceptionValue = :new, ExpiresAt = :expires")
+                    .expression_attribute_values(":new", AttributeValue::S(value_text))
+                    .expression_attribute_values(":expires", expires_at(date));
                 // Only if nobody changed it since it was read.
                 update = match item.get("ExceptionValue") {
                     Some(old) => update
@@ -356,6 +366,7 @@ impl Store for DynamoStore {
                     .item("ExceptionDate", AttributeValue::S(date_text.clone()))
                     .item("ExceptionType", AttributeValue::S(direction.to_string()))
                     .item("ExceptionValue", AttributeValue::S(value_text))
+                    .item("ExpiresAt", expires_at(date))
                     .condition_expression(condition)
                     .send()
                     .await
@@ -469,5 +480,80 @@ impl DynamoStore {
     /// The client, for tools that edit items directly.
     pub fn client(&self) -> &Client {
         &self.client
+    }
+}
+
+impl DynamoStore {
+    /// Carries out a [`super::sync::Diff`]: writes, then deletions (a pruned schedule
+    /// takes its groups and exceptions with it). Exceptions keep the key they have.
+    pub async fn apply(&self, d: &super::sync::Diff) -> Result<(), StoreError> {
+        let t = &self.tables;
+        let raw_exceptions = self.scan(&t.exceptions).await?;
+        let same_exception = |i: &Item, s: &str, date: &str, kind: &str| {
+            text(i, "ScheduleName").as_deref() == Some(s)
+                && text(i, "ExceptionDate").as_deref().map(str::trim) == Some(date)
+                && text(i, "ExceptionType").is_some_and(|k| k.trim().eq_ignore_ascii_case(kind))
+        };
+        let mut puts = Items {
+            schedules: d.put_schedules.clone(),
+            groups: d.put_groups.clone(),
+            ..Items::default()
+        };
+        for e in &d.put_exceptions {
+            let mut e = e.clone();
+            e.exception_uuid = raw_exceptions
+                .iter()
+                .find(|i| {
+                    same_exception(
+                        i,
+                        &e.schedule_name,
+                        e.exception_date.trim(),
+                        e.exception_type.trim(),
+                    )
+                })
+                .and_then(|i| text(i, "ExceptionUuid"));
+            puts.exceptions.push(e);
+        }
+        self.put_items(&puts).await?;
+
+        let mut deletes: Vec<(&str, Item)> = Vec::new();
+        if !d.delete_schedules.is_empty() || !d.delete_groups.is_empty() {
+            let pruned = |s: &str| d.delete_schedules.iter().any(|p| p == s);
+            for item in self.scan(&t.schedules).await? {
+                if text(&item, "ScheduleName").is_some_and(|s| pruned(&s)) {
+                    deletes.push((&t.schedules, item));
+                }
+            }
+            for item in self.scan(&t.groups).await? {
+                let (s, g) = (
+                    text(&item, "ScheduleName").unwrap_or_default(),
+                    text(&item, "GroupName").unwrap_or_default(),
+                );
+                if pruned(&s) || d.delete_groups.iter().any(|(ds, dg)| *ds == s && *dg == g) {
+                    deletes.push((&t.groups, item));
+                }
+            }
+        }
+        for item in raw_exceptions {
+            let s = text(&item, "ScheduleName").unwrap_or_default();
+            let gone = d.delete_schedules.contains(&s)
+                || d.delete_exceptions
+                    .iter()
+                    .any(|(ds, date, kind)| same_exception(&item, ds, date, kind));
+            if gone {
+                deletes.push((&t.exceptions, item));
+            }
+        }
+        for (table, item) in deletes {
+            let key = self.key_of(table, &item).await?;
+            self.client
+                .delete_item()
+                .table_name(table)
+                .set_key(Some(key))
+                .send()
+                .await
+                .map_err(|e| service(format!("delete from {table}"), &e))?;
+        }
+        Ok(())
     }
 }
