@@ -166,3 +166,45 @@ async fn extend_and_status_go_through_the_functions_handler() {
     assert_eq!(code, 2);
     assert_eq!(err.trim(), "schedctl: schedule \"Nope\" does not exist");
 }
+
+#[tokio::test]
+async fn holidays_import_from_an_ics_file() {
+    let moto = Moto::start().await;
+    schedctl(&moto, &["init-tables"]);
+    schedctl(&moto, &["sync", "schedules"]);
+    let (code, out, _) = schedctl(
+        &moto,
+        &[
+            "holidays",
+            "import",
+            "Development",
+            "examples/holidays-kr-2026.ics",
+            "--dry-run",
+        ],
+    );
+    assert_eq!(code, 0);
+    assert!(
+        out.starts_with("would set Development 2026-10-03 start = None\n"),
+        "{out}"
+    );
+    let (_, out, _) = schedctl(
+        &moto,
+        &["exception", "list", "Development", "--to", "2026-12-01"],
+    );
+    assert_eq!(out, "", "a dry run wrote something");
+    let (code, _, err) = schedctl(
+        &moto,
+        &[
+            "holidays",
+            "import",
+            "Development",
+            "examples/holidays-kr-2026.ics",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let (_, out, _) = schedctl(&moto, &["exception", "list", "Development"]);
+    assert_eq!(
+        out,
+        "2026-10-03 start None\n2026-10-09 start None\n2026-12-22 stop 23:30\n2026-12-25 start None\n"
+    );
+}

@@ -78,6 +78,10 @@ enum Command {
     /// Per-date exceptions.
     #[command(subcommand)]
     Exception(ExceptionCommand),
+    /// Public holidays from an iCalendar (.ics) file or a JSON list of dates: each
+    /// becomes a `start None` exception.
+    #[command(subcommand)]
+    Holidays(HolidaysCommand),
     /// Moves today's stop (in the schedule's zone) to HH:MM.
     Extend {
         schedule: String,
@@ -125,6 +129,18 @@ enum ExceptionCommand {
         from: Option<chrono::NaiveDate>,
         #[arg(long)]
         to: Option<chrono::NaiveDate>,
+    },
+}
+
+#[derive(Subcommand)]
+enum HolidaysCommand {
+    /// Imports FILE's dates into SCHEDULE.
+    Import {
+        schedule: String,
+        file: PathBuf,
+        /// Print the dates without writing them.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -234,7 +250,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        _ => unreachable!("the table commands go through remote"),
+        _ => Err("this command works on the tables; see schedctl --help".into()),
     }
 }
 
@@ -261,7 +277,9 @@ async fn remote(cli: Cli) -> Result<ExitCode, String> {
         }
     };
     match cli.command {
-        Command::Validate { .. } | Command::Simulate { .. } => unreachable!("handled in run"),
+        Command::Validate { .. } | Command::Simulate { .. } => {
+            return Err("validate and simulate work on files".into());
+        }
         Command::InitTables => {
             store.create_tables().await.map_err(|e| e.to_string())?;
             let t = store.tables();
@@ -336,6 +354,34 @@ async fn remote(cli: Cli) -> Result<ExitCode, String> {
                 format!("{schedule} {date} {direction} = {shown}\n"),
             );
         }
+        Command::Holidays(HolidaysCommand::Import {
+            schedule,
+            file,
+            dry_run,
+        }) => {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+            let dates = instance_scheduler::store::holidays::parse(&text)
+                .map_err(|e| format!("{}: {e}", file.display()))?;
+            require_schedule(&store, &schedule).await?;
+            if !dry_run {
+                for d in &dates {
+                    store
+                        .set_exception(&schedule, *d, Direction::Start, None)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+            }
+            let shown: Vec<String> = dates.iter().map(|d| d.to_string()).collect();
+            let verb = if dry_run { "would set" } else { "set" };
+            print(
+                json!({"schedule": schedule, "dry_run": dry_run, "start_none": shown}),
+                shown
+                    .iter()
+                    .map(|d| format!("{verb} {schedule} {d} start = None\n"))
+                    .collect(),
+            );
+        }
         Command::Exception(ExceptionCommand::Del {
             schedule,
             date,
@@ -398,7 +444,7 @@ async fn remote(cli: Cli) -> Result<ExitCode, String> {
                 }
                 Command::Status { schedule } => json!({"action":"status","schedule":schedule}),
                 Command::Plan { at } => json!({"action":"plan","at":at}),
-                _ => unreachable!("every other command is matched above"),
+                _ => return Err("this command is not handled here".into()),
             };
             if let Some(name) = payload["schedule"].as_str() {
                 require_schedule(&store, name).await?;

@@ -3,6 +3,7 @@
 
 pub mod dynamo;
 pub mod files;
+pub mod holidays;
 pub mod sync;
 
 use chrono::{NaiveDate, NaiveTime};
