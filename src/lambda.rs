@@ -202,6 +202,10 @@ pub async fn handle<C: Cloud, S: Store, K: Clock>(
     runner: &Runner<C, S, K>,
     payload: Value,
 ) -> Result<Value, HandlerError> {
+    // A Function URL request is the schedule bot; it answers with an HTTP response.
+    if payload.get("requestContext").is_some() && payload.get("action").is_none() {
+        return Ok(Box::pin(crate::chatbot::answer(runner, &runner.bot, &payload)).await);
+    }
     let utc = |t: Option<DateTime<FixedOffset>>| t.map(|t| t.with_timezone(&Utc));
     let to_json = |v: &dyn erased::Json| v.json();
     match parse_payload(payload)? {

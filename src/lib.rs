@@ -22,6 +22,7 @@
 #![warn(missing_docs)]
 
 pub mod calendar;
+pub mod chatbot;
 pub mod cloud;
 pub mod lambda;
 pub mod notify;

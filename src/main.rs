@@ -29,12 +29,16 @@ async fn main() -> Result<(), Error> {
     let notifier = notifier_from_env(&sdk)
         .await
         .map_err(|e| format!("configuration: {e}"))?;
+    let bot = instance_scheduler::chatbot::config_from_env(&sdk)
+        .await
+        .map_err(|e| format!("configuration: {e}"))?;
     let runner = Runner {
         cloud: AwsCloud::new(&sdk),
         store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), Tables::from_env()),
         clock: SystemClock,
         config,
         notifier,
+        bot,
     };
 
     if local {

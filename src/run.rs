@@ -122,6 +122,8 @@ pub struct Runner<C, S, K> {
     pub config: RunConfig,
     /// The chat channels.
     pub notifier: Notifier,
+    /// The schedule bot's secrets and allow-list.
+    pub bot: crate::chatbot::BotConfig,
 }
 
 impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {

@@ -455,6 +455,7 @@ async fn remote(cli: Cli) -> Result<ExitCode, String> {
                 clock: SystemClock,
                 config,
                 notifier: instance_scheduler::lambda::notifier_from_env(&sdk).await?,
+                bot: Default::default(),
             };
             let answer = handle(&runner, payload).await.map_err(|e| e.to_string())?;
             let text = serde_json::to_string_pretty(&answer).unwrap_or_default() + "\n";

@@ -52,3 +52,41 @@ pub async fn webhooks_from_env(sdk: &aws_config::SdkConfig) -> Result<Vec<Webhoo
     }
     Ok(hooks)
 }
+
+/// A secret named `NAME` in the environment: given as `NAME`, or kept in SSM
+/// (`NAME_SSM`, a SecureString's name) or Secrets Manager (`NAME_SECRET`, an id).
+/// `None` when none of the three is set.
+pub async fn secret_from_env(
+    sdk: &aws_config::SdkConfig,
+    name: &str,
+) -> Result<Option<String>, String> {
+    let var = |suffix: &str| {
+        std::env::var(format!("{name}{suffix}"))
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+    };
+    match (var(""), var("_SSM"), var("_SECRET")) {
+        (None, None, None) => Ok(None),
+        (Some(v), None, None) => Ok(Some(v)),
+        (None, Some(p), None) => {
+            let got = aws_sdk_ssm::Client::new(sdk)
+                .get_parameter()
+                .name(&p)
+                .with_decryption(true)
+                .send()
+                .await
+                .map_err(|e| format!("{name}_SSM {p}: {}", reason(&e)))?;
+            Ok(got.parameter().and_then(|p| p.value()).map(str::to_string))
+        }
+        (None, None, Some(id)) => {
+            let got = aws_sdk_secretsmanager::Client::new(sdk)
+                .get_secret_value()
+                .secret_id(&id)
+                .send()
+                .await
+                .map_err(|e| format!("{name}_SECRET {id}: {}", reason(&e)))?;
+            Ok(got.secret_string().map(str::to_string))
+        }
+        _ => Err(format!("set only one of {name}, {name}_SSM, {name}_SECRET")),
+    }
+}

@@ -306,6 +306,23 @@ impl Store for DynamoStore {
         self.set_flag(schedule, true).await
     }
 
+    async fn delete_exception(
+        &self,
+        schedule: &str,
+        date: NaiveDate,
+        direction: Direction,
+    ) -> Result<(), StoreError> {
+        let d = super::sync::Diff {
+            delete_exceptions: vec![(
+                schedule.to_string(),
+                date.to_string(),
+                direction.to_string(),
+            )],
+            ..super::sync::Diff::default()
+        };
+        self.apply(&d).await
+    }
+
     async fn set_exception(
         &self,
         schedule: &str,

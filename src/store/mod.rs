@@ -84,6 +84,13 @@ pub trait Store {
     async fn clear_force_start(&self, schedule: &str) -> Result<(), StoreError>;
     /// Sets the schedule's `ForceStart` to true.
     async fn set_force_start(&self, schedule: &str) -> Result<(), StoreError>;
+    /// Deletes the exception of `schedule` on `date` for `direction`, if there is one.
+    async fn delete_exception(
+        &self,
+        schedule: &str,
+        date: NaiveDate,
+        direction: Direction,
+    ) -> Result<(), StoreError>;
     /// Writes (or replaces) the exception of `schedule` on `date` for `direction`.
     async fn set_exception(
         &self,

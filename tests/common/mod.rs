@@ -83,6 +83,7 @@ impl Moto {
                 ..RunConfig::default()
             },
             notifier: Default::default(),
+            bot: Default::default(),
         }
     }
 
