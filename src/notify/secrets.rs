@@ -1,16 +1,9 @@
 //! Fetches webhook URLs kept in SSM Parameter Store (SecureString) or Secrets
 //! Manager, once per cold start.
 
-use aws_sdk_ssm::error::{DisplayErrorContext, ProvideErrorMetadata};
+use crate::cloud::aws::error_text as reason;
 
 use super::deliver::{UrlSource, Webhook, configs, resolve};
-
-fn reason<E: ProvideErrorMetadata + std::error::Error>(e: &E) -> String {
-    match (e.code(), e.message()) {
-        (Some(code), Some(message)) => format!("{code}: {message}"),
-        _ => DisplayErrorContext(e).to_string(),
-    }
-}
 
 /// The webhooks configured in the environment, their URLs fetched where they are
 /// kept. A webhook that cannot be set up is a start-up error naming its setting.

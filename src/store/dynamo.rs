@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{NaiveDate, NaiveTime};
 use serde::de::DeserializeOwned;
@@ -89,13 +89,9 @@ fn service<E>(what: impl Into<String>, e: &E) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error,
 {
-    let message = match (e.code(), e.message()) {
-        (Some(code), Some(message)) => format!("{code}: {message}"),
-        _ => DisplayErrorContext(e).to_string(),
-    };
     StoreError::Service {
         what: what.into(),
-        message,
+        message: crate::cloud::aws::error_text(e),
     }
 }
 
