@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 MOTO := $(VENV)/bin/moto_server
 
-.PHONY: build test lint demo simulate bench bench-aws venv package deploy destroy clean
+.PHONY: build test lint demo simulate bench bench-aws venv package deploy destroy aws-ready bench-coldstart clean
 
 build:
 	$(CARGO) build --all-targets
@@ -46,8 +46,12 @@ simulate:
 bench: bench-aws
 	bench/simulate.sh
 
-bench-aws: venv
-	$(CARGO) run --quiet --example bench_aws
+bench-aws:
+	bench/aws_requests.sh
+
+## Binary size, cold start and memory of the package (after make package).
+bench-coldstart: venv
+	bench/coldstart.sh
 
 ## The deployment zip: target/lambda/instance-scheduler/bootstrap.zip. ARCH=arm64
 ## builds for Graviton where that Rust target is installed (rustup target add
@@ -61,18 +65,21 @@ package: venv
 
 ## sam deploy of infra/template.yaml (guided the first time). Needs AWS credentials
 ## and the SAM CLI; fails early and clearly without them.
-deploy: package
-	@command -v sam >/dev/null || { echo "deploy needs the AWS SAM CLI (pip install aws-sam-cli)"; exit 1; }
-	@aws sts get-caller-identity >/dev/null 2>&1 || { echo "deploy needs AWS credentials: none are configured (aws configure, or AWS_PROFILE)"; exit 1; }
+deploy: aws-ready package
 	if [ -f samconfig.toml ]; then \
 	  sam deploy --template-file infra/template.yaml --stack-name $(STACK) --capabilities CAPABILITY_IAM --parameter-overrides Architecture=$(ARCH); \
 	else \
 	  sam deploy --guided --template-file infra/template.yaml --stack-name $(STACK) --capabilities CAPABILITY_IAM --parameter-overrides Architecture=$(ARCH); \
 	fi
 
+## Checked before anything is built: the tools and credentials deploy needs.
+aws-ready:
+	@command -v aws >/dev/null || { echo "deploy needs the AWS CLI (pip install awscli)"; exit 1; }
+	@command -v sam >/dev/null || { echo "deploy needs the AWS SAM CLI (pip install aws-sam-cli)"; exit 1; }
+	@aws sts get-caller-identity >/dev/null 2>&1 || { echo "deploy needs AWS credentials: none are configured (aws configure, or AWS_PROFILE)"; exit 1; }
+
 ## Deletes the stack; the schedule tables are retained (DeletionPolicy: Retain).
-destroy:
-	@aws sts get-caller-identity >/dev/null 2>&1 || { echo "destroy needs AWS credentials: none are configured"; exit 1; }
+destroy: aws-ready
 	sam delete --stack-name $(STACK)
 
 clean:
