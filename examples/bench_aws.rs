@@ -54,10 +54,10 @@ async fn main() {
         ("a run that starts everything", "2026-11-30T09:00:00Z"),
         ("a run with nothing to do", "2026-11-30T12:00:00Z"),
     ] {
-        runner.clock.set(at);
+        runner.clock.set(common::at(at));
         moto.record().await;
         let started = Instant::now();
-        let report = runner.run(None, &[]).await.expect("run");
+        let report = runner.run(&[]).await.expect("run");
         let wall = started.elapsed();
         let counts = moto.recorded().await;
         let total: usize = counts.values().sum();

@@ -136,10 +136,20 @@ async fn main() {
     let binary = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/debug/instance-scheduler");
     for (title, payload) in steps {
         println!("== {title}");
-        println!("   invoke {payload}");
+        // The demo's moment is the function's clock (`invoke --at`), not part of the
+        // payload: a real invocation never carries its own time.
+        let mut payload = payload;
+        let now = payload
+            .as_object_mut()
+            .and_then(|p| p.remove("now"))
+            .and_then(|n| n.as_str().map(str::to_string))
+            .unwrap_or_default();
+        println!("   invoke --at {now} {payload}");
         let mut command = Command::new(&binary);
         command
             .arg("invoke")
+            .arg("--at")
+            .arg(&now)
             .arg(payload.to_string())
             .env(
                 "WEBHOOK_URL",
@@ -151,7 +161,7 @@ async fn main() {
             .env("AWS_ACCESS_KEY_ID", "demo")
             .env("AWS_SECRET_ACCESS_KEY", "demo")
             .env("POLL_SECONDS", "1")
-            .env("RUN_BUDGET_SECONDS", "20")
+            .env("RUN_BUDGET_SECONDS", "60")
             .env("RUST_LOG", "warn");
         // Run the function off the async threads, so the chat listener keeps serving.
         let out = tokio::task::spawn_blocking(move || command.output())

@@ -24,7 +24,8 @@ use chrono::{
 use chrono_tz::Tz;
 use serde::Serialize;
 
-use crate::schedule::{Direction, Schedule};
+use crate::fleet::Direction;
+use crate::schedule::Schedule;
 
 /// One start or stop of a schedule, as an instant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]

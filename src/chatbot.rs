@@ -3,36 +3,46 @@
 //! Every request is verified before anything else: Slack slash commands by the
 //! signing secret (HMAC-SHA256 over `v0:{timestamp}:{raw body}`, timestamps more than
 //! five minutes off rejected), JANDI outgoing webhooks by their token; comparisons in
-//! constant time. A request that fails any check gets 400/401 and changes nothing.
+//! constant time. A request that fails any check gets 400/401/413 and changes nothing.
+//! Commands are answered by the typed operations of [`crate::ops`]; those that change
+//! anything need a user on the allow-list, matched by immutable id.
 //!
 //! Commands: `help`, `SCHEDULE status`, `SCHEDULE info [DATE]`,
 //! `SCHEDULE exception info [DATE]`, `SCHEDULE exception set DATE start|stop HH:MM|None`,
 //! `SCHEDULE exception del DATE start|stop`, `SCHEDULE extend HH:MM`,
 //! `SCHEDULE force_start`, `SCHEDULE force_stop`.
 
+use aws_lambda_events::http;
+use aws_lambda_events::lambda_function_urls::{
+    LambdaFunctionUrlRequest, LambdaFunctionUrlResponse,
+};
 use base64::Engine;
 use chrono::{DateTime, NaiveDate, Utc};
 use hmac::{KeyInit, Mac};
 use serde_json::{Value, json};
+use subtle::ConstantTimeEq;
 
-use crate::calendar;
+use crate::clock::Clock;
 use crate::cloud::Cloud;
-use crate::lambda::handle;
-use crate::run::{Clock, Runner};
-use crate::schedule::{Direction, parse_time};
+use crate::config::BotSettings;
+use crate::fleet::Direction;
+use crate::ops;
+use crate::run::Runner;
+use crate::schedule::parse_time;
 use crate::store::Store;
 
 /// Largest body the bot reads; chat commands are short.
 pub const MAX_BODY: usize = 16 * 1024;
 
-/// How the bot checks who is calling.
+/// The bot's secrets (fetched) and allow-list.
 #[derive(Clone, Default)]
 pub struct BotConfig {
     /// Slack's signing secret.
     pub slack_signing_secret: Option<String>,
     /// JANDI's outgoing webhook token.
     pub jandi_token: Option<String>,
-    /// Users allowed to force-stop and edit exceptions; everyone when `None`.
+    /// Users (Slack user ids, JANDI e-mail addresses) allowed to change anything;
+    /// `*` allows everyone. Nobody when `None`.
     pub allowed_users: Option<Vec<String>>,
 }
 
@@ -46,6 +56,37 @@ impl std::fmt::Debug for BotConfig {
             .field("jandi_token", &self.jandi_token.as_ref().map(|_| "…"))
             .field("allowed_users", &self.allowed_users)
             .finish()
+    }
+}
+
+impl BotConfig {
+    /// The bot's settings with their secrets fetched, once per cold start.
+    pub async fn connect(
+        sdk: &aws_config::SdkConfig,
+        settings: &BotSettings,
+    ) -> Result<BotConfig, String> {
+        let fetch = |source: &Option<crate::secrets::SecretSource>, label: &'static str| {
+            let source = source.clone();
+            async move {
+                match source {
+                    Some(s) => s.fetch(sdk, label).await.map(Some),
+                    None => Ok(None),
+                }
+            }
+        };
+        Ok(BotConfig {
+            slack_signing_secret: fetch(&settings.slack_signing_secret, "SLACK_SIGNING_SECRET")
+                .await?,
+            jandi_token: fetch(&settings.jandi_token, "JANDI_TOKEN").await?,
+            allowed_users: settings.allowed_users.clone(),
+        })
+    }
+
+    /// Whether `user` may change anything.
+    pub fn allows(&self, user: &str) -> bool {
+        self.allowed_users
+            .as_ref()
+            .is_some_and(|list| list.iter().any(|u| u == "*" || u == user))
     }
 }
 
@@ -63,8 +104,8 @@ pub enum Chat {
 pub struct Verified {
     /// Which chat.
     pub chat: Chat,
-    /// Who (Slack user id or name, JANDI e-mail or name).
-    pub users: Vec<String>,
+    /// Who, by an id the user cannot change (Slack user id, JANDI e-mail address).
+    pub user: String,
     /// The command text.
     pub text: String,
 }
@@ -85,34 +126,18 @@ fn reject(status: u16, message: impl Into<String>) -> Rejected {
     }
 }
 
-/// Byte equality whose time does not depend on where the inputs differ.
-fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-fn hex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
-}
-
-/// Checks a Function URL request (the event as JSON) and extracts the command.
-pub fn verify(event: &Value, config: &BotConfig, now: DateTime<Utc>) -> Result<Verified, Rejected> {
-    let header = |name: &str| {
-        event["headers"]
-            .as_object()
-            .and_then(|h| h.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)))
-            .and_then(|(_, v)| v.as_str())
-    };
-    let raw = event["body"].as_str().unwrap_or_default();
+/// Checks a Function URL request and extracts the command.
+pub fn verify(
+    request: &LambdaFunctionUrlRequest,
+    config: &BotConfig,
+    now: DateTime<Utc>,
+) -> Result<Verified, Rejected> {
+    let header = |name: &str| request.headers.get(name).and_then(|v| v.to_str().ok());
+    let raw = request.body.as_deref().unwrap_or_default();
     if raw.len() > MAX_BODY * 2 {
         return Err(reject(413, "request body too large"));
     }
-    let body: Vec<u8> = if event["isBase64Encoded"].as_bool() == Some(true) {
+    let body: Vec<u8> = if request.is_base64_encoded {
         base64::engine::general_purpose::STANDARD
             .decode(raw)
             .map_err(|_| reject(400, "body is not valid base64"))?
@@ -132,7 +157,9 @@ pub fn verify(event: &Value, config: &BotConfig, now: DateTime<Utc>) -> Result<V
         let stamp = header("x-slack-request-timestamp")
             .and_then(|t| t.trim().parse::<i64>().ok())
             .ok_or_else(|| reject(401, "missing or bad X-Slack-Request-Timestamp"))?;
-        if (now.timestamp() - stamp).abs() > 300 {
+        // Any timestamp is accepted by the parser; one far from now must not overflow.
+        let off = now.timestamp().checked_sub(stamp).map(i64::unsigned_abs);
+        if off.is_none_or(|off| off > 300) {
             return Err(reject(
                 401,
                 "stale request timestamp (more than 5 minutes off)",
@@ -140,7 +167,7 @@ pub fn verify(event: &Value, config: &BotConfig, now: DateTime<Utc>) -> Result<V
         }
         let expected = signature
             .strip_prefix("v0=")
-            .and_then(hex)
+            .and_then(|h| hex::decode(h).ok())
             .ok_or_else(|| reject(401, "bad signature"))?;
         let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes())
             .map_err(|_| reject(401, "bad signature"))?;
@@ -152,10 +179,7 @@ pub fn verify(event: &Value, config: &BotConfig, now: DateTime<Utc>) -> Result<V
         let field = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
         return Ok(Verified {
             chat: Chat::Slack,
-            users: [field("user_id"), field("user_name")]
-                .into_iter()
-                .flatten()
-                .collect(),
+            user: field("user_id").unwrap_or_default(),
             text: field("text").unwrap_or_default(),
         });
     }
@@ -169,7 +193,7 @@ pub fn verify(event: &Value, config: &BotConfig, now: DateTime<Utc>) -> Result<V
         .jandi_token
         .as_deref()
         .ok_or_else(|| reject(401, "JANDI requests are not configured"))?;
-    if !same(token.as_bytes(), expected.as_bytes()) {
+    if !bool::from(token.as_bytes().ct_eq(expected.as_bytes())) {
         return Err(reject(401, "bad token"));
     }
     // `data` is the text after the trigger keyword; `text` the whole message.
@@ -184,10 +208,8 @@ pub fn verify(event: &Value, config: &BotConfig, now: DateTime<Utc>) -> Result<V
         .unwrap_or_default();
     Ok(Verified {
         chat: Chat::Jandi,
-        users: ["writerEmail", "writerName"]
-            .iter()
-            .filter_map(|k| doc[*k].as_str().map(str::to_string))
-            .collect(),
+        // The display name (`writerName`) is the user's to change; the address is not.
+        user: doc["writerEmail"].as_str().unwrap_or_default().to_string(),
         text: command,
     })
 }
@@ -213,6 +235,19 @@ pub enum BotCommand {
     ForceStart(String),
     /// Force-stop.
     ForceStop(String),
+}
+
+impl BotCommand {
+    /// Whether the command changes anything (and so needs an allowed user).
+    pub fn changes_anything(&self) -> bool {
+        !matches!(
+            self,
+            BotCommand::Help
+                | BotCommand::Status(_)
+                | BotCommand::Info(..)
+                | BotCommand::ExceptionInfo(..)
+        )
+    }
 }
 
 const HELP: &str = "commands: help | SCHEDULE status | SCHEDULE info [YYYY-MM-DD] | \
@@ -255,29 +290,34 @@ pub fn parse_command(text: &str) -> Result<BotCommand, String> {
     }
 }
 
-/// The Function URL response for `status` with a text for the chat, in its format.
-fn respond(chat: Option<Chat>, status: u16, text: &str) -> Value {
+/// The Function URL response: `text` for the chat, in its format, coloured by
+/// whether the command succeeded.
+fn respond(chat: Option<Chat>, status: u16, ok: bool, text: &str) -> LambdaFunctionUrlResponse {
+    let text = text.trim_end();
     let body = match chat {
         Some(Chat::Slack) => json!({"response_type": "in_channel", "text": text}),
         Some(Chat::Jandi) => {
-            json!({"body": text, "connectColor": if status == 200 { "#2EB67D" } else { "#E01E5A" }})
+            json!({"body": text, "connectColor": if ok { "#2EB67D" } else { "#E01E5A" }})
         }
         None => json!({"error": text}),
     };
-    json!({
-        "statusCode": status,
-        "headers": {"content-type": "application/json"},
-        "body": body.to_string(),
-    })
+    let mut response = LambdaFunctionUrlResponse::default();
+    response.status_code = i64::from(status);
+    response.headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    response.body = Some(body.to_string());
+    response
 }
 
 /// Answers one Function URL request: verify, parse, check the allow-list, act.
 pub async fn answer<C: Cloud, S: Store, K: Clock>(
     runner: &Runner<C, S, K>,
     config: &BotConfig,
-    event: &Value,
-) -> Value {
-    let verified = match verify(event, config, runner.clock.now()) {
+    request: &LambdaFunctionUrlRequest,
+) -> LambdaFunctionUrlResponse {
+    let verified = match verify(request, config, runner.clock.now()) {
         Ok(v) => v,
         Err(r) => {
             tracing::warn!(
@@ -286,42 +326,22 @@ pub async fn answer<C: Cloud, S: Store, K: Clock>(
                 "rejected request: {}",
                 r.message
             );
-            return respond(None, r.status, &r.message);
+            return respond(None, r.status, false, &r.message);
         }
     };
     let chat = Some(verified.chat);
     let command = match parse_command(&verified.text) {
         Ok(c) => c,
-        Err(e) => return respond(chat, 200, &e),
+        Err(e) => return respond(chat, 200, false, &e),
     };
-    let restricted = matches!(
-        command,
-        BotCommand::ForceStop(_) | BotCommand::ExceptionSet(..) | BotCommand::ExceptionDel(..)
-    );
-    if restricted
-        && let Some(allowed) = &config.allowed_users
-        && !verified.users.iter().any(|u| allowed.contains(u))
-    {
-        return respond(chat, 200, "you are not allowed to do that here");
+    if command.changes_anything() && !config.allows(&verified.user) {
+        tracing::warn!(action = "bot", user = %verified.user, command = ?command, "refused: not on the allow-list");
+        return respond(chat, 200, false, "you are not allowed to do that here");
     }
-    tracing::info!(action = "bot", users = ?verified.users, command = ?command, "bot command");
+    tracing::info!(action = "bot", user = %verified.user, command = ?command, "bot command");
     match run_command(runner, command).await {
-        Ok(text) => respond(chat, 200, &text),
-        Err(text) => respond(chat, 200, &text),
-    }
-}
-
-async fn known<C: Cloud, S: Store, K: Clock>(
-    runner: &Runner<C, S, K>,
-    name: &str,
-) -> Result<crate::schedule::Schedule, String> {
-    let catalog = runner.catalog().await.map_err(|e| e.to_string())?;
-    if let Some(s) = catalog.get(name) {
-        return Ok(s.clone());
-    }
-    match catalog.errors.iter().find(|e| e.schedule == name) {
-        Some(e) => Err(e.to_string()),
-        None => Err(format!("schedule \"{name}\" does not exist")),
+        Ok(text) => respond(chat, 200, true, &text),
+        Err(text) => respond(chat, 200, false, &text),
     }
 }
 
@@ -329,141 +349,70 @@ async fn run_command<C: Cloud, S: Store, K: Clock>(
     runner: &Runner<C, S, K>,
     command: BotCommand,
 ) -> Result<String, String> {
-    let via_handler =
-        |payload: Value| async move { handle(runner, payload).await.map_err(|e| e.to_string()) };
-    let starting = matches!(command, BotCommand::ForceStart(_));
+    let text = |r: Result<String, ops::OpError>| r.map_err(|e| e.to_string());
     match command {
         BotCommand::Help => Ok(HELP.to_string()),
-        BotCommand::Status(name) => {
-            known(runner, &name).await?;
-            let s = via_handler(json!({"action": "status", "schedule": name})).await?;
-            let mut lines = vec![format!(
-                "{name}: today {} to {}",
-                s["start"].as_str().unwrap_or("no start"),
-                s["stop"].as_str().unwrap_or("no stop")
-            )];
-            for g in s["groups"].as_array().into_iter().flatten() {
-                let list: Vec<String> = g["instances"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|i| {
-                        format!(
-                            "{} {}",
-                            i["name"].as_str().unwrap_or("?"),
-                            i["state"].as_str().unwrap_or("?")
-                        )
-                    })
-                    .collect();
-                lines.push(format!(
-                    "{}: {}",
-                    g["group"].as_str().unwrap_or("?"),
-                    list.join(", ")
-                ));
-            }
-            Ok(lines.join("\n"))
-        }
-        BotCommand::Info(name, date) => {
-            let s = known(runner, &name).await?;
-            let date = date.unwrap_or_else(|| runner.clock.now().with_timezone(&s.tz).date_naive());
-            let (start, stop) = calendar::day_times(&s, date);
-            let show = |t: Option<DateTime<chrono_tz::Tz>>| {
-                t.map_or("none".to_string(), |t| {
-                    t.format("%Y-%m-%d %H:%M %Z").to_string()
-                })
-            };
-            Ok(format!(
-                "{name} on {date} ({}, {}): start {}, stop {}",
-                s.tz.name(),
-                s.days,
-                show(start),
-                show(stop)
-            ))
-        }
+        BotCommand::Status(name) => text(ops::status(runner, &name).await.map(|s| s.to_string())),
+        BotCommand::Info(name, date) => text(
+            ops::day_times(runner, &name, date)
+                .await
+                .map(|d| d.to_string()),
+        ),
         BotCommand::ExceptionInfo(name, from) => {
-            let s = known(runner, &name).await?;
-            let from = from.unwrap_or_else(|| runner.clock.now().with_timezone(&s.tz).date_naive());
-            let lines: Vec<String> = s
-                .exceptions
-                .range((from, Direction::Start)..)
-                .map(|((d, k), v)| {
-                    format!(
-                        "{d} {k} {}",
-                        v.map_or("None".to_string(), |t| t.format("%H:%M").to_string())
-                    )
-                })
-                .collect();
-            Ok(if lines.is_empty() {
-                format!("{name}: no exceptions from {from}")
-            } else {
-                lines.join("\n")
-            })
+            let from = match from {
+                Some(d) => d,
+                None => {
+                    ops::day_times(runner, &name, None)
+                        .await
+                        .map_err(|e| e.to_string())?
+                        .date
+                }
+            };
+            text(
+                ops::exceptions(runner, &name, Some(from), None)
+                    .await
+                    .map(|x| x.to_string()),
+            )
         }
         BotCommand::ExceptionSet(name, date, direction, value) => {
-            known(runner, &name).await?;
             let time = parse_time(Some(&value), "value")?;
-            runner
-                .store
-                .set_exception(&name, date, direction, time)
-                .await
-                .map_err(|e| e.to_string())?;
-            Ok(format!("{name}: {direction} on {date} set to {value}"))
+            text(
+                ops::set_exception(runner, &name, date, direction, time)
+                    .await
+                    .map(|c| c.to_string()),
+            )
         }
-        BotCommand::ExceptionDel(name, date, direction) => {
-            known(runner, &name).await?;
-            runner
-                .store
-                .delete_exception(&name, date, direction)
+        BotCommand::ExceptionDel(name, date, direction) => text(
+            ops::delete_exception(runner, &name, date, direction)
                 .await
-                .map_err(|e| e.to_string())?;
-            Ok(format!("{name}: {direction} exception on {date} deleted"))
-        }
+                .map(|c| c.to_string()),
+        ),
         BotCommand::Extend(name, until) => {
-            known(runner, &name).await?;
-            let a =
-                via_handler(json!({"action": "extend", "schedule": name, "until": until})).await?;
-            Ok(format!(
-                "{name}: today's stop ({}) is now {}",
-                a["date"].as_str().unwrap_or("?"),
-                a["stop"].as_str().unwrap_or("?")
-            ))
+            let until = parse_time(Some(&until), "until")?
+                .ok_or_else(|| "extend needs a time, HH:MM".to_string())?;
+            text(
+                ops::extend(runner, &name, until)
+                    .await
+                    .map(|e| e.to_string()),
+            )
         }
-        BotCommand::ForceStart(name) | BotCommand::ForceStop(name) => {
-            known(runner, &name).await?;
-            let action = if starting {
-                "force-start"
-            } else {
-                "force-stop"
-            };
-            let payload = json!({"action": action, "schedule": name});
-            let report = via_handler(payload).await?;
-            let n = report["actions"].as_array().map_or(0, Vec::len);
-            Ok(format!(
-                "{name}: done, {n} group action(s); the chat channel has the details"
-            ))
-        }
+        BotCommand::ForceStart(name) => force(runner, &name, Direction::Start).await,
+        BotCommand::ForceStop(name) => force(runner, &name, Direction::Stop).await,
     }
 }
 
-/// The bot's settings: `SLACK_SIGNING_SECRET` and `JANDI_TOKEN` (each also as
-/// `…_SSM` or `…_SECRET`), and `BOT_ALLOWED_USERS` (comma-separated user ids, names
-/// or e-mails).
-pub async fn config_from_env(sdk: &aws_config::SdkConfig) -> Result<BotConfig, String> {
-    use crate::notify::secrets::secret_from_env;
-    let allowed_users = std::env::var("BOT_ALLOWED_USERS")
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-        .map(|v| {
-            v.split(',')
-                .map(|u| u.trim().to_string())
-                .filter(|u| !u.is_empty())
-                .collect()
-        });
-    Ok(BotConfig {
-        slack_signing_secret: secret_from_env(sdk, "SLACK_SIGNING_SECRET").await?,
-        jandi_token: secret_from_env(sdk, "JANDI_TOKEN").await?,
-        allowed_users,
-    })
+async fn force<C: Cloud, S: Store, K: Clock>(
+    runner: &Runner<C, S, K>,
+    name: &str,
+    direction: Direction,
+) -> Result<String, String> {
+    let report = ops::force(runner, name, direction)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(format!(
+        "{name}: force-{direction} done, {} group action(s); the chat channel has the details",
+        report.actions.len()
+    ))
 }
 
 #[cfg(test)]
@@ -499,10 +448,16 @@ mod tests {
     }
 
     #[test]
-    fn constant_time_equality_and_hex() {
-        assert!(same(b"abc", b"abc") && !same(b"abc", b"abd") && !same(b"abc", b"ab"));
-        assert_eq!(hex("0aff"), Some(vec![0x0a, 0xff]));
-        assert_eq!(hex("0g"), None);
-        assert_eq!(hex("abc"), None);
+    fn only_listed_users_change_anything() {
+        let config = |list: Option<&[&str]>| BotConfig {
+            allowed_users: list.map(|l| l.iter().map(|u| u.to_string()).collect()),
+            ..BotConfig::default()
+        };
+        assert!(!config(None).allows("U1"));
+        assert!(config(Some(&["U1"])).allows("U1"));
+        assert!(!config(Some(&["U1"])).allows("U2"));
+        assert!(config(Some(&["*"])).allows("U2"));
+        assert!(BotCommand::Extend("Dev".into(), "23:00".into()).changes_anything());
+        assert!(!BotCommand::Status("Dev".into()).changes_anything());
     }
 }

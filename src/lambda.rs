@@ -1,5 +1,5 @@
-//! The Lambda function's handler: an EventBridge scheduled event is a normal run;
-//! manual invocations carry an `action`.
+//! The Lambda function's handler: one typed [`Invocation`], answered by a run or a
+//! typed operation of [`crate::ops`].
 //!
 //! ```json
 //! {"action":"run"}
@@ -10,29 +10,32 @@
 //! {"action":"plan","at":"2026-12-21T09:30:00+09:00"}
 //! ```
 //!
-//! `run`, `force-start`, `force-stop` and `extend` also take `"now"` (RFC 3339) to
-//! run as if at that instant, for demos and replays.
+//! An EventBridge event is a run. `{"action":"run","now":…}` is a preview of a run at
+//! that instant: it acts on nothing and records nothing, so a replay can never move
+//! the scheduler's idea of time.
 
-use std::time::Duration as StdDuration;
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use aws_lambda_events::lambda_function_urls::LambdaFunctionUrlRequest;
+use chrono::{DateTime, FixedOffset, Utc};
+use serde::Deserialize;
+use serde_json::Value;
 
-use chrono::{DateTime, Duration, FixedOffset, Utc};
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
-
-use crate::calendar;
-use crate::cloud::{Cloud, Power};
-use crate::plan::{Request, Settings};
-use crate::run::{Clock, RunConfig, RunError, Runner};
-use crate::schedule::{Direction, GROUP_TAG, SCHEDULE_TAG, parse_time, parse_time_zone};
+use crate::chatbot::BotConfig;
+use crate::clock::Clock;
+use crate::cloud::Cloud;
+use crate::fleet::Direction;
+use crate::ops::{self, OpError};
+use crate::run::{RunError, Runner};
+use crate::schedule::parse_time;
 use crate::store::Store;
 
 /// A manual invocation.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(tag = "action", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Command {
-    /// A normal run.
+    /// A normal run; with `now`, a preview of a run at that instant.
     Run {
-        /// Run as if at this instant.
+        /// Preview a run at this instant instead (acts on nothing, records nothing).
         #[serde(default)]
         now: Option<DateTime<FixedOffset>>,
     },
@@ -40,17 +43,11 @@ pub enum Command {
     ForceStart {
         /// The schedule.
         schedule: String,
-        /// Run as if at this instant.
-        #[serde(default)]
-        now: Option<DateTime<FixedOffset>>,
     },
     /// Stop the schedule now, in reverse dependency order.
     ForceStop {
         /// The schedule.
         schedule: String,
-        /// Run as if at this instant.
-        #[serde(default)]
-        now: Option<DateTime<FixedOffset>>,
     },
     /// Today's stop becomes `until` (`HH:MM`, the schedule's zone).
     Extend {
@@ -58,17 +55,11 @@ pub enum Command {
         schedule: String,
         /// The new stop time.
         until: String,
-        /// Today as of this instant.
-        #[serde(default)]
-        now: Option<DateTime<FixedOffset>>,
     },
     /// The schedule's groups, instances and states, and today's times.
     Status {
         /// The schedule.
         schedule: String,
-        /// As of this instant.
-        #[serde(default)]
-        now: Option<DateTime<FixedOffset>>,
     },
     /// What a run at `at` would do; changes nothing.
     Plan {
@@ -77,229 +68,97 @@ pub enum Command {
     },
 }
 
+/// Everything the function can be invoked with.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Invocation {
+    /// A manual invocation (`aws lambda invoke`, `schedctl`).
+    Command(Command),
+    /// A request to the Function URL: the schedule bot.
+    FunctionUrl(Box<LambdaFunctionUrlRequest>),
+    /// An EventBridge event: the regular tick.
+    Event(Box<EventBridgeEvent<Value>>),
+}
+
 /// Why an invocation failed; the message is what the caller sees.
 #[derive(Debug, thiserror::Error)]
 pub enum HandlerError {
     /// The payload is not an invocation this function understands.
     #[error("bad payload: {0}")]
     BadPayload(String),
-    /// The run could not read or write what it needs.
+    /// The operation was refused or could not be carried out.
     #[error(transparent)]
-    Run(#[from] RunError),
+    Op(#[from] OpError),
+}
+
+impl From<RunError> for HandlerError {
+    fn from(e: RunError) -> Self {
+        HandlerError::Op(OpError::Run(e))
+    }
 }
 
 const ACTIONS: &str = "run, force-start, force-stop, extend, status, plan";
 
-/// Reads a payload: an EventBridge scheduled event, or a [`Command`].
-pub fn parse_payload(payload: Value) -> Result<Command, HandlerError> {
-    if payload.get("action").is_none() {
-        if payload.get("detail-type").is_some() || payload.get("source").is_some() {
-            let event: aws_lambda_events::eventbridge::EventBridgeEvent<Value> =
-                serde_json::from_value(payload).map_err(|e| {
-                    HandlerError::BadPayload(format!("not an EventBridge event: {e}"))
-                })?;
-            tracing::debug!(source = %event.source, "scheduled invocation");
-            return Ok(Command::Run { now: None });
+impl Invocation {
+    /// Reads a payload, saying what is wrong with one that is none of the three.
+    pub fn parse(payload: Value) -> Result<Invocation, HandlerError> {
+        if let Ok(invocation) = serde_json::from_value::<Invocation>(payload.clone()) {
+            return Ok(invocation);
         }
-        return Err(HandlerError::BadPayload(format!(
-            "expected an EventBridge event or an object with \"action\" ({ACTIONS})"
-        )));
+        // Not one of the three: the most useful explanation is the command's own
+        // error when it meant to be one.
+        if payload.get("action").is_some() {
+            let e = serde_json::from_value::<Command>(payload)
+                .err()
+                .map_or_else(String::new, |e| e.to_string());
+            let hint = if e.starts_with("unknown variant") {
+                format!("{e}; actions are {ACTIONS}")
+            } else {
+                e
+            };
+            return Err(HandlerError::BadPayload(hint));
+        }
+        Err(HandlerError::BadPayload(format!(
+            "expected an EventBridge event, a Function URL request or an object with \"action\" ({ACTIONS})"
+        )))
     }
-    serde_json::from_value(payload).map_err(|e| {
-        let text = e.to_string();
-        let hint = if text.starts_with("unknown variant") {
-            format!("{text}; actions are {ACTIONS}")
-        } else {
-            text
-        };
-        HandlerError::BadPayload(hint)
-    })
 }
 
-/// Settings from the environment: `DEFAULT_TIME_ZONE`, `DRY_RUN`, `WARN_MINUTES`,
-/// `SEQUENCE_TIMEOUT_MINUTES`, `RUN_BUDGET_SECONDS`, `POLL_SECONDS`. A value that does
-/// not parse is an error at start-up, not a silent default.
-pub fn config_from_env() -> Result<RunConfig, String> {
-    fn var(name: &str) -> Option<String> {
-        std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-    }
-    fn number(name: &str, default: i64) -> Result<i64, String> {
-        var(name).map_or(Ok(default), |v| {
-            v.trim()
-                .parse::<i64>()
-                .ok()
-                .filter(|n| *n >= 0)
-                .ok_or_else(|| format!("{name}={v:?} is not a whole number of at least 0"))
-        })
-    }
-    let default_tz = match var("DEFAULT_TIME_ZONE") {
-        Some(z) => parse_time_zone(&z).map_err(|e| format!("DEFAULT_TIME_ZONE: {e}"))?,
-        None => chrono_tz::UTC,
-    };
-    let dry_run = match var("DRY_RUN").map(|v| v.trim().to_ascii_lowercase()) {
-        None => false,
-        Some(v) if ["true", "1", "yes"].contains(&v.as_str()) => true,
-        Some(v) if ["false", "0", "no"].contains(&v.as_str()) => false,
-        Some(v) => return Err(format!("DRY_RUN={v:?} is not true or false")),
-    };
-    let defaults = RunConfig::default();
-    Ok(RunConfig {
-        default_tz,
-        settings: Settings {
-            warn_before: Duration::minutes(number("WARN_MINUTES", 10)?),
-            sequence_timeout: Duration::minutes(number("SEQUENCE_TIMEOUT_MINUTES", 60)?),
-            ..Settings::default()
-        },
-        dry_run,
-        budget: StdDuration::from_secs(number(
-            "RUN_BUDGET_SECONDS",
-            defaults.budget.as_secs() as i64,
-        )? as u64),
-        poll_every: StdDuration::from_secs(number(
-            "POLL_SECONDS",
-            defaults.poll_every.as_secs() as i64,
-        )? as u64),
-    })
-}
-
-/// The chat channels from the environment (see [`crate::notify::deliver::configs`]),
-/// `NOTIFY_LANGUAGE` (`en` or `ko`) and `WEBHOOK_TIMEOUT_SECONDS` (default 5).
-pub async fn notifier_from_env(
-    sdk: &aws_config::SdkConfig,
-) -> Result<crate::notify::deliver::Notifier, String> {
-    let language =
-        crate::notify::Language::parse(&std::env::var("NOTIFY_LANGUAGE").unwrap_or_default())
-            .map_err(|e| format!("NOTIFY_LANGUAGE: {e}"))?;
-    let timeout = match std::env::var("WEBHOOK_TIMEOUT_SECONDS") {
-        Ok(v) if !v.trim().is_empty() => v
-            .trim()
-            .parse::<u64>()
-            .ok()
-            .filter(|n| *n > 0)
-            .ok_or_else(|| format!("WEBHOOK_TIMEOUT_SECONDS={v:?} is not a positive number"))?,
-        _ => 5,
-    };
-    let hooks = crate::notify::secrets::webhooks_from_env(sdk).await?;
-    Ok(crate::notify::deliver::Notifier::new(
-        hooks,
-        language,
-        StdDuration::from_secs(timeout),
-    ))
-}
-
-/// One instance in a status answer.
-#[derive(Debug, Serialize)]
-struct InstanceStatus {
-    id: String,
-    name: String,
-    kind: String,
-    state: Power,
-    zone: Option<String>,
-}
-
-/// Handles one invocation.
+/// Handles one invocation; the answer is the operation's value as JSON.
 pub async fn handle<C: Cloud, S: Store, K: Clock>(
     runner: &Runner<C, S, K>,
+    bot: &BotConfig,
     payload: Value,
 ) -> Result<Value, HandlerError> {
-    // A Function URL request is the schedule bot; it answers with an HTTP response.
-    if payload.get("requestContext").is_some() && payload.get("action").is_none() {
-        return Ok(Box::pin(crate::chatbot::answer(runner, &runner.bot, &payload)).await);
+    let json = |v: &dyn erased::Json| v.json();
+    match Invocation::parse(payload)? {
+        Invocation::FunctionUrl(request) => {
+            Ok(json(&crate::chatbot::answer(runner, bot, &request).await))
+        }
+        Invocation::Event(event) => {
+            tracing::debug!(source = %event.source, detail_type = %event.detail_type, "event");
+            Ok(json(&runner.run(&[]).await?))
+        }
+        Invocation::Command(command) => match command {
+            Command::Run { now: None } => Ok(json(&runner.run(&[]).await?)),
+            Command::Run { now: Some(at) } | Command::Plan { at } => {
+                Ok(json(&ops::preview(runner, at.with_timezone(&Utc)).await?))
+            }
+            Command::ForceStart { schedule } => Ok(json(
+                &ops::force(runner, &schedule, Direction::Start).await?,
+            )),
+            Command::ForceStop { schedule } => {
+                Ok(json(&ops::force(runner, &schedule, Direction::Stop).await?))
+            }
+            Command::Extend { schedule, until } => {
+                let until = parse_time(Some(&until), "until")
+                    .map_err(HandlerError::BadPayload)?
+                    .ok_or_else(|| HandlerError::BadPayload("until must be HH:MM".into()))?;
+                Ok(json(&ops::extend(runner, &schedule, until).await?))
+            }
+            Command::Status { schedule } => Ok(json(&ops::status(runner, &schedule).await?)),
+        },
     }
-    let utc = |t: Option<DateTime<FixedOffset>>| t.map(|t| t.with_timezone(&Utc));
-    let to_json = |v: &dyn erased::Json| v.json();
-    match parse_payload(payload)? {
-        Command::Run { now } => Ok(to_json(&runner.run(utc(now), &[]).await?)),
-        Command::ForceStart { schedule, now } => {
-            let report = runner
-                .run(utc(now), &[Request::ForceStart(schedule)])
-                .await?;
-            Ok(to_json(&report))
-        }
-        Command::ForceStop { schedule, now } => {
-            let report = runner
-                .run(utc(now), &[Request::ForceStop(schedule)])
-                .await?;
-            Ok(to_json(&report))
-        }
-        Command::Extend {
-            schedule,
-            until,
-            now,
-        } => {
-            let time = parse_time(Some(&until), "until")
-                .map_err(HandlerError::BadPayload)?
-                .ok_or_else(|| HandlerError::BadPayload("until must be HH:MM".into()))?;
-            let date = runner
-                .set_today(&schedule, Direction::Stop, Some(time), utc(now))
-                .await?;
-            Ok(json!({
-                "schedule": schedule,
-                "date": date.to_string(),
-                "stop": time.format("%H:%M").to_string(),
-            }))
-        }
-        Command::Status { schedule, now } => status(runner, &schedule, utc(now)).await,
-        Command::Plan { at } => {
-            let p = runner.preview(at.with_timezone(&Utc)).await?;
-            Ok(json!({ "at": at, "actions": p.actions, "events": p.events }))
-        }
-    }
-}
-
-async fn status<C: Cloud, S: Store, K: Clock>(
-    runner: &Runner<C, S, K>,
-    name: &str,
-    now: Option<DateTime<Utc>>,
-) -> Result<Value, HandlerError> {
-    let catalog = runner.catalog().await?;
-    let Some(s) = catalog.get(name) else {
-        let why = catalog
-            .errors
-            .iter()
-            .find(|e| e.schedule == name)
-            .map_or_else(|| "no such schedule".to_string(), |e| e.problem.clone());
-        return Err(HandlerError::BadPayload(format!(
-            "schedule \"{name}\": {why}"
-        )));
-    };
-    let fleet = runner.observe().await?;
-    let now = now.unwrap_or_else(|| runner.clock.now());
-    let today = now.with_timezone(&s.tz).date_naive();
-    let (start, stop) = calendar::day_times(s, today);
-    let groups: Vec<Value> = s
-        .groups
-        .iter()
-        .enumerate()
-        .map(|(k, g)| {
-            let instances: Vec<InstanceStatus> = fleet
-                .iter()
-                .filter(|i| i.tags.get(SCHEDULE_TAG) == Some(&s.tag_value))
-                .filter(|i| {
-                    s.group_of(i.tags.get(GROUP_TAG).map(String::as_str), i.kind) == Some(k)
-                })
-                .map(|i| InstanceStatus {
-                    id: i.id.clone(),
-                    name: i.name().to_string(),
-                    kind: i.kind.to_string(),
-                    state: i.power,
-                    zone: i.zone.clone(),
-                })
-                .collect();
-            json!({ "group": g.name, "depends_on": g.depends_on, "instances": instances })
-        })
-        .collect();
-    Ok(json!({
-        "schedule": s.name,
-        "enabled": s.enabled,
-        "force_start": s.force_start,
-        "time_zone": s.tz.name(),
-        "days_active": s.days.to_string(),
-        "today": today.to_string(),
-        "start": start.map(|t| t.to_rfc3339()),
-        "stop": stop.map(|t| t.to_rfc3339()),
-        "groups": groups,
-    }))
 }
 
 /// Serialising the handler's own plain data types cannot fail; this keeps the one
@@ -317,9 +176,11 @@ mod erased {
 
 impl From<HandlerError> for lambda_runtime::Diagnostic {
     fn from(e: HandlerError) -> Self {
-        let error_type = match e {
+        let error_type = match &e {
             HandlerError::BadPayload(_) => "BadPayload",
-            HandlerError::Run(_) => "RunFailed",
+            HandlerError::Op(OpError::Unknown(_)) => "UnknownSchedule",
+            HandlerError::Op(OpError::Invalid(_)) => "Refused",
+            HandlerError::Op(OpError::Run(_)) => "RunFailed",
         };
         lambda_runtime::Diagnostic {
             error_type: error_type.into(),
@@ -331,14 +192,22 @@ impl From<HandlerError> for lambda_runtime::Diagnostic {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    fn command(v: Value) -> Result<Command, String> {
+        match Invocation::parse(v) {
+            Ok(Invocation::Command(c)) => Ok(c),
+            Ok(other) => Err(format!("not a command: {other:?}")),
+            Err(e) => Err(e.to_string()),
+        }
+    }
 
     #[test]
     fn payloads_parse_or_say_what_is_wrong() {
         assert_eq!(
-            parse_payload(json!({"action":"force-start","schedule":"Dev"})).unwrap(),
+            command(json!({"action":"force-start","schedule":"Dev"})).unwrap(),
             Command::ForceStart {
                 schedule: "Dev".into(),
-                now: None
             }
         );
         let scheduled = json!({
@@ -347,10 +216,19 @@ mod tests {
             "account": "123456789012", "time": "2026-11-30T00:30:00Z", "region": "ap-northeast-2",
             "resources": ["arn:aws:events:ap-northeast-2:123456789012:rule/tick"], "detail": {}
         });
-        assert_eq!(
-            parse_payload(scheduled).unwrap(),
-            Command::Run { now: None }
-        );
+        assert!(matches!(
+            Invocation::parse(scheduled).unwrap(),
+            Invocation::Event(_)
+        ));
+        let url = json!({
+            "version": "2.0", "rawPath": "/", "headers": {"content-type": "application/json"},
+            "requestContext": {"http": {"method": "POST", "path": "/"}, "timeEpoch": 1},
+            "body": "{}", "isBase64Encoded": false
+        });
+        assert!(matches!(
+            Invocation::parse(url).unwrap(),
+            Invocation::FunctionUrl(_)
+        ));
         for (bad, says) in [
             (json!({"action":"reboot"}), "actions are run, force-start"),
             (json!({"action":"force-start"}), "missing field `schedule`"),
@@ -358,8 +236,12 @@ mod tests {
             (json!({"hello":1}), "expected an EventBridge event"),
             (json!([1, 2]), "expected an EventBridge event"),
             (json!({"action":"run","dry":true}), "unknown field `dry`"),
+            (
+                json!({"action":"force-start","schedule":"Dev","now":"2026-12-21T09:30:00+09:00"}),
+                "unknown field `now`",
+            ),
         ] {
-            let e = parse_payload(bad).unwrap_err().to_string();
+            let e = command(bad).unwrap_err();
             assert!(e.contains(says), "{e}");
         }
     }

@@ -3,31 +3,37 @@
 //! per-date exceptions.
 //!
 //! ```text
-//!  EventBridge tick / manual invoke / schedctl
+//!  EventBridge tick / manual invoke / chat bot / schedctl
 //!            │
 //!            ▼
-//!  run: load (store) → observe (cloud) → plan → act (cloud) → notify
-//!                                         ▲
+//!  lambda · chatbot · schedctl  ──>  ops (typed operations)  ──>  run
+//!  run: load (store) → observe (cloud) → plan → commit → act (cloud) → after_act → notify
+//!                                          ▲
 //!              plan(now, catalog, fleet, state, requests) -> Plan   ← pure
 //! ```
 //!
+//! - [`fleet`]: the shared vocabulary (directions, kinds, power states, instances).
 //! - [`schedule`]: the stored items and the validated [`schedule::Catalog`].
 //! - [`calendar`]: when starts and stops fall, in local time.
-//! - [`plan`]: the decision, a pure function of its inputs.
-//! - [`cloud`]: the fleet as observed and acted on (a simulated one in [`cloud::sim`]).
-//! - [`store`]: where schedules come from.
-//! - [`run`]: one run, from loading to acting; [`lambda`]: the function's handler.
-//! - [`notify`]: chat messages and their delivery.
-//! - [`simulate`]: the planner run over a span of virtual time.
+//! - [`plan`]: the decision, a pure function of its inputs, and the bookkeeping after acting.
+//! - [`clock`], [`cloud`], [`store`], [`notify`], [`secrets`]: the adapters.
+//! - [`run`]: one run, from loading to telling the chat; [`ops`]: the operations people ask for.
+//! - [`config`]: every setting, read once; [`lambda`], [`chatbot`]: the handlers.
+//! - [`simulate`]: the same run step on a virtual clock and a simulated fleet.
 #![warn(missing_docs)]
 
 pub mod calendar;
 pub mod chatbot;
+pub mod clock;
 pub mod cloud;
+pub mod config;
+pub mod fleet;
 pub mod lambda;
 pub mod notify;
+pub mod ops;
 pub mod plan;
 pub mod run;
 pub mod schedule;
+pub mod secrets;
 pub mod simulate;
 pub mod store;

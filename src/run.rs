@@ -1,46 +1,25 @@
-//! One run: load → observe → plan → commit → act, then follow the dependency chain
-//! while the time budget lasts.
+//! One run: load → observe → plan → commit → act → the bookkeeping after acting,
+//! then follow the dependency chain while the time budget lasts, and tell the chat.
 //!
 //! The state is committed with a conditional write *before* acting, so when two runs
 //! overlap only the one whose write lands acts; the other stops without touching
-//! anything.
+//! anything. The Lambda function, `schedctl` and the simulator all run this loop.
 
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Utc};
 use futures::future::join_all;
 use serde::Serialize;
 
-use std::collections::BTreeMap;
-
-use crate::cloud::{Cloud, Instance};
+use crate::clock::Clock;
+use crate::cloud::{Cloud, ObserveError};
+use crate::fleet::{Failure, Instance};
 use crate::notify::deliver::Notifier;
 use crate::notify::{Context, InstanceInfo, Message, compose};
 use crate::plan::{Action, Event, Plan, Request, Settings, What, plan};
-use crate::schedule::{Catalog, Direction};
+use crate::schedule::{Catalog, ScheduleError};
 use crate::store::{Store, StoreError};
-
-/// The clock, behind a trait so that runs can be driven at chosen instants.
-#[allow(async_fn_in_trait)]
-pub trait Clock {
-    /// Now.
-    fn now(&self) -> DateTime<Utc>;
-    /// Waits `d`.
-    async fn sleep(&self, d: StdDuration);
-}
-
-/// The real clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> DateTime<Utc> {
-        Utc::now()
-    }
-    async fn sleep(&self, d: StdDuration) {
-        tokio::time::sleep(d).await;
-    }
-}
 
 /// How runs behave.
 #[derive(Debug, Clone)]
@@ -51,11 +30,14 @@ pub struct RunConfig {
     pub settings: Settings,
     /// Log and report, but start and stop nothing.
     pub dry_run: bool,
-    /// How long one invocation keeps following a dependency chain before leaving the
-    /// rest to the next scheduled run.
+    /// How long one invocation may take in all, chat included: it keeps following a
+    /// dependency chain until only `chat_deadline` is left, and leaves the rest of the
+    /// chain to the next run.
     pub budget: StdDuration,
     /// Pause between looks at a chain in progress.
     pub poll_every: StdDuration,
+    /// The longest the chat messages of a run may take, retries included.
+    pub chat_deadline: StdDuration,
 }
 
 impl Default for RunConfig {
@@ -66,6 +48,7 @@ impl Default for RunConfig {
             dry_run: false,
             budget: StdDuration::from_secs(120),
             poll_every: StdDuration::from_secs(15),
+            chat_deadline: StdDuration::from_secs(20),
         }
     }
 }
@@ -81,7 +64,7 @@ pub struct RunReport {
     pub actions: Vec<Action>,
     /// Everything that happened, in order.
     pub events: Vec<Event>,
-    /// True when another run committed first, so this one did nothing.
+    /// True when another run committed first, so this one stopped acting.
     pub superseded: bool,
     /// True in a dry run.
     pub dry_run: bool,
@@ -106,7 +89,7 @@ pub enum RunError {
     Store(#[from] StoreError),
     /// Listing the fleet failed.
     #[error(transparent)]
-    Observe(#[from] crate::cloud::ObserveError),
+    Observe(#[from] ObserveError),
 }
 
 /// The adapters a run needs, built once per process.
@@ -122,46 +105,24 @@ pub struct Runner<C, S, K> {
     pub config: RunConfig,
     /// The chat channels.
     pub notifier: Notifier,
-    /// The schedule bot's secrets and allow-list.
-    pub bot: crate::chatbot::BotConfig,
 }
 
 impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
-    /// Loads the catalog.
+    /// Loads the catalog, with what is wrong with the chat setup as warnings of it.
     pub async fn catalog(&self) -> Result<Catalog, RunError> {
-        Ok(self.store.load().await?.catalog(self.config.default_tz))
+        let mut catalog = self.store.load_catalog(self.config.default_tz).await?;
+        catalog.warnings.extend(
+            self.notifier
+                .problems
+                .iter()
+                .map(|p| ScheduleError::new("(chat)", p.clone())),
+        );
+        Ok(catalog)
     }
 
-    /// What a run at `at` would do, from the stored state and the fleet as it is now;
-    /// changes nothing.
-    pub async fn preview(&self, at: DateTime<Utc>) -> Result<Plan, RunError> {
-        let catalog = self.catalog().await?;
-        let state = self.store.load_state().await?;
-        let fleet = self.cloud.observe().await?;
-        Ok(plan(
-            at,
-            &catalog,
-            &fleet,
-            &state.state,
-            &[],
-            &self.config.settings,
-        ))
-    }
-
-    /// The fleet as it is now.
-    pub async fn observe(&self) -> Result<Vec<Instance>, RunError> {
-        Ok(self.cloud.observe().await?)
-    }
-
-    /// One run. `at` replaces the clock's time (for demos and replays: later passes
-    /// advance from it by the real time elapsed); `requests` are operators' asks.
-    pub async fn run(
-        &self,
-        at: Option<DateTime<Utc>>,
-        requests: &[Request],
-    ) -> Result<RunReport, RunError> {
+    /// One run at the clock's time; `requests` are operators' asks.
+    pub async fn run(&self, requests: &[Request]) -> Result<RunReport, RunError> {
         let started = self.clock.now();
-        let now_at = |clock_now: DateTime<Utc>| at.map_or(clock_now, |a| a + (clock_now - started));
         let mut report = RunReport {
             dry_run: self.config.dry_run,
             ..RunReport::default()
@@ -171,8 +132,9 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
         let (mut state, mut version) = (stored.state, stored.version);
         let mut requests = requests.to_vec();
         let mut infos: BTreeMap<String, InstanceInfo> = BTreeMap::new();
+        let follow_for = self.config.budget.saturating_sub(self.config.chat_deadline);
         loop {
-            let now = now_at(self.clock.now());
+            let now = self.clock.now();
             report.at.get_or_insert(now);
             report.passes += 1;
             let fleet = self.cloud.observe().await?;
@@ -185,18 +147,7 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
                 &self.config.settings,
             );
             requests.clear();
-            for t in p.actions.iter().flat_map(|a| &a.targets) {
-                if let Some(i) = fleet.iter().find(|i| i.id == t.id) {
-                    infos.insert(
-                        i.id.clone(),
-                        InstanceInfo {
-                            name: i.name().to_string(),
-                            kind: i.kind.to_string(),
-                            zone: i.zone.clone(),
-                        },
-                    );
-                }
-            }
+            remember_names(&mut infos, &p, &fleet);
             if self.config.dry_run {
                 // Nothing acts, so no chain progresses: keep only what a dry run can
                 // know (last run, warnings sent, errors reported).
@@ -209,15 +160,12 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
                 Err(StoreError::Conflict(_)) => {
                     tracing::warn!(
                         action = "skip",
-                        "another run committed first; this run acts on nothing"
+                        "another run committed first; this run acts on nothing more"
                     );
                     report.superseded = true;
-                    return Ok(report);
+                    break;
                 }
                 Err(e) => return Err(e.into()),
-            }
-            for e in &p.events {
-                log_event(e);
             }
             let failures = if self.config.dry_run {
                 for a in &p.actions {
@@ -225,40 +173,34 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
                 }
                 Vec::new()
             } else {
-                self.act(&p.actions, now, &catalog).await
+                self.act(&p.actions).await
             };
-            for (schedule, id, _) in &failures {
-                p.state.record_refused(schedule, id);
+            p.after_act(now, &catalog, &fleet, &failures);
+            catalog.clear_force_start(&p.clear_force_start);
+            if !self.config.dry_run {
+                for name in &p.clear_force_start {
+                    if let Err(e) = self.store.clear_force_start(name).await {
+                        p.events.push(error_event(
+                            now,
+                            &catalog,
+                            name,
+                            format!("cannot clear ForceStart: {e}"),
+                        ));
+                    }
+                }
             }
-            let refused = !failures.is_empty();
-            let failures = failures.into_iter().map(|(_, _, event)| event);
-            for name in &p.clear_force_start {
-                if let Some(s) = catalog.schedules.iter_mut().find(|s| &s.name == name) {
-                    s.force_start = false;
-                }
-                if self.config.dry_run {
-                    continue;
-                }
-                if let Err(e) = self.store.clear_force_start(name).await {
-                    let event =
-                        error_event(now, &catalog, name, format!("cannot clear ForceStart: {e}"));
-                    log_event(&event);
-                    report.events.push(event);
-                }
+            for e in &p.events {
+                log_event(e);
             }
             report.actions.append(&mut p.actions);
             report.events.append(&mut p.events);
-            report.events.extend(failures);
             state = p.state;
 
             let chain_open = state.schedules.values().any(|s| s.sequence.is_some());
             let elapsed = (self.clock.now() - started).to_std().unwrap_or_default();
-            if !chain_open
-                || self.config.dry_run
-                || elapsed + self.config.poll_every > self.config.budget
-            {
+            if !chain_open || self.config.dry_run || elapsed + self.config.poll_every > follow_for {
                 // Keep what the cloud refused for the next run.
-                if refused {
+                if !failures.is_empty() {
                     match self.store.save_state(&state, version).await {
                         Ok(_) | Err(StoreError::Conflict(_)) => {}
                         Err(e) => return Err(e.into()),
@@ -273,13 +215,13 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
         Ok(report)
     }
 
-    /// Tells the chat what the run did. A chat outage is logged by the notifier and
-    /// changes nothing of the run's result.
+    /// Tells the chat what the run did, within the chat deadline. A chat outage is
+    /// logged by the notifier and changes nothing of the run's result.
     async fn notify(&self, report: &mut RunReport, instances: BTreeMap<String, InstanceInfo>) {
         let ctx = Context {
             instances,
             language: self.notifier.language,
-            function_name: std::env::var("AWS_LAMBDA_FUNCTION_NAME").ok(),
+            function_name: self.notifier.function_name.clone(),
         };
         let mut messages = compose(&report.events, &ctx);
         if self.config.dry_run {
@@ -287,69 +229,59 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
                 m.title = format!("[dry run] {}", m.title);
             }
         }
-        self.notifier.send(&messages).await;
+        self.notifier
+            .send(&messages, &self.clock, self.config.chat_deadline)
+            .await;
         report.messages = messages;
     }
 
     /// Carries out the actions concurrently (they are of independent groups: the
-    /// planner only emits a group whose dependencies are settled); returns the
-    /// schedule, instance and an error event for each instance that failed.
-    async fn act(
-        &self,
-        actions: &[Action],
-        now: DateTime<Utc>,
-        catalog: &Catalog,
-    ) -> Vec<(String, String, Event)> {
+    /// planner only emits a group whose dependencies are settled); returns each
+    /// instance the cloud refused, with its error.
+    async fn act(&self, actions: &[Action]) -> Vec<Failure> {
         let results = join_all(actions.iter().map(|a| async move {
             log_action(a, false);
             (a, self.cloud.act(a.direction, &a.targets).await)
         }))
         .await;
-        let mut events = Vec::new();
+        let mut out = Vec::new();
         for (a, failures) in results {
             for f in failures {
-                let message = format!(
-                    "group {}: {} of {} failed: {}",
-                    a.group, a.direction, f.id, f.error
-                );
                 tracing::error!(
                     schedule = %a.schedule,
                     group = %a.group,
                     instance = %f.id,
                     action = %a.direction,
                     error = %f.error,
-                    "{message}"
+                    "{} of {} failed: {}",
+                    a.direction,
+                    f.id,
+                    f.error
                 );
-                events.push((
-                    a.schedule.clone(),
-                    f.id.clone(),
-                    error_event(now, catalog, &a.schedule, message),
-                ));
+                out.push(f);
             }
         }
-        events
+        out
     }
+}
 
-    /// Sets today's (in the schedule's zone) exception for `direction`.
-    pub async fn set_today(
-        &self,
-        schedule: &str,
-        direction: Direction,
-        value: Option<chrono::NaiveTime>,
-        at: Option<DateTime<Utc>>,
-    ) -> Result<chrono::NaiveDate, RunError> {
-        let catalog = self.catalog().await?;
-        let s = catalog
-            .get(schedule)
-            .ok_or_else(|| StoreError::UnknownSchedule(schedule.to_string()))?;
-        let today = at
-            .unwrap_or_else(|| self.clock.now())
-            .with_timezone(&s.tz)
-            .date_naive();
-        self.store
-            .set_exception(schedule, today, direction, value)
-            .await?;
-        Ok(today)
+/// Keeps the names, kinds and zones of the instances a plan acts on, for the chat.
+fn remember_names(infos: &mut BTreeMap<String, InstanceInfo>, p: &Plan, fleet: &[Instance]) {
+    if p.actions.is_empty() {
+        return;
+    }
+    let by_id: HashMap<&str, &Instance> = fleet.iter().map(|i| (i.id.as_str(), i)).collect();
+    for t in p.actions.iter().flat_map(|a| &a.targets) {
+        if let Some(i) = by_id.get(t.id.as_str()) {
+            infos.insert(
+                i.id.clone(),
+                InstanceInfo {
+                    name: i.name().to_string(),
+                    kind: i.kind.to_string(),
+                    zone: i.zone.clone(),
+                },
+            );
+        }
     }
 }
 

@@ -1,15 +1,23 @@
-//! `schedctl simulate`: the real planner against the simulated fleet, tick by tick
-//! on a virtual clock, and a report of what happened.
+//! `schedctl simulate`: the function's own run step ([`Runner::run`]) against a
+//! simulated fleet and an in-memory store, on a virtual clock: one invocation every
+//! tick, each following its dependency chains within the same budget as the deployed
+//! function, and a report of what happened.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt;
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
-use crate::cloud::sim::{FleetFile, SimCloud};
-use crate::plan::{Event, RunState, Settings, What, plan};
-use crate::schedule::{Catalog, SCHEDULE_TAG};
+use crate::clock::{Clock, VirtualClock};
+use crate::cloud::sim::{FleetFile, SimCloud, SimFleet};
+use crate::fleet::Instance;
+use crate::notify::deliver::Notifier;
+use crate::notify::human_seconds;
+use crate::plan::{Event, What};
+use crate::run::{RunConfig, Runner};
+use crate::store::Items;
+use crate::store::memory::MemoryStore;
 
 /// The span and pace of a simulation.
 #[derive(Debug, Clone, Copy)]
@@ -37,9 +45,9 @@ pub struct Report {
 /// Totals of a simulation.
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {
-    /// Ticks run.
+    /// Invocations of the function (ticks).
     pub ticks: u64,
-    /// Instances that belong to a valid schedule.
+    /// Instances that belong to a group of a valid schedule.
     pub instances: usize,
     /// Their billed hours.
     pub running_hours: f64,
@@ -62,76 +70,67 @@ pub struct StartTook {
     pub seconds: i64,
 }
 
-/// Runs the planner at every tick of `span`, acting on `fleet`. A `ForceStart` flag
-/// is cleared when the planner says so, as the DynamoDB adapter does.
-pub fn simulate(mut catalog: Catalog, fleet: FleetFile, span: Span, settings: Settings) -> Report {
-    let mut settings = settings;
-    settings.first_run_lookback = span.tick;
+/// Invokes the run step at every tick of `span`, acting on `fleet`, with the
+/// deployed function's settings in `config`.
+pub fn simulate(items: Items, fleet: FleetFile, span: Span, config: RunConfig) -> Report {
+    let mut config = config;
+    config.settings.first_run_lookback = span.tick;
     let names: BTreeMap<String, String> = fleet
         .instances
         .iter()
         .filter_map(|i| i.tags.get("Name").map(|n| (i.id.clone(), n.clone())))
         .collect();
-    let tags: BTreeSet<&str> = catalog
-        .schedules
-        .iter()
-        .map(|s| s.tag_value.as_str())
-        .collect();
-    let managed: Vec<String> = fleet
-        .instances
-        .iter()
-        .filter(|i| {
-            i.tags
-                .get(SCHEDULE_TAG)
-                .is_some_and(|t| tags.contains(t.as_str()))
-        })
-        .map(|i| i.id.clone())
-        .collect();
-    let mut cloud = SimCloud::new(fleet, span.from);
-    let mut state = RunState::default();
+    let catalog = items.catalog(config.default_tz);
+    let clock = VirtualClock::at(span.from);
+    let cloud = SimFleet::new(SimCloud::new(fleet, span.from), clock.clone());
+    // Only what a schedule's group takes is scheduled; the rest is not counted.
+    let managed: Vec<String> = cloud.with(|c| {
+        let seen: Vec<Instance> = c.observe(span.from).to_vec();
+        seen.iter()
+            .filter(|i| {
+                catalog
+                    .schedules
+                    .iter()
+                    .any(|s| s.group_of_instance(i).is_some())
+            })
+            .map(|i| i.id.clone())
+            .collect()
+    });
+    let runner = Runner {
+        cloud: cloud.clone(),
+        store: MemoryStore::new(items),
+        clock: clock.clone(),
+        config,
+        notifier: Notifier::default(),
+    };
     let mut events = Vec::new();
     let mut ticks = 0u64;
-    let mut now = span.from;
-    while now <= span.to {
+    let mut tick_at = span.from;
+    while tick_at <= span.to {
+        // A run that outlasted the tick delays the next one, as Lambda does with one
+        // invocation at a time.
+        if clock.now() < tick_at {
+            clock.set(tick_at);
+        }
         ticks += 1;
-        let observed = cloud.observe(now);
-        let p = plan(now, &catalog, observed, &state, &[], &settings);
-        events.extend(p.events);
-        let mut state_next = p.state;
-        for action in &p.actions {
-            let ids: Vec<String> = action.targets.iter().map(|t| t.id.clone()).collect();
-            let failures = cloud.act(now, action.direction, &ids);
-            let tz = catalog
-                .get(&action.schedule)
-                .map_or(chrono_tz::UTC, |s| s.tz);
-            for (id, error) in failures {
-                state_next.record_refused(&action.schedule, &id);
-                let name = names.get(&id).map_or(id.clone(), |n| format!("{n} ({id})"));
-                events.push(Event {
-                    at: now.with_timezone(&tz).fixed_offset(),
-                    schedule: action.schedule.clone(),
-                    what: What::Error {
-                        message: format!(
-                            "group {}: {} of {name} failed: {error}",
-                            action.group, action.direction
-                        ),
-                    },
-                });
-            }
+        // Every adapter here is in memory: the future never waits on anything real.
+        match futures::executor::block_on(runner.run(&[])) {
+            Ok(report) => events.extend(report.events),
+            Err(e) => events.push(Event {
+                at: clock.now().fixed_offset(),
+                schedule: "(simulation)".into(),
+                what: What::Error {
+                    message: e.to_string(),
+                },
+            }),
         }
-        for name in &p.clear_force_start {
-            if let Some(s) = catalog.schedules.iter_mut().find(|s| &s.name == name) {
-                s.force_start = false;
-            }
-        }
-        state = state_next;
-        now += span.tick;
+        tick_at += span.tick;
     }
-    // Events dated back to the instant a state was reached sort before the tick that saw it.
+    // Events dated back to the instant a state was reached sort before the pass that saw it.
     events.sort_by_key(|e| e.at);
 
     let end = span.to;
-    let running: i64 = managed.iter().map(|id| cloud.billed_seconds(id, end)).sum();
+    let running: i64 = cloud.with(|c| managed.iter().map(|id| c.billed_seconds(id, end)).sum());
     let always_on = managed.len() as i64 * (end - span.from).num_seconds();
     let starts = events
         .iter()
@@ -182,72 +181,15 @@ impl Report {
     }
 }
 
-/// `3m 05s`, `1h 02m`.
-pub fn human_seconds(seconds: i64) -> String {
-    match seconds {
-        s if s < 60 => format!("{s}s"),
-        s if s < 3600 => format!("{}m {:02}s", s / 60, s % 60),
-        s => format!("{}h {:02}m", s / 3600, (s % 3600) / 60),
-    }
-}
-
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        crate::notify::write_timeline(f, &self.events, &|id| self.named(id))?;
         let width = self
             .events
             .iter()
             .map(|e| e.schedule.len())
             .max()
             .unwrap_or(8);
-        for e in &self.events {
-            let (word, detail) = match &e.what {
-                What::Start { group, instances } | What::Stop { group, instances } => {
-                    let list: Vec<String> = instances.iter().map(|i| self.named(i)).collect();
-                    let word = if matches!(e.what, What::Start { .. }) {
-                        "start"
-                    } else {
-                        "stop"
-                    };
-                    (word, format!("{group}: {}", list.join(", ")))
-                }
-                What::Ready { group } => ("ready", format!("{group} is up")),
-                What::Stopped { group } => ("stopped", format!("{group} is down")),
-                What::ScheduleReady { seconds } => (
-                    "ready",
-                    format!(
-                        "every group is up, {} after the start",
-                        human_seconds(*seconds)
-                    ),
-                ),
-                What::ScheduleStopped { seconds } => (
-                    "stopped",
-                    format!(
-                        "every group is down, {} after the stop",
-                        human_seconds(*seconds)
-                    ),
-                ),
-                What::Warn {
-                    stop_at,
-                    minutes_left,
-                    groups,
-                } => (
-                    "warn",
-                    format!(
-                        "{} running will stop at {} ({minutes_left} min left)",
-                        groups.join(", "),
-                        stop_at.format("%H:%M")
-                    ),
-                ),
-                What::Error { message } => ("ERROR", message.clone()),
-            };
-            writeln!(
-                f,
-                "{}  {:<width$}  {:<7}  {detail}",
-                e.at.format("%a %Y-%m-%d %H:%M:%S %:z"),
-                e.schedule,
-                word
-            )?;
-        }
         let s = &self.summary;
         writeln!(f)?;
         writeln!(f, "Summary ({} ticks)", s.ticks)?;

@@ -4,12 +4,14 @@
 mod common;
 
 use common::*;
+use instance_scheduler::chatbot::BotConfig;
 use instance_scheduler::cloud::aws::AwsCloud;
-use instance_scheduler::cloud::{Cloud, Failure, Instance, Kind, ObserveError};
+use instance_scheduler::cloud::{Cloud, ObserveError};
+use instance_scheduler::fleet::Direction;
+use instance_scheduler::fleet::{Failure, Instance, Kind, Target};
 use instance_scheduler::lambda::handle;
-use instance_scheduler::plan::{Target, What};
+use instance_scheduler::plan::What;
 use instance_scheduler::run::{RunReport, Runner};
-use instance_scheduler::schedule::Direction;
 use instance_scheduler::store::{Store, StoreError};
 use serde_json::json;
 
@@ -103,7 +105,7 @@ async fn starts_and_stops_in_dependency_order_and_touches_nothing_else() {
     let runner = moto.runner("2026-11-30T09:00:00Z").await;
     load_schedules(&runner.store, &[CHAIN]).await;
 
-    let report = runner.run(None, &[]).await.unwrap();
+    let report = runner.run(&[]).await.unwrap();
     assert_eq!(
         groups(&report, Direction::Start),
         ["DB", "MW", "API", "BATCH"]
@@ -133,8 +135,8 @@ async fn starts_and_stops_in_dependency_order_and_touches_nothing_else() {
         .send()
         .await
         .unwrap();
-    runner.clock.set("2026-11-30T18:00:00Z");
-    let report = runner.run(None, &[]).await.unwrap();
+    runner.clock.set(at("2026-11-30T18:00:00Z"));
+    let report = runner.run(&[]).await.unwrap();
     assert_eq!(
         groups(&report, Direction::Stop),
         ["BATCH", "API", "MW", "DB"]
@@ -153,7 +155,7 @@ async fn a_holiday_exception_starts_nothing() {
     chain_fleet(&moto).await;
     let runner = moto.runner("2026-12-25T09:00:00Z").await;
     load_schedules(&runner.store, &[CHAIN]).await;
-    let report = runner.run(None, &[]).await.unwrap();
+    let report = runner.run(&[]).await.unwrap();
     assert!(report.actions.is_empty());
     assert_eq!(states(&moto).await["dev-db"], "stopped");
 }
@@ -165,9 +167,13 @@ async fn force_start_and_force_stop_by_invocation() {
     // Saturday: nothing would start by the schedule.
     let runner = moto.runner("2026-11-28T11:00:00Z").await;
     load_schedules(&runner.store, &[CHAIN]).await;
-    let answer = handle(&runner, json!({"action":"force-start","schedule":"Dev"}))
-        .await
-        .unwrap();
+    let answer = handle(
+        &runner,
+        &BotConfig::default(),
+        json!({"action":"force-start","schedule":"Dev"}),
+    )
+    .await
+    .unwrap();
     let started: Vec<&str> = answer["actions"]
         .as_array()
         .unwrap()
@@ -177,20 +183,25 @@ async fn force_start_and_force_stop_by_invocation() {
     assert_eq!(started, ["DB", "MW", "API", "BATCH"]);
     assert_eq!(states(&moto).await[&fleet.batch[0]], "running");
 
-    let answer = handle(&runner, json!({"action":"force-stop","schedule":"Dev"}))
-        .await
-        .unwrap();
+    let answer = handle(
+        &runner,
+        &BotConfig::default(),
+        json!({"action":"force-stop","schedule":"Dev"}),
+    )
+    .await
+    .unwrap();
     assert_eq!(answer["actions"][0]["group"], "BATCH");
     assert_eq!(answer["actions"].as_array().unwrap().len(), 4);
     assert_eq!(states(&moto).await["dev-reports"], "stopped");
 
-    let e = handle(&runner, json!({"action":"force-stop","schedule":"Nope"}))
-        .await
-        .unwrap();
-    assert_eq!(
-        e["events"][0]["message"],
-        "cannot force-stop: the schedule does not exist"
-    );
+    let e = handle(
+        &runner,
+        &BotConfig::default(),
+        json!({"action":"force-stop","schedule":"Nope"}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.to_string(), "schedule \"Nope\" does not exist");
 }
 
 #[tokio::test]
@@ -204,7 +215,7 @@ async fn the_force_start_flag_starts_and_is_cleared_in_the_table() {
     );
     load_schedules(&runner.store, &[&disabled]).await;
     runner.store.set_force_start("Dev").await.unwrap();
-    let report = runner.run(None, &[]).await.unwrap();
+    let report = runner.run(&[]).await.unwrap();
     assert_eq!(
         groups(&report, Direction::Start),
         ["DB", "MW", "API", "BATCH"]
@@ -222,10 +233,10 @@ async fn extend_moves_todays_stop_and_warnings_follow_it() {
     chain_fleet(&moto).await;
     let runner = moto.runner("2026-11-30T09:00:00Z").await;
     load_schedules(&runner.store, &[CHAIN]).await;
-    runner.run(None, &[]).await.unwrap();
+    runner.run(&[]).await.unwrap();
 
-    runner.clock.set("2026-11-30T17:50:00Z");
-    let report = runner.run(None, &[]).await.unwrap();
+    runner.clock.set(at("2026-11-30T17:50:00Z"));
+    let report = runner.run(&[]).await.unwrap();
     let warned: Vec<i64> = report
         .events
         .iter()
@@ -238,6 +249,7 @@ async fn extend_moves_todays_stop_and_warnings_follow_it() {
 
     let answer = handle(
         &runner,
+        &BotConfig::default(),
         json!({"action":"extend","schedule":"Dev","until":"23:30"}),
     )
     .await
@@ -249,6 +261,7 @@ async fn extend_moves_todays_stop_and_warnings_follow_it() {
     // Extending again replaces the same exception instead of adding a conflicting one.
     handle(
         &runner,
+        &BotConfig::default(),
         json!({"action":"extend","schedule":"Dev","until":"23:45"}),
     )
     .await
@@ -256,10 +269,10 @@ async fn extend_moves_todays_stop_and_warnings_follow_it() {
     let catalog = runner.catalog().await.unwrap();
     assert!(catalog.errors.is_empty(), "{:?}", catalog.errors);
 
-    runner.clock.set("2026-11-30T18:00:00Z");
-    assert!(runner.run(None, &[]).await.unwrap().actions.is_empty());
-    runner.clock.set("2026-11-30T23:45:00Z");
-    let report = runner.run(None, &[]).await.unwrap();
+    runner.clock.set(at("2026-11-30T18:00:00Z"));
+    assert!(runner.run(&[]).await.unwrap().actions.is_empty());
+    runner.clock.set(at("2026-11-30T23:45:00Z"));
+    let report = runner.run(&[]).await.unwrap();
     assert_eq!(
         groups(&report, Direction::Stop),
         ["BATCH", "API", "MW", "DB"]
@@ -267,6 +280,7 @@ async fn extend_moves_todays_stop_and_warnings_follow_it() {
 
     let bad = handle(
         &runner,
+        &BotConfig::default(),
         json!({"action":"extend","schedule":"Dev","until":"25:00"}),
     )
     .await;
@@ -336,7 +350,7 @@ async fn two_overlapping_runs_act_once() {
     let a = moto.runner("2026-11-30T09:00:00Z").await;
     let b = moto.runner("2026-11-30T09:00:00Z").await;
     load_schedules(&a.store, &[CHAIN]).await;
-    let (ra, rb) = tokio::join!(a.run(None, &[]), b.run(None, &[]));
+    let (ra, rb) = tokio::join!(a.run(&[]), b.run(&[]));
     let (ra, rb) = (ra.unwrap(), rb.unwrap());
     let starts = groups(&ra, Direction::Start).len() + groups(&rb, Direction::Start).len();
     assert_eq!(starts, 4, "each group started exactly once");
@@ -370,7 +384,7 @@ async fn a_malformed_item_skips_its_schedule_and_the_rest_proceeds() {
         .send()
         .await
         .unwrap();
-    let report = runner.run(None, &[]).await.unwrap();
+    let report = runner.run(&[]).await.unwrap();
     assert_eq!(
         groups(&report, Direction::Start),
         ["DB", "MW", "API", "BATCH"]
@@ -396,7 +410,7 @@ async fn pagination_reaches_every_instance() {
     runner.cloud = AwsCloud::new(&moto.sdk).with_page_size(5);
     load_schedules(&runner.store, &[flat]).await;
     moto.record().await;
-    let report = runner.run(None, &[]).await.unwrap();
+    let report = runner.run(&[]).await.unwrap();
     let counts = moto.recorded().await;
     assert_eq!(report.actions[0].targets.len(), 15);
     let s = states(&moto).await;
@@ -449,7 +463,7 @@ async fn an_ec2_batch_with_one_bad_instance_starts_the_others() {
 struct NoCapacityFor(AwsCloud, String);
 
 impl Cloud for NoCapacityFor {
-    async fn observe(&self) -> Result<Vec<Instance>, ObserveError> {
+    async fn observe(&self) -> Result<std::sync::Arc<Vec<Instance>>, ObserveError> {
         self.0.observe().await
     }
     async fn act(&self, direction: Direction, targets: &[Target]) -> Vec<Failure> {
@@ -478,22 +492,19 @@ async fn an_instance_that_cannot_start_holds_back_its_dependents_only() {
         clock: runner.clock,
         config: runner.config,
         notifier: runner.notifier,
-        bot: runner.bot,
     };
-    let report = runner.run(None, &[]).await.unwrap();
+    let report = runner.run(&[]).await.unwrap();
     assert_eq!(groups(&report, Direction::Start), ["DB", "MW"]);
     let s = states(&moto).await;
     assert_eq!(s[&fleet.mw[0]], "running");
     assert_eq!(s[&fleet.api[0]], "stopped");
     let errors = errors(&report);
+    // One report of the failure, with the service's reason and what it holds back.
+    assert_eq!(errors.len(), 1, "{errors:?}");
     assert!(
-        errors[0].contains("InsufficientInstanceCapacity"),
-        "{errors:?}"
-    );
-    assert!(
-        errors
-            .iter()
-            .any(|e| e.ends_with("did not start; holding back API, BATCH")),
+        errors[0].contains(
+            "(InsufficientInstanceCapacity: no capacity) did not start; holding back API, BATCH"
+        ),
         "{errors:?}"
     );
 }
@@ -504,11 +515,15 @@ async fn status_plan_and_dry_run_change_nothing() {
     chain_fleet(&moto).await;
     let mut runner = moto.runner("2026-11-30T08:00:00Z").await;
     load_schedules(&runner.store, &[CHAIN]).await;
-    let status = handle(&runner, json!({"action":"status","schedule":"Dev"}))
-        .await
-        .unwrap();
-    assert_eq!(status["start"], "2026-11-30T09:00:00+00:00");
-    assert_eq!(status["stop"], "2026-11-30T18:00:00+00:00");
+    let status = handle(
+        &runner,
+        &BotConfig::default(),
+        json!({"action":"status","schedule":"Dev"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status["start"], "2026-11-30T09:00:00Z");
+    assert_eq!(status["stop"], "2026-11-30T18:00:00Z");
     assert_eq!(status["groups"][0]["group"], "DB");
     assert_eq!(
         status["groups"][0]["instances"].as_array().unwrap().len(),
@@ -518,21 +533,27 @@ async fn status_plan_and_dry_run_change_nothing() {
 
     let plan = handle(
         &runner,
+        &BotConfig::default(),
         json!({"action":"plan","at":"2026-11-30T09:00:00Z"}),
     )
     .await
     .unwrap();
     assert_eq!(plan["actions"][0]["group"], "DB");
     runner.config.dry_run = true;
-    runner.clock.set("2026-11-30T09:00:00Z");
-    let report = runner.run(None, &[]).await.unwrap();
+    runner.clock.set(at("2026-11-30T09:00:00Z"));
+    let report = runner.run(&[]).await.unwrap();
     assert_eq!(groups(&report, Direction::Start), ["DB"]);
     assert_eq!(states(&moto).await["dev-db"], "stopped");
 
-    let bad = handle(&runner, json!({"action":"status","schedule":"Nope"})).await;
+    let bad = handle(
+        &runner,
+        &BotConfig::default(),
+        json!({"action":"status","schedule":"Nope"}),
+    )
+    .await;
     assert_eq!(
         bad.unwrap_err().to_string(),
-        "bad payload: schedule \"Nope\": no such schedule"
+        "schedule \"Nope\" does not exist"
     );
 }
 
@@ -546,7 +567,7 @@ async fn a_run_needs_a_fixed_handful_of_requests() {
         .replace("\"dev\"", "\"dev2\"");
     load_schedules(&runner.store, &[CHAIN, &other]).await;
     moto.record().await;
-    runner.run(None, &[]).await.unwrap();
+    runner.run(&[]).await.unwrap();
     let counts = moto.recorded().await;
     let total: usize = counts.values().sum();
     assert!(total < 10, "{counts:?}");
@@ -580,7 +601,7 @@ async fn a_run_sends_one_message_per_schedule_and_survives_a_dead_chat() {
         instance_scheduler::notify::Language::En,
         std::time::Duration::from_millis(300),
     );
-    let report = runner.run(None, &[]).await.unwrap();
+    let report = runner.run(&[]).await.unwrap();
     assert_eq!(groups(&report, Direction::Start).len(), 4);
     let got = chat.received();
     // One message for Dev (its four starts combined); Dev2 has no instances: silent.
@@ -603,7 +624,7 @@ async fn a_run_sends_one_message_per_schedule_and_survives_a_dead_chat() {
     );
     assert_eq!(dead.received().len(), 1);
     // Nothing to do: nothing said.
-    runner.clock.set("2026-11-30T12:00:00Z");
-    runner.run(None, &[]).await.unwrap();
+    runner.clock.set(at("2026-11-30T12:00:00Z"));
+    runner.run(&[]).await.unwrap();
     assert_eq!(chat.received().len(), 1);
 }

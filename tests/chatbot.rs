@@ -67,10 +67,13 @@ struct Bot {
         instance_scheduler::store::dynamo::DynamoStore,
         VirtualClock,
     >,
+    bot: BotConfig,
     api: Vec<String>,
 }
 
-async fn bot(allowed: Option<Vec<String>>) -> Bot {
+/// A bot on the emulator whose allow-list holds `allowed` (Slack user ids, JANDI
+/// addresses); `*` lets everyone change things.
+async fn bot(allowed: &[&str]) -> Bot {
     let moto = Moto::start().await;
     let api = ec2_instances(
         &moto,
@@ -82,18 +85,25 @@ async fn bot(allowed: Option<Vec<String>>) -> Bot {
         1,
     )
     .await;
-    let mut runner = moto.runner("2026-11-30T12:00:00Z").await;
+    let runner = moto.runner("2026-11-30T12:00:00Z").await;
     load_schedules(&runner.store, &[DEV]).await;
-    runner.bot = BotConfig {
+    let bot = BotConfig {
         slack_signing_secret: Some(SECRET.into()),
         jandi_token: Some(TOKEN.into()),
-        allowed_users: allowed,
+        allowed_users: Some(allowed.iter().map(|u| u.to_string()).collect()),
     };
-    Bot { moto, runner, api }
+    Bot {
+        moto,
+        runner,
+        bot,
+        api,
+    }
 }
 
 async fn ask(b: &Bot, event: Value) -> (u16, Value) {
-    let answer = handle(&b.runner, event).await.expect("an HTTP answer");
+    let answer = handle(&b.runner, &b.bot, event)
+        .await
+        .expect("an HTTP answer");
     let status = answer["statusCode"].as_u64().unwrap() as u16;
     let body: Value = serde_json::from_str(answer["body"].as_str().unwrap()).unwrap();
     (status, body)
@@ -101,20 +111,25 @@ async fn ask(b: &Bot, event: Value) -> (u16, Value) {
 
 #[tokio::test]
 async fn a_signed_slack_command_is_answered_in_slacks_format() {
-    let b = bot(None).await;
+    let b = bot(&["*"]).await;
     let (status, body) = ask(&b, slack("Dev status", "U1", NOW, SECRET)).await;
     assert_eq!(status, 200);
     assert_eq!(body["response_type"], "in_channel");
     let text = body["text"].as_str().unwrap();
     assert!(
-        text.starts_with("Dev: today 2026-11-30T09:00:00+00:00 to 2026-11-30T18:00:00+00:00"),
+        text.starts_with(
+            "Dev (UTC, weekdays): today 2026-11-30 09:00 +00:00 to 2026-11-30 18:00 +00:00"
+        ),
         "{text}"
     );
     assert!(text.contains("API: api-1 stopped"), "{text}");
 
     let (_, body) = ask(&b, slack("Dev force_start", "U1", NOW, SECRET)).await;
     assert!(
-        body["text"].as_str().unwrap().starts_with("Dev: done"),
+        body["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Dev: force-start done"),
         "{body}"
     );
     assert_eq!(states(&b.moto).await[&b.api[0]], "running");
@@ -122,7 +137,7 @@ async fn a_signed_slack_command_is_answered_in_slacks_format() {
 
 #[tokio::test]
 async fn bad_signatures_stale_timestamps_and_unsigned_requests_change_nothing() {
-    let b = bot(None).await;
+    let b = bot(&["*"]).await;
     let cases = [
         (
             slack("Dev force_start", "U1", NOW, "wrong-secret"),
@@ -184,17 +199,17 @@ async fn bad_signatures_stale_timestamps_and_unsigned_requests_change_nothing() 
 
 #[tokio::test]
 async fn jandi_commands_extend_and_edit_exceptions() {
-    let b = bot(None).await;
+    let b = bot(&["*"]).await;
     let (status, body) = ask(&b, jandi("Dev extend 23:30", TOKEN)).await;
     assert_eq!(status, 200);
     assert_eq!(body["body"], "Dev: today's stop (2026-11-30) is now 23:30");
     assert_eq!(body["connectColor"], "#2EB67D");
     let (_, body) = ask(&b, jandi("Dev exception set 2026-12-24 start None", TOKEN)).await;
-    assert_eq!(body["body"], "Dev: start on 2026-12-24 set to None");
+    assert_eq!(body["body"], "Dev 2026-12-24 start = None");
     let (_, body) = ask(&b, jandi("Dev exception info", TOKEN)).await;
     assert_eq!(body["body"], "2026-11-30 stop 23:30\n2026-12-24 start None");
     let (_, body) = ask(&b, jandi("Dev exception del 2026-12-24 start", TOKEN)).await;
-    assert_eq!(body["body"], "Dev: start exception on 2026-12-24 deleted");
+    assert_eq!(body["body"], "Dev 2026-12-24 start: deleted");
     let (_, body) = ask(&b, jandi("Dev info 2026-12-01", TOKEN)).await;
     assert!(
         body["body"]
@@ -209,7 +224,7 @@ async fn jandi_commands_extend_and_edit_exceptions() {
 
 #[tokio::test]
 async fn unknown_schedules_and_malformed_commands_get_clear_answers() {
-    let b = bot(None).await;
+    let b = bot(&["*"]).await;
     let (status, body) = ask(&b, jandi("Nope status", TOKEN)).await;
     assert_eq!(status, 200);
     assert_eq!(body["body"], "schedule \"Nope\" does not exist");
@@ -227,24 +242,37 @@ async fn unknown_schedules_and_malformed_commands_get_clear_answers() {
 }
 
 #[tokio::test]
-async fn the_allow_list_guards_force_stop_and_exceptions() {
-    let b = bot(Some(vec!["U-ADMIN".into()])).await;
-    ask(&b, slack("Dev force_start", "U-ANYONE", NOW, SECRET)).await;
-    assert_eq!(states(&b.moto).await[&b.api[0]], "running");
-    let (_, body) = ask(&b, slack("Dev force_stop", "U-ANYONE", NOW, SECRET)).await;
+async fn the_allow_list_guards_every_change_and_matches_user_ids_only() {
+    let b = bot(&["U-ADMIN", "kim@example.com"]).await;
+    for command in [
+        "Dev force_start",
+        "Dev force_stop",
+        "Dev extend 23:30",
+        "Dev exception set 2026-12-24 start None",
+        "Dev exception del 2026-12-24 start",
+    ] {
+        let (_, body) = ask(&b, slack(command, "U-ANYONE", NOW, SECRET)).await;
+        assert_eq!(
+            body["text"], "you are not allowed to do that here",
+            "{command}"
+        );
+    }
+    // The Slack user name ("someone") and JANDI display name are the user's to change:
+    // listing them grants nothing.
+    let b2 = bot(&["someone", "Kim"]).await;
+    let (_, body) = ask(&b2, slack("Dev force_start", "U-ANYONE", NOW, SECRET)).await;
     assert_eq!(body["text"], "you are not allowed to do that here");
-    let (_, body) = ask(
-        &b,
-        slack(
-            "Dev exception set 2026-12-24 start None",
-            "U-ANYONE",
-            NOW,
-            SECRET,
-        ),
-    )
-    .await;
-    assert_eq!(body["text"], "you are not allowed to do that here");
+    let (_, body) = ask(&b2, jandi("Dev force_start", TOKEN)).await;
+    assert_eq!(body["body"], "you are not allowed to do that here");
+    assert_eq!(body["connectColor"], "#E01E5A");
+    assert_eq!(states(&b.moto).await[&b.api[0]], "stopped");
+    assert!(b.runner.store.load().await.unwrap().exceptions.is_empty());
+    // Reading is open to everyone.
+    let (_, body) = ask(&b, slack("Dev status", "U-ANYONE", NOW, SECRET)).await;
+    assert!(body["text"].as_str().unwrap().contains("api-1 stopped"));
+
+    ask(&b, slack("Dev force_start", "U-ADMIN", NOW, SECRET)).await;
     assert_eq!(states(&b.moto).await[&b.api[0]], "running");
-    ask(&b, slack("Dev force_stop", "U-ADMIN", NOW, SECRET)).await;
+    ask(&b, jandi("Dev force_stop", TOKEN)).await;
     assert_eq!(states(&b.moto).await[&b.api[0]], "stopped");
 }

@@ -42,11 +42,15 @@ async fn sync_is_checked_idempotent_and_exportable() {
     let (code, out, _) = schedctl(&moto, &["sync", "schedules", "--dry-run"]);
     assert_eq!(code, 0);
     assert!(out.contains("~ schedule Development\n"), "{out}");
-    let (_, out, _) = schedctl(
+    let (code, _, err) = schedctl(
         &moto,
         &["--output", "json", "exception", "list", "Development"],
     );
-    assert_eq!(out.trim(), "[]", "a dry run wrote something");
+    assert_eq!(code, 2, "a dry run wrote something");
+    assert_eq!(
+        err.trim(),
+        "schedctl: schedule \"Development\" does not exist"
+    );
 
     let (code, out, _) = schedctl(&moto, &["sync", "schedules"]);
     assert_eq!(code, 0);
@@ -115,7 +119,7 @@ async fn exceptions_are_set_listed_and_deleted() {
         ],
     );
     let rows: Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(rows.as_array().unwrap().len(), 0, "{out}");
+    assert_eq!(rows["exceptions"].as_array().unwrap().len(), 0, "{out}");
 
     let (code, _, err) = schedctl(
         &moto,
@@ -179,6 +183,8 @@ async fn holidays_import_from_an_ics_file() {
             "import",
             "Development",
             "examples/holidays-kr-2026.ics",
+            "--from",
+            "2026-01-01",
             "--dry-run",
         ],
     );
@@ -191,7 +197,10 @@ async fn holidays_import_from_an_ics_file() {
         &moto,
         &["exception", "list", "Development", "--to", "2026-12-01"],
     );
-    assert_eq!(out, "", "a dry run wrote something");
+    assert_eq!(
+        out, "Development: no exceptions\n",
+        "a dry run wrote something"
+    );
     let (code, _, err) = schedctl(
         &moto,
         &[
@@ -199,6 +208,8 @@ async fn holidays_import_from_an_ics_file() {
             "import",
             "Development",
             "examples/holidays-kr-2026.ics",
+            "--from",
+            "2026-01-01",
         ],
     );
     assert_eq!(code, 0, "{err}");
@@ -206,5 +217,54 @@ async fn holidays_import_from_an_ics_file() {
     assert_eq!(
         out,
         "2026-10-03 start None\n2026-10-09 start None\n2026-12-22 stop 23:30\n2026-12-25 start None\n"
+    );
+}
+
+#[tokio::test]
+async fn holidays_import_lists_exactly_the_dates_of_a_real_calendar() {
+    let moto = Moto::start().await;
+    schedctl(&moto, &["init-tables"]);
+    schedctl(&moto, &["sync", "schedules"]);
+    // A calendar as Google exports it: a VTIMEZONE (whose 1970 DTSTART is no
+    // holiday), a yearly RRULE from 2020, a 3-day all-day event, a cancelled event,
+    // and an event at 20:00 UTC that is the next day in Seoul.
+    let (code, out, err) = schedctl(
+        &moto,
+        &[
+            "--output",
+            "json",
+            "holidays",
+            "import",
+            "Development",
+            "tests/fixtures/holidays/kr-2026.ics",
+            "--from",
+            "2026-09-01",
+            "--to",
+            "2027-01-31",
+            "--dry-run",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let answer: Value = serde_json::from_str(&out).unwrap();
+    let dates: Vec<&str> = answer["start_none"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_str().unwrap())
+        .collect();
+    assert_eq!(answer["dry_run"], true);
+    assert_eq!(
+        dates,
+        [
+            "2026-09-24",
+            "2026-09-25",
+            "2026-09-26",
+            "2026-10-03",
+            "2026-10-05",
+            "2026-10-09",
+            "2026-12-25",
+            "2026-12-31",
+            "2027-01-01"
+        ]
     );
 }

@@ -6,6 +6,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::listener::{Listener, Reply};
+use instance_scheduler::clock::SystemClock;
 use instance_scheduler::notify::deliver::{Notifier, SecretUrl, Wants, Webhook};
 use instance_scheduler::notify::formats::Format;
 use instance_scheduler::notify::{Field, Language, Message, Severity};
@@ -21,6 +22,9 @@ fn message(severity: Severity) -> Message {
         }],
     }
 }
+
+/// A deadline no test here comes near, unless it is about the deadline.
+const DEADLINE: Duration = Duration::from_secs(30);
 
 fn notifier(url: &str, format: Format, wants: Wants, timeout: Duration) -> Notifier {
     let mut n = Notifier::new(
@@ -50,7 +54,11 @@ async fn every_format_arrives_with_its_headers_and_body() {
         let url = format!("{}/hook/{}", l.url, format.name());
         let n = notifier(&url, format, Wants::All, Duration::from_secs(5));
         let m = message(Severity::Warning);
-        assert!(n.send(std::slice::from_ref(&m)).await.is_empty());
+        assert!(
+            n.send(std::slice::from_ref(&m), &SystemClock, DEADLINE)
+                .await
+                .is_empty()
+        );
         let got = l.received();
         assert_eq!(got.len(), 1, "{format:?}");
         assert_eq!(got[0].method, "POST");
@@ -75,7 +83,11 @@ async fn a_server_error_is_retried_until_it_passes() {
     ])
     .await;
     let n = notifier(&l.url, Format::Slack, Wants::All, Duration::from_secs(5));
-    assert!(n.send(&[message(Severity::Ok)]).await.is_empty());
+    assert!(
+        n.send(&[message(Severity::Ok)], &SystemClock, DEADLINE)
+            .await
+            .is_empty()
+    );
     assert_eq!(l.received().len(), 3);
 }
 
@@ -84,7 +96,11 @@ async fn too_many_requests_waits_as_told() {
     let l = Listener::start(vec![Reply::TooMany(1), Reply::Status(200)]).await;
     let n = notifier(&l.url, Format::Discord, Wants::All, Duration::from_secs(5));
     let started = Instant::now();
-    assert!(n.send(&[message(Severity::Ok)]).await.is_empty());
+    assert!(
+        n.send(&[message(Severity::Ok)], &SystemClock, DEADLINE)
+            .await
+            .is_empty()
+    );
     assert!(started.elapsed() >= Duration::from_secs(1));
     assert_eq!(l.received().len(), 2);
 }
@@ -93,7 +109,9 @@ async fn too_many_requests_waits_as_told() {
 async fn a_chat_that_stays_down_gives_up_after_three_attempts() {
     let l = Listener::start(vec![Reply::Status(503)]).await;
     let n = notifier(&l.url, Format::Teams, Wants::All, Duration::from_secs(5));
-    let failed = n.send(&[message(Severity::Error)]).await;
+    let failed = n
+        .send(&[message(Severity::Error)], &SystemClock, DEADLINE)
+        .await;
     assert_eq!(failed.len(), 1);
     assert_eq!(
         failed[0].reason,
@@ -111,7 +129,9 @@ async fn a_client_error_is_not_retried() {
         Wants::All,
         Duration::from_secs(5),
     );
-    let failed = n.send(&[message(Severity::Ok)]).await;
+    let failed = n
+        .send(&[message(Severity::Ok)], &SystemClock, DEADLINE)
+        .await;
     assert_eq!(failed[0].reason, "HTTP 404 Not Found");
     assert_eq!(l.received().len(), 1);
 }
@@ -122,7 +142,9 @@ async fn a_chat_that_never_answers_costs_one_timeout_and_no_secret() {
     let url = format!("{}/services/T0/B0/s3cr3t-token", l.url);
     let n = notifier(&url, Format::Slack, Wants::All, Duration::from_millis(500));
     let started = Instant::now();
-    let failed = n.send(&[message(Severity::Ok)]).await;
+    let failed = n
+        .send(&[message(Severity::Ok)], &SystemClock, DEADLINE)
+        .await;
     assert!(started.elapsed() < Duration::from_secs(3));
     assert_eq!(failed.len(), 1);
     assert!(
@@ -142,11 +164,15 @@ async fn a_chat_that_never_answers_costs_one_timeout_and_no_secret() {
 async fn an_alerts_only_channel_hears_warnings_and_errors_only() {
     let l = Listener::start(vec![Reply::Status(200)]).await;
     let n = notifier(&l.url, Format::Jandi, Wants::Alerts, Duration::from_secs(5));
-    n.send(&[
-        message(Severity::Ok),
-        message(Severity::Warning),
-        message(Severity::Error),
-    ])
+    n.send(
+        &[
+            message(Severity::Ok),
+            message(Severity::Warning),
+            message(Severity::Error),
+        ],
+        &SystemClock,
+        DEADLINE,
+    )
     .await;
     let colours: Vec<String> = l
         .received()

@@ -5,13 +5,17 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use chrono::{DateTime, Duration, Utc};
+use std::io::Write;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 use instance_scheduler::cloud::sim::FleetFile;
-use instance_scheduler::plan::Settings;
-use instance_scheduler::schedule::{Catalog, Direction, parse_time, parse_time_zone};
+use instance_scheduler::config::Config;
+use instance_scheduler::fleet::Direction;
+use instance_scheduler::run::RunConfig;
+use instance_scheduler::schedule::{Catalog, parse_time, parse_time_zone};
 use instance_scheduler::simulate::{Span, simulate};
-use instance_scheduler::store::files;
+use instance_scheduler::store::{Items, files};
 
 #[derive(Parser)]
 #[command(
@@ -134,10 +138,17 @@ enum ExceptionCommand {
 
 #[derive(Subcommand)]
 enum HolidaysCommand {
-    /// Imports FILE's dates into SCHEDULE.
+    /// Imports FILE's dates between --from and --to into SCHEDULE, as local dates in
+    /// the schedule's zone (recurring events expanded over that span).
     Import {
         schedule: String,
         file: PathBuf,
+        /// First date (default: today).
+        #[arg(long)]
+        from: Option<NaiveDate>,
+        /// Last date (default: a year after --from).
+        #[arg(long)]
+        to: Option<NaiveDate>,
         /// Print the dates without writing them.
         #[arg(long)]
         dry_run: bool,
@@ -185,9 +196,37 @@ fn parse_tick(text: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
-fn load(dir: &Path, default_tz: chrono_tz::Tz) -> Result<Catalog, String> {
-    let items = files::load_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
-    Ok(items.catalog(default_tz))
+fn load(dir: &Path) -> Result<Items, String> {
+    files::load_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))
+}
+
+fn catalog(dir: &Path, default_tz: chrono_tz::Tz) -> Result<Catalog, String> {
+    Ok(load(dir)?.catalog(default_tz))
+}
+
+/// Writes `text` to standard output; a reader that went away (`schedctl … | head`)
+/// ends the program quietly rather than with a panic.
+fn emit(text: &str) {
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("schedctl: cannot write: {e}");
+        std::process::exit(2);
+    }
+}
+
+/// Prints an answer for people (its `Display`) or scripts (JSON).
+fn show<T: std::fmt::Display + serde::Serialize>(json: bool, value: &T) {
+    if json {
+        emit(&format!(
+            "{}\n",
+            serde_json::to_string(value).unwrap_or_default()
+        ));
+    } else {
+        emit(&value.to_string());
+    }
 }
 
 #[tokio::main]
@@ -210,16 +249,20 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     let default_tz = parse_time_zone(&cli.default_time_zone)?;
     match cli.command {
         Command::Validate { dir } => {
-            let catalog = load(&dir, default_tz)?;
-            for e in &catalog.errors {
-                println!("{e}");
+            let catalog = catalog(&dir, default_tz)?;
+            let mut text = String::new();
+            for e in catalog.errors.iter().chain(&catalog.warnings) {
+                text.push_str(&format!("{e}\n"));
             }
             if catalog.errors.is_empty() {
-                println!("{} schedules valid", catalog.schedules.len());
-                Ok(ExitCode::SUCCESS)
-            } else {
-                Ok(ExitCode::FAILURE)
+                text.push_str(&format!("{} schedules valid\n", catalog.schedules.len()));
             }
+            emit(&text);
+            Ok(if catalog.errors.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         Command::Simulate {
             schedules,
@@ -230,7 +273,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             warn_minutes,
             format,
         } => {
-            let catalog = load(&schedules, default_tz)?;
+            let items = load(&schedules)?;
             let text = std::fs::read_to_string(&fleet)
                 .map_err(|e| format!("cannot read {}: {e}", fleet.display()))?;
             let fleet: FleetFile =
@@ -239,14 +282,15 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             if to < from {
                 return Err("--to is before --from".into());
             }
-            let settings = Settings {
-                warn_before: Duration::minutes(warn_minutes),
-                ..Settings::default()
+            let mut config = RunConfig {
+                default_tz,
+                ..RunConfig::default()
             };
-            let report = simulate(catalog, fleet, Span { from, to, tick }, settings);
+            config.settings.warn_before = Duration::minutes(warn_minutes);
+            let report = simulate(items, fleet, Span { from, to, tick }, config);
             match format {
-                Format::Jsonl => print!("{}", report.jsonl()),
-                Format::Text => print!("{report}"),
+                Format::Jsonl => emit(&report.jsonl()),
+                Format::Text => emit(&report.to_string()),
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -254,28 +298,31 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     }
 }
 
-/// The commands that work on the tables (and, through the handler, the fleet).
+/// The commands that work on the tables (and, for status and the rest, the fleet),
+/// through the same typed operations as the function and the bot.
 async fn remote(cli: Cli) -> Result<ExitCode, String> {
-    use instance_scheduler::cloud::aws::AwsCloud;
-    use instance_scheduler::lambda::{config_from_env, handle};
-    use instance_scheduler::run::{Runner, SystemClock};
+    use instance_scheduler::clock::{Clock, SystemClock};
+    use instance_scheduler::cloud::aws::{AwsCloud, sdk_config};
+    use instance_scheduler::ops;
+    use instance_scheduler::run::Runner;
     use instance_scheduler::store::Store;
-    use instance_scheduler::store::dynamo::{DynamoStore, Tables};
+    use instance_scheduler::store::dynamo::DynamoStore;
     use instance_scheduler::store::sync;
     use serde_json::json;
 
     let json_out = cli.output == Output::Json;
-    let mut config = config_from_env()?;
-    config.default_tz = parse_time_zone(&cli.default_time_zone)?;
-    let sdk = aws_config::load_from_env().await;
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), Tables::from_env());
+    let mut config = Config::from_env()?;
+    config.run.default_tz = parse_time_zone(&cli.default_time_zone)?;
+    let sdk = sdk_config(aws_config::defaults(aws_config::BehaviorVersion::latest())).await;
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.tables.clone());
     let print = |value: serde_json::Value, text: String| {
         if json_out {
-            println!("{value}");
+            emit(&format!("{value}\n"));
         } else {
-            print!("{text}");
+            emit(&text);
         }
     };
+    let err = |e: ops::OpError| e.to_string();
     match cli.command {
         Command::Validate { .. } | Command::Simulate { .. } => {
             return Err("validate and simulate work on files".into());
@@ -290,15 +337,15 @@ async fn remote(cli: Cli) -> Result<ExitCode, String> {
                     t.schedules, t.groups, t.exceptions, t.state
                 ),
             );
+            return Ok(ExitCode::SUCCESS);
         }
         Command::Sync {
             dir,
             dry_run,
             prune,
         } => {
-            let files =
-                files::load_dir(&dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
-            let catalog = files.catalog(config.default_tz);
+            let files = load(&dir)?;
+            let catalog = files.catalog(config.run.default_tz);
             if !catalog.errors.is_empty() {
                 for e in &catalog.errors {
                     eprintln!("{e}");
@@ -315,6 +362,7 @@ async fn remote(cli: Cli) -> Result<ExitCode, String> {
                 store.apply(&d).await.map_err(|e| e.to_string())?;
             }
             print(json!({"dry_run": dry_run, "diff": d}), d.to_string());
+            return Ok(ExitCode::SUCCESS);
         }
         Command::Export { dir } => {
             let tables = store.load().await.map_err(|e| e.to_string())?;
@@ -334,7 +382,24 @@ async fn remote(cli: Cli) -> Result<ExitCode, String> {
                 json!({"written": written}),
                 format!("wrote {} file(s) to {}\n", written.len(), dir.display()),
             );
+            return Ok(ExitCode::SUCCESS);
         }
+        _ => {}
+    }
+
+    let runner = Runner {
+        cloud: AwsCloud::new(&sdk),
+        store,
+        clock: SystemClock,
+        notifier: instance_scheduler::notify::deliver::connect(
+            &sdk,
+            &config.chat,
+            config.function_name.clone(),
+        )
+        .await,
+        config: config.run,
+    };
+    match cli.command {
         Command::Exception(ExceptionCommand::Set {
             schedule,
             date,
@@ -342,138 +407,74 @@ async fn remote(cli: Cli) -> Result<ExitCode, String> {
             value,
         }) => {
             let time = parse_time(Some(&value), "value")?;
-            require_schedule(&store, &schedule).await?;
-            store
-                .set_exception(&schedule, date, kind.into(), time)
+            let change = ops::set_exception(&runner, &schedule, date, kind.into(), time)
                 .await
-                .map_err(|e| e.to_string())?;
-            let shown = time.map_or("None".to_string(), |t| t.format("%H:%M").to_string());
-            let direction = Direction::from(kind);
-            print(
-                json!({"schedule": schedule, "date": date.to_string(), "type": direction, "value": shown}),
-                format!("{schedule} {date} {direction} = {shown}\n"),
-            );
-        }
-        Command::Holidays(HolidaysCommand::Import {
-            schedule,
-            file,
-            dry_run,
-        }) => {
-            let text = std::fs::read_to_string(&file)
-                .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-            let dates = instance_scheduler::store::holidays::parse(&text)
-                .map_err(|e| format!("{}: {e}", file.display()))?;
-            require_schedule(&store, &schedule).await?;
-            if !dry_run {
-                for d in &dates {
-                    store
-                        .set_exception(&schedule, *d, Direction::Start, None)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                }
-            }
-            let shown: Vec<String> = dates.iter().map(|d| d.to_string()).collect();
-            let verb = if dry_run { "would set" } else { "set" };
-            print(
-                json!({"schedule": schedule, "dry_run": dry_run, "start_none": shown}),
-                shown
-                    .iter()
-                    .map(|d| format!("{verb} {schedule} {d} start = None\n"))
-                    .collect(),
-            );
+                .map_err(err)?;
+            show(json_out, &change);
         }
         Command::Exception(ExceptionCommand::Del {
             schedule,
             date,
             kind,
         }) => {
-            let direction = Direction::from(kind);
-            let d = sync::Diff {
-                delete_exceptions: vec![(
-                    schedule.clone(),
-                    date.to_string(),
-                    direction.to_string(),
-                )],
-                ..sync::Diff::default()
-            };
-            store.apply(&d).await.map_err(|e| e.to_string())?;
-            print(
-                json!({"deleted": d.delete_exceptions}),
-                format!("{schedule} {date} {direction}: deleted\n"),
-            );
+            let change = ops::delete_exception(&runner, &schedule, date, kind.into())
+                .await
+                .map_err(err)?;
+            show(json_out, &change);
         }
         Command::Exception(ExceptionCommand::List { schedule, from, to }) => {
-            let tables = store.load().await.map_err(|e| e.to_string())?;
-            let mut rows: Vec<_> = tables
-                .exceptions
-                .iter()
-                .filter(|e| e.schedule_name == schedule)
-                .filter(|e| {
-                    let d =
-                        chrono::NaiveDate::parse_from_str(e.exception_date.trim(), "%Y-%m-%d").ok();
-                    from.is_none_or(|f| d.is_some_and(|d| d >= f))
-                        && to.is_none_or(|t| d.is_some_and(|d| d <= t))
-                })
-                .collect();
-            rows.sort_by(|a, b| {
-                (&a.exception_date, &a.exception_type).cmp(&(&b.exception_date, &b.exception_type))
-            });
-            let text: String = rows
-                .iter()
-                .map(|e| {
-                    format!(
-                        "{} {} {}\n",
-                        e.exception_date,
-                        e.exception_type,
-                        e.exception_value.as_deref().unwrap_or("None")
-                    )
-                })
-                .collect();
-            print(serde_json::to_value(&rows).unwrap_or_default(), text);
+            let list = ops::exceptions(&runner, &schedule, from, to)
+                .await
+                .map_err(err)?;
+            show(json_out, &list);
         }
-        command => {
-            let payload = match command {
-                Command::Extend { schedule, until } => {
-                    json!({"action":"extend","schedule":schedule,"until":until})
-                }
-                Command::ForceStart { schedule } => {
-                    json!({"action":"force-start","schedule":schedule})
-                }
-                Command::ForceStop { schedule } => {
-                    json!({"action":"force-stop","schedule":schedule})
-                }
-                Command::Status { schedule } => json!({"action":"status","schedule":schedule}),
-                Command::Plan { at } => json!({"action":"plan","at":at}),
-                _ => return Err("this command is not handled here".into()),
-            };
-            if let Some(name) = payload["schedule"].as_str() {
-                require_schedule(&store, name).await?;
-            }
-            let runner = Runner {
-                cloud: AwsCloud::new(&sdk),
-                store,
-                clock: SystemClock,
-                config,
-                notifier: instance_scheduler::lambda::notifier_from_env(&sdk).await?,
-                bot: Default::default(),
-            };
-            let answer = handle(&runner, payload).await.map_err(|e| e.to_string())?;
-            let text = serde_json::to_string_pretty(&answer).unwrap_or_default() + "\n";
-            print(answer, text);
+        Command::Holidays(HolidaysCommand::Import {
+            schedule,
+            file,
+            from,
+            to,
+            dry_run,
+        }) => {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+            let from = from.unwrap_or_else(|| runner.clock.now().date_naive());
+            let to = to.unwrap_or_else(|| from + chrono::Months::new(12));
+            let import = ops::import_holidays(&runner, &schedule, &text, from, to, dry_run)
+                .await
+                .map_err(|e| format!("{}: {e}", file.display()))?;
+            show(json_out, &import);
         }
+        Command::Extend { schedule, until } => {
+            let until = parse_time(Some(&until), "--until")?
+                .ok_or_else(|| "--until needs a time, HH:MM".to_string())?;
+            show(
+                json_out,
+                &ops::extend(&runner, &schedule, until).await.map_err(err)?,
+            );
+        }
+        Command::ForceStart { schedule } => show(
+            json_out,
+            &ops::force(&runner, &schedule, Direction::Start)
+                .await
+                .map_err(err)?,
+        ),
+        Command::ForceStop { schedule } => show(
+            json_out,
+            &ops::force(&runner, &schedule, Direction::Stop)
+                .await
+                .map_err(err)?,
+        ),
+        Command::Status { schedule } => show(
+            json_out,
+            &ops::status(&runner, &schedule).await.map_err(err)?,
+        ),
+        Command::Plan { at } => show(
+            json_out,
+            &ops::preview(&runner, at.with_timezone(&Utc))
+                .await
+                .map_err(err)?,
+        ),
+        _ => return Err("this command is not handled here".into()),
     }
     Ok(ExitCode::SUCCESS)
-}
-
-async fn require_schedule(
-    store: &instance_scheduler::store::dynamo::DynamoStore,
-    name: &str,
-) -> Result<(), String> {
-    use instance_scheduler::store::Store;
-    let items = store.load().await.map_err(|e| e.to_string())?;
-    if items.schedules.iter().any(|s| s.schedule_name == name) {
-        Ok(())
-    } else {
-        Err(format!("schedule \"{name}\" does not exist"))
-    }
 }

@@ -8,9 +8,9 @@ use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_ec2::types::{Filter, InstanceStateName};
 use futures::future::join_all;
 
-use super::{Cloud, Failure, Instance, Kind, ObserveError, Power};
-use crate::plan::Target;
-use crate::schedule::{Direction, SCHEDULE_TAG};
+use super::{Cloud, ObserveError};
+use crate::fleet::{Direction, Failure, Instance, Kind, Power, Target};
+use crate::schedule::SCHEDULE_TAG;
 
 /// EC2 and RDS clients, built once per process.
 #[derive(Debug, Clone)]
@@ -31,6 +31,46 @@ where
         (Some(code), None) => code.to_string(),
         _ => DisplayErrorContext(e).to_string(),
     }
+}
+
+/// How long any AWS request may take. A service that accepts a connection and never
+/// answers must end a run with an error well within the function's timeout: each
+/// attempt gets `ATTEMPT`, and the whole operation, retries included, `OPERATION`.
+pub mod limits {
+    use std::time::Duration;
+
+    /// Connecting.
+    pub const CONNECT: Duration = Duration::from_secs(3);
+    /// One attempt, from sending to the whole answer.
+    pub const ATTEMPT: Duration = Duration::from_secs(10);
+    /// One operation with its retries.
+    pub const OPERATION: Duration = Duration::from_secs(25);
+    /// Attempts per operation: the SDK retries throttling (`RequestLimitExceeded`,
+    /// `ThrottlingException`) and transient errors with exponential backoff and jitter.
+    pub const ATTEMPTS: u32 = 5;
+}
+
+/// The SDK configuration every client of this crate is built from: `loader` with
+/// the timeouts and retries of [`limits`].
+pub async fn sdk_config(loader: aws_config::ConfigLoader) -> aws_config::SdkConfig {
+    use aws_config::retry::RetryConfig;
+    use aws_config::timeout::TimeoutConfig;
+    loader
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(limits::CONNECT)
+                .operation_attempt_timeout(limits::ATTEMPT)
+                .operation_timeout(limits::OPERATION)
+                .build(),
+        )
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(limits::ATTEMPTS)
+                .with_initial_backoff(std::time::Duration::from_millis(200))
+                .with_max_backoff(std::time::Duration::from_secs(5)),
+        )
+        .load()
+        .await
 }
 
 impl AwsCloud {
@@ -288,7 +328,7 @@ pub fn rds_power(status: &str) -> Power {
 }
 
 impl Cloud for AwsCloud {
-    async fn observe(&self) -> Result<Vec<Instance>, ObserveError> {
+    async fn observe(&self) -> Result<std::sync::Arc<Vec<Instance>>, ObserveError> {
         let (ec2, rds, aurora) = tokio::join!(
             self.ec2_instances(),
             self.rds_instances(),
@@ -297,7 +337,7 @@ impl Cloud for AwsCloud {
         let mut all = ec2?;
         all.extend(rds?);
         all.extend(aurora?);
-        Ok(all)
+        Ok(std::sync::Arc::new(all))
     }
 
     async fn act(&self, direction: Direction, targets: &[Target]) -> Vec<Failure> {

@@ -3,12 +3,14 @@
 //! capacity. It never reads the real clock.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 
-use super::{Instance, Kind, Power};
-use crate::schedule::Direction;
+use super::{Cloud, ObserveError};
+use crate::clock::{Clock, VirtualClock};
+use crate::fleet::{Direction, Failure, Instance, Kind, Power, Target};
 
 /// A fleet description, the `FLEET.json` of `schedctl simulate`.
 #[derive(Debug, Clone, Deserialize)]
@@ -88,8 +90,8 @@ pub struct SimCloud {
     instances: Vec<(SimInstance, Phase, Billing)>,
     index: BTreeMap<String, usize>,
     /// What `observe` returns, kept and updated in place: the fleet is observed every
-    /// tick, and rebuilding it dominated long simulations.
-    view: Vec<Instance>,
+    /// pass, and rebuilding (or copying) it dominated long simulations.
+    view: Arc<Vec<Instance>>,
 }
 
 impl SimCloud {
@@ -112,7 +114,7 @@ impl SimCloud {
             .enumerate()
             .map(|(k, (i, _, _))| (i.id.clone(), k))
             .collect();
-        let view = instances
+        let view: Vec<Instance> = instances
             .iter()
             .map(|(i, _, _)| Instance {
                 id: i.id.clone(),
@@ -126,7 +128,7 @@ impl SimCloud {
         SimCloud {
             instances,
             index,
-            view,
+            view: Arc::new(view),
         }
     }
 
@@ -157,8 +159,16 @@ impl SimCloud {
 
     /// The fleet as seen at `now`.
     pub fn observe(&mut self, now: DateTime<Utc>) -> &[Instance] {
+        self.snapshot(now);
+        &self.view
+    }
+
+    /// The fleet as seen at `now`, shared: cheap to hand out, and updated in place
+    /// next time when nobody holds it any more.
+    pub fn snapshot(&mut self, now: DateTime<Utc>) -> Arc<Vec<Instance>> {
         self.settle(now);
-        for ((_, phase, _), seen) in self.instances.iter().zip(&mut self.view) {
+        let view = Arc::make_mut(&mut self.view);
+        for ((_, phase, _), seen) in self.instances.iter().zip(view.iter_mut()) {
             (seen.power, seen.since) = match *phase {
                 Phase::Settled { up: true, since } => (Power::Running, since),
                 Phase::Settled { up: false, since } => (Power::Stopped, since),
@@ -166,7 +176,7 @@ impl SimCloud {
                 Phase::Moving { up: false, .. } => (Power::Stopping, None),
             };
         }
-        &self.view
+        Arc::clone(&self.view)
     }
 
     /// Starts or stops instances at `now`; returns the ones that failed, with the
@@ -212,6 +222,47 @@ impl SimCloud {
             };
         }
         failures
+    }
+}
+
+/// The simulated fleet behind the [`Cloud`] trait, on a virtual clock shared with
+/// the run that drives it: the simulator runs the same run step as the function.
+#[derive(Debug, Clone)]
+pub struct SimFleet {
+    cloud: Arc<Mutex<SimCloud>>,
+    clock: VirtualClock,
+}
+
+impl SimFleet {
+    /// `cloud`, observed and acted on at `clock`'s time.
+    pub fn new(cloud: SimCloud, clock: VirtualClock) -> SimFleet {
+        SimFleet {
+            cloud: Arc::new(Mutex::new(cloud)),
+            clock,
+        }
+    }
+
+    /// The simulated fleet itself, for what the [`Cloud`] trait does not ask (billing).
+    pub fn with<T>(&self, f: impl FnOnce(&mut SimCloud) -> T) -> T {
+        // Plain data: a panic elsewhere cannot leave it torn.
+        let mut cloud = self.cloud.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut cloud)
+    }
+}
+
+impl Cloud for SimFleet {
+    async fn observe(&self) -> Result<Arc<Vec<Instance>>, ObserveError> {
+        let now = self.clock.now();
+        Ok(self.with(|c| c.snapshot(now)))
+    }
+
+    async fn act(&self, direction: Direction, targets: &[Target]) -> Vec<Failure> {
+        let now = self.clock.now();
+        let ids: Vec<String> = targets.iter().map(|t| t.id.clone()).collect();
+        self.with(|c| c.act(now, direction, &ids))
+            .into_iter()
+            .map(|(id, error)| Failure { id, error })
+            .collect()
     }
 }
 

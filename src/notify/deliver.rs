@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use super::formats::Format;
 use super::{Language, Message, Severity};
+use crate::clock::Clock;
+use crate::secrets::SecretSource;
 
 /// A webhook URL: a secret, never printed.
 #[derive(Clone, PartialEq, Eq)]
@@ -69,6 +71,11 @@ pub struct Notifier {
     pub attempts: u32,
     /// Longest wait between attempts, whatever `Retry-After` asks.
     pub max_wait: Duration,
+    /// Channels that could not be set up, and why: every run reports them as an
+    /// error, so a broken chat setting is seen without stopping anything.
+    pub problems: Vec<String>,
+    /// The function's name, for the commands that warnings suggest.
+    pub function_name: Option<String>,
 }
 
 impl Default for Notifier {
@@ -100,37 +107,66 @@ impl Notifier {
             language,
             attempts: 3,
             max_wait: Duration::from_secs(10),
+            problems: Vec::new(),
+            function_name: None,
         }
     }
 
-    /// Sends each message to each webhook that wants it; returns what did not arrive
-    /// (also logged). Never fails.
-    pub async fn send(&self, messages: &[Message]) -> Vec<Undelivered> {
-        let mut failed = Vec::new();
-        for hook in &self.webhooks {
-            for m in messages {
-                if hook.wants == Wants::Alerts && m.severity == Severity::Ok {
-                    continue;
-                }
-                if let Err(reason) = self.post(hook, m).await {
-                    tracing::warn!(
-                        webhook = %hook.label,
-                        format = hook.format.name(),
-                        schedule = %m.schedule,
-                        action = "notify",
-                        "message not delivered: {reason}"
-                    );
-                    failed.push(Undelivered {
-                        webhook: hook.label.clone(),
-                        reason,
+    /// Sends each message to each webhook that wants it, all at once, and gives up on
+    /// whatever has not arrived when `deadline` has passed; returns what did not
+    /// arrive (also logged). Never fails and never takes longer than `deadline`.
+    pub async fn send(
+        &self,
+        messages: &[Message],
+        clock: &impl Clock,
+        deadline: Duration,
+    ) -> Vec<Undelivered> {
+        let jobs: Vec<(&Webhook, &Message)> = self
+            .webhooks
+            .iter()
+            .flat_map(|hook| messages.iter().map(move |m| (hook, m)))
+            .filter(|(hook, m)| !(hook.wants == Wants::Alerts && m.severity == Severity::Ok))
+            .collect();
+        if jobs.is_empty() {
+            return Vec::new();
+        }
+        let started = std::time::Instant::now();
+        let sends = jobs.iter().map(|(hook, m)| async move {
+            let outcome =
+                tokio::time::timeout(deadline, self.post(hook, m, clock, started, deadline))
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(format!("not delivered within {} s", deadline.as_secs()))
                     });
-                }
+            (hook, m, outcome)
+        });
+        let mut failed = Vec::new();
+        for (hook, m, outcome) in futures::future::join_all(sends).await {
+            if let Err(reason) = outcome {
+                tracing::warn!(
+                    webhook = %hook.label,
+                    format = hook.format.name(),
+                    schedule = %m.schedule,
+                    action = "notify",
+                    "message not delivered: {reason}"
+                );
+                failed.push(Undelivered {
+                    webhook: hook.label.clone(),
+                    reason,
+                });
             }
         }
         failed
     }
 
-    async fn post(&self, hook: &Webhook, m: &Message) -> Result<(), String> {
+    async fn post(
+        &self,
+        hook: &Webhook,
+        m: &Message,
+        clock: &impl Clock,
+        started: std::time::Instant,
+        deadline: Duration,
+    ) -> Result<(), String> {
         let body = hook.format.body(m);
         let mut backoff = Duration::from_millis(500);
         let mut last = String::new();
@@ -161,7 +197,12 @@ impl Notifier {
                 }
             };
             if attempt < self.attempts {
-                tokio::time::sleep(wait.min(self.max_wait)).await;
+                let wait = wait.min(self.max_wait);
+                // A retry that could not finish before the deadline is not worth starting.
+                if started.elapsed() + wait >= deadline {
+                    return Err(format!("{last}; no time left to retry"));
+                }
+                clock.sleep(wait).await;
                 backoff *= 2;
             }
         }
@@ -169,15 +210,17 @@ impl Notifier {
     }
 }
 
-/// Where a webhook's URL comes from, as configured.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum UrlSource {
-    /// Given in the environment.
-    Plain(SecretUrl),
-    /// An SSM Parameter Store parameter (SecureString), by name.
-    Ssm(String),
-    /// A Secrets Manager secret, by id; its string is the URL.
-    Secret(String),
+/// The chat channels as configured, their URLs not yet fetched.
+#[derive(Debug, Clone)]
+pub struct ChatConfig {
+    /// The webhooks that read.
+    pub webhooks: Vec<WebhookConfig>,
+    /// What is wrong with those that did not.
+    pub problems: Vec<String>,
+    /// `NOTIFY_LANGUAGE`.
+    pub language: Language,
+    /// `WEBHOOK_TIMEOUT_SECONDS`: per request.
+    pub timeout: Duration,
 }
 
 /// A webhook as configured, its URL not yet fetched.
@@ -186,7 +229,7 @@ pub struct WebhookConfig {
     /// `WEBHOOK`, `WEBHOOK_2`, ...
     pub label: String,
     /// Where its URL is.
-    pub url: UrlSource,
+    pub url: SecretSource,
     /// Its format, if set.
     pub format: Option<Format>,
     /// What it wants.
@@ -194,9 +237,12 @@ pub struct WebhookConfig {
 }
 
 /// Reads webhook settings from `var`: for `P` in `WEBHOOK`, `WEBHOOK_2` … `WEBHOOK_9`,
-/// `P_URL` (or `P_URL_SSM`, `P_URL_SECRET`), `P_FORMAT`, `P_EVENTS`.
-pub fn configs(var: impl Fn(&str) -> Option<String>) -> Result<Vec<WebhookConfig>, String> {
+/// `P_URL` (or `P_URL_SSM`, `P_URL_SECRET`), `P_FORMAT`, `P_EVENTS`. A webhook whose
+/// settings do not read is left out, and what is wrong with it comes back in the
+/// second list: a broken chat setting never stops scheduling.
+pub fn configs(var: impl Fn(&str) -> Option<String>) -> (Vec<WebhookConfig>, Vec<String>) {
     let mut out = Vec::new();
+    let mut problems = Vec::new();
     for n in 1..=9 {
         let label = if n == 1 {
             "WEBHOOK".to_string()
@@ -204,31 +250,30 @@ pub fn configs(var: impl Fn(&str) -> Option<String>) -> Result<Vec<WebhookConfig
             format!("WEBHOOK_{n}")
         };
         let get = |suffix: &str| var(&format!("{label}_{suffix}")).filter(|v| !v.trim().is_empty());
-        let url = match (get("URL"), get("URL_SSM"), get("URL_SECRET")) {
-            (Some(u), None, None) => UrlSource::Plain(SecretUrl::new(u.trim())),
-            (None, Some(p), None) => UrlSource::Ssm(p.trim().to_string()),
-            (None, None, Some(s)) => UrlSource::Secret(s.trim().to_string()),
-            (None, None, None) => continue,
-            _ => {
-                return Err(format!(
-                    "{label}: set only one of {label}_URL, {label}_URL_SSM, {label}_URL_SECRET"
-                ));
-            }
+        let read = || -> Result<Option<WebhookConfig>, String> {
+            let Some(url) = SecretSource::from_vars(&var, &format!("{label}_URL"))? else {
+                return Ok(None);
+            };
+            let format = get("FORMAT")
+                .map(|f| Format::parse(&f))
+                .transpose()
+                .map_err(|e| format!("{label}_FORMAT: {e}"))?;
+            let wants = Wants::parse(&get("EVENTS").unwrap_or_default())
+                .map_err(|e| format!("{label}_EVENTS: {e}"))?;
+            Ok(Some(WebhookConfig {
+                label: label.clone(),
+                url,
+                format,
+                wants,
+            }))
         };
-        let format = get("FORMAT")
-            .map(|f| Format::parse(&f))
-            .transpose()
-            .map_err(|e| format!("{label}_FORMAT: {e}"))?;
-        let wants = Wants::parse(&get("EVENTS").unwrap_or_default())
-            .map_err(|e| format!("{label}_EVENTS: {e}"))?;
-        out.push(WebhookConfig {
-            label,
-            url,
-            format,
-            wants,
-        });
+        match read() {
+            Ok(Some(c)) => out.push(c),
+            Ok(None) => {}
+            Err(e) => problems.push(format!("chat channel {label} is off: {e}")),
+        }
     }
-    Ok(out)
+    (out, problems)
 }
 
 /// Resolves a configured webhook once its URL is known: the format is the one set, or
@@ -251,6 +296,35 @@ pub fn resolve(config: &WebhookConfig, url: SecretUrl) -> Result<Webhook, String
     })
 }
 
+/// The chat channels of a configuration, their URLs fetched where they are kept. A
+/// channel that cannot be set up (a missing parameter, an unreadable secret, an
+/// unrecognised URL) is left out and reported in [`Notifier::problems`].
+pub async fn connect(
+    sdk: &aws_config::SdkConfig,
+    chat: &ChatConfig,
+    function_name: Option<String>,
+) -> Notifier {
+    let mut hooks = Vec::new();
+    let mut problems = chat.problems.clone();
+    for c in &chat.webhooks {
+        let hook = match c.url.fetch(sdk, &format!("{}_URL", c.label)).await {
+            Ok(url) => resolve(c, SecretUrl::new(url.trim())),
+            Err(e) => Err(e),
+        };
+        match hook {
+            Ok(h) => hooks.push(h),
+            Err(e) => problems.push(format!("chat channel {} is off: {e}", c.label)),
+        }
+    }
+    for p in &problems {
+        tracing::error!(action = "notify", "{p}");
+    }
+    let mut notifier = Notifier::new(hooks, chat.language, chat.timeout);
+    notifier.problems = problems;
+    notifier.function_name = function_name;
+    notifier
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,15 +340,15 @@ mod tests {
 
     #[test]
     fn several_webhooks_each_with_its_format_and_events() {
-        let c = configs(env(&[
+        let (c, problems) = configs(env(&[
             ("WEBHOOK_URL", "https://hooks.slack.com/services/T/B/X"),
             ("WEBHOOK_2_URL_SSM", "/scheduler/ops-webhook"),
             ("WEBHOOK_2_FORMAT", "teams"),
             ("WEBHOOK_2_EVENTS", "alerts"),
-        ]))
-        .unwrap();
+        ]));
+        assert!(problems.is_empty());
         assert_eq!(c.len(), 2);
-        assert_eq!(c[1].url, UrlSource::Ssm("/scheduler/ops-webhook".into()));
+        assert_eq!(c[1].url, SecretSource::Ssm("/scheduler/ops-webhook".into()));
         assert_eq!(c[1].wants, Wants::Alerts);
         let hook = resolve(
             &c[0],
@@ -286,11 +360,10 @@ mod tests {
 
     #[test]
     fn an_unrecognised_url_without_a_format_is_a_clear_error_without_the_url() {
-        let c = configs(env(&[(
+        let (c, _) = configs(env(&[(
             "WEBHOOK_URL",
             "https://chat.internal.example/hook/s3cr3t",
-        )]))
-        .unwrap();
+        )]));
         let e = resolve(
             &c[0],
             SecretUrl::new("https://chat.internal.example/hook/s3cr3t"),
@@ -298,8 +371,19 @@ mod tests {
         .unwrap_err();
         assert!(e.contains("set WEBHOOK_FORMAT"), "{e}");
         assert!(!e.contains("s3cr3t"));
-        assert!(configs(env(&[("WEBHOOK_URL", "x"), ("WEBHOOK_URL_SSM", "y")])).is_err());
-        assert!(configs(env(&[("WEBHOOK_URL", "x"), ("WEBHOOK_FORMAT", "irc")])).is_err());
+        // A broken channel is left out and named; the others still work.
+        let (c, problems) = configs(env(&[
+            ("WEBHOOK_URL", "x"),
+            ("WEBHOOK_URL_SSM", "y"),
+            ("WEBHOOK_2_URL", "https://hooks.slack.com/services/T/B/X"),
+            ("WEBHOOK_3_URL", "z"),
+            ("WEBHOOK_3_FORMAT", "irc"),
+        ]));
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].label, "WEBHOOK_2");
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[0].starts_with("chat channel WEBHOOK is off: set only one of"));
+        assert!(problems[1].contains("WEBHOOK_3_FORMAT"));
     }
 
     #[test]

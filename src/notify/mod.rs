@@ -6,7 +6,6 @@
 
 pub mod deliver;
 pub mod formats;
-pub mod secrets;
 
 use std::collections::BTreeMap;
 
@@ -14,7 +13,6 @@ use chrono::{DateTime, Duration, FixedOffset};
 use serde::Serialize;
 
 use crate::plan::{Event, What};
-use crate::simulate::human_seconds;
 
 /// What a message is about, which decides its colour in every format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -113,6 +111,76 @@ pub struct Context {
     pub language: Language,
     /// The function's name, for the extend command in warnings.
     pub function_name: Option<String>,
+}
+
+/// `3m 05s`, `1h 02m`.
+pub fn human_seconds(seconds: i64) -> String {
+    match seconds {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{}m {:02}s", s / 60, s % 60),
+        s => format!("{}h {:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
+/// Writes `events` as a timeline for people, one line each: when (in the schedule's
+/// offset), the schedule, a word, the detail; `name` turns an instance id into how
+/// people know it.
+pub fn write_timeline(
+    f: &mut impl std::fmt::Write,
+    events: &[Event],
+    name: &dyn Fn(&str) -> String,
+) -> std::fmt::Result {
+    let width = events.iter().map(|e| e.schedule.len()).max().unwrap_or(8);
+    for e in events {
+        let (word, detail) = match &e.what {
+            What::Start { group, instances } | What::Stop { group, instances } => {
+                let list: Vec<String> = instances.iter().map(|i| name(i)).collect();
+                let word = if matches!(e.what, What::Start { .. }) {
+                    "start"
+                } else {
+                    "stop"
+                };
+                (word, format!("{group}: {}", list.join(", ")))
+            }
+            What::Ready { group } => ("ready", format!("{group} is up")),
+            What::Stopped { group } => ("stopped", format!("{group} is down")),
+            What::ScheduleReady { seconds } => (
+                "ready",
+                format!(
+                    "every group is up, {} after the start",
+                    human_seconds(*seconds)
+                ),
+            ),
+            What::ScheduleStopped { seconds } => (
+                "stopped",
+                format!(
+                    "every group is down, {} after the stop",
+                    human_seconds(*seconds)
+                ),
+            ),
+            What::Warn {
+                stop_at,
+                minutes_left,
+                groups,
+            } => (
+                "warn",
+                format!(
+                    "{} running will stop at {} ({minutes_left} min left)",
+                    groups.join(", "),
+                    stop_at.format("%H:%M")
+                ),
+            ),
+            What::Error { message } => ("ERROR", message.clone()),
+        };
+        writeln!(
+            f,
+            "{}  {:<width$}  {:<7}  {detail}",
+            e.at.format("%a %Y-%m-%d %H:%M:%S %:z"),
+            e.schedule,
+            word
+        )?;
+    }
+    Ok(())
 }
 
 fn tr(lang: Language, en: &str, ko: &str) -> String {

@@ -15,8 +15,8 @@ use chrono::{DateTime, Duration, FixedOffset, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::calendar::{self, Transition};
-use crate::cloud::{Instance, Kind, Power};
-use crate::schedule::{Catalog, Direction, SCHEDULE_TAG, Schedule};
+use crate::fleet::{Direction, Failure, Instance, Power, Target};
+use crate::schedule::{Catalog, SCHEDULE_TAG, Schedule};
 
 /// Knobs of the planner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,15 +120,6 @@ pub struct Warning {
     pub minutes_left: i64,
 }
 
-/// An instance to act on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Target {
-    /// Its id.
-    pub id: String,
-    /// Its kind, which picks the API.
-    pub kind: Kind,
-}
-
 /// Start or stop these instances of one group.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Action {
@@ -221,16 +212,95 @@ pub struct Plan {
     pub state: RunState,
 }
 
-impl RunState {
-    /// Records that the cloud refused to act on instance `id` of `schedule`, so the
-    /// next plan treats it as failed at once (and holds back its dependents).
-    pub fn record_refused(&mut self, schedule: &str, id: &str) {
-        if let Some(q) = self
-            .schedules
-            .get_mut(schedule)
-            .and_then(|s| s.sequence.as_mut())
-        {
-            q.refused.insert(id.to_string());
+impl Plan {
+    /// The bookkeeping after the plan's actions were carried out, shared by every
+    /// caller of [`plan`]: each instance the cloud refused (`failures`, with the
+    /// service's error) is recorded in the state, so the next plan treats it as failed
+    /// at once and holds back what depends on it; and each group with a refusal is
+    /// reported once, with the reasons and the groups held back.
+    pub fn after_act(
+        &mut self,
+        now: DateTime<Utc>,
+        catalog: &Catalog,
+        fleet: &[Instance],
+        failures: &[Failure],
+    ) {
+        if failures.is_empty() {
+            return;
+        }
+        let names: HashMap<&str, &Instance> = fleet.iter().map(|i| (i.id.as_str(), i)).collect();
+        // Per (schedule, group): the refused instances and why.
+        let mut refused: BTreeMap<(usize, String), Vec<(String, String)>> = BTreeMap::new();
+        for f in failures {
+            let Some(k) = self
+                .actions
+                .iter()
+                .position(|a| a.targets.iter().any(|t| t.id == f.id))
+            else {
+                continue;
+            };
+            let a = &self.actions[k];
+            if let Some(q) = self
+                .state
+                .schedules
+                .get_mut(&a.schedule)
+                .and_then(|s| s.sequence.as_mut())
+            {
+                q.refused.insert(f.id.clone());
+            }
+            let label = names.get(f.id.as_str()).map_or(f.id.clone(), |i| i.label());
+            refused
+                .entry((k, a.group.clone()))
+                .or_default()
+                .push((label, f.error.clone()));
+        }
+        for ((k, group), instances) in refused {
+            let a = &self.actions[k];
+            let (schedule_name, direction) = (a.schedule.clone(), a.direction);
+            let Some(schedule) = catalog.get(&schedule_name) else {
+                continue;
+            };
+            let Some(q) = self
+                .state
+                .schedules
+                .get_mut(&schedule_name)
+                .and_then(|s| s.sequence.as_mut())
+            else {
+                continue;
+            };
+            if !q.failed.insert(group.clone()) {
+                continue;
+            }
+            let list: Vec<String> = instances
+                .iter()
+                .map(|(label, error)| format!("{label} ({error})"))
+                .collect();
+            let message = failure_message(schedule, &group, direction, &list.join(", "));
+            self.events.push(Event {
+                at: now.with_timezone(&schedule.tz).fixed_offset(),
+                schedule: schedule_name,
+                what: What::Error { message },
+            });
+        }
+    }
+}
+
+/// What a group that did not start or stop means for the rest of its schedule.
+fn failure_message(schedule: &Schedule, group: &str, direction: Direction, who: &str) -> String {
+    match direction {
+        Direction::Start => {
+            let held = schedule.dependents_of(group);
+            format!(
+                "group {group}: {who} did not start; {}",
+                if held.is_empty() {
+                    "no other group waits for it".to_string()
+                } else {
+                    format!("holding back {}", held.join(", "))
+                }
+            )
+        }
+        Direction::Stop => {
+            format!("group {group}: {who} did not stop; the groups it depends on are left running")
         }
     }
 }
@@ -270,19 +340,29 @@ pub fn plan(
             out.state.schedules.insert(e.schedule.clone(), kept.clone());
         }
     }
+    // Problems that skip nothing: announced once, like errors.
+    for w in &catalog.warnings {
+        let text = w.to_string();
+        if !state.reported_errors.contains(&text) {
+            let tz = catalog.get(&w.schedule).map_or(chrono_tz::UTC, |s| s.tz);
+            out.events.push(Event {
+                at: now.with_timezone(&tz).fixed_offset(),
+                schedule: w.schedule.clone(),
+                what: What::Error {
+                    message: w.problem.clone(),
+                },
+            });
+        }
+        out.state.reported_errors.insert(text);
+    }
     for r in requests {
         let (Request::ForceStart(name) | Request::ForceStop(name)) = r;
-        if catalog.get(name).is_none() {
-            let why = if catalog.errors.iter().any(|e| &e.schedule == name) {
-                "is broken (see its error)"
-            } else {
-                "does not exist"
-            };
+        if let Err(why) = catalog.find(name) {
             out.events.push(Event {
                 at: now.fixed_offset(),
                 schedule: name.clone(),
                 what: What::Error {
-                    message: format!("cannot {}: the schedule {why}", request_verb(r)),
+                    message: format!("cannot {}: {why}", request_verb(r)),
                 },
             });
         }
@@ -411,17 +491,7 @@ impl<'a> ScheduleRun<'a> {
             self.state.warning = None;
             return;
         }
-        self.groups = s
-            .groups
-            .iter()
-            .map(|_| Vec::new())
-            .collect::<Vec<Vec<&Instance>>>();
-        for i in members() {
-            let group_tag = i.tags.get(crate::schedule::GROUP_TAG).map(String::as_str);
-            if let Some(g) = s.group_of(group_tag, i.kind) {
-                self.groups[g].push(i);
-            }
-        }
+        self.groups = s.members(members().iter().copied());
         if let Some(sequence) = self.state.sequence.take() {
             self.state.sequence = match sequence.direction {
                 Direction::Start => self.advance_start(sequence),
@@ -448,11 +518,8 @@ impl<'a> ScheduleRun<'a> {
             group: group.clone(),
             targets: instances
                 .iter()
-                .map(|i| Target {
-                    id: i.id.clone(),
-                    kind: i.kind,
-                })
-                .collect(),
+                .map(|i| i.target())
+                .collect::<Vec<Target>>(),
         });
         let what = match direction {
             Direction::Start => What::Start {
@@ -487,24 +554,6 @@ impl<'a> ScheduleRun<'a> {
                     .is_some_and(|t| self.now - *t >= self.settings.settle))
     }
 
-    /// Names of the groups that depend on group `g`, directly or not.
-    fn dependents_of(&self, g: usize) -> Vec<String> {
-        let groups = &self.schedule.groups;
-        let mut names: BTreeSet<&str> = BTreeSet::from([groups[g].name.as_str()]);
-        // Groups are in dependency order, so one pass reaches every dependent.
-        for later in &groups[g + 1..] {
-            if later.depends_on.iter().any(|d| names.contains(d.as_str())) {
-                names.insert(&later.name);
-            }
-        }
-        names.remove(groups[g].name.as_str());
-        groups
-            .iter()
-            .filter(|x| names.contains(x.name.as_str()))
-            .map(|x| x.name.clone())
-            .collect()
-    }
-
     fn advance_start(&mut self, mut q: Sequence) -> Option<Sequence> {
         let s = self.schedule;
         let n = s.groups.len();
@@ -526,10 +575,7 @@ impl<'a> ScheduleRun<'a> {
                 .collect();
             let deps_up = deps.iter().all(|d| up[*d]);
             blocked[g] = deps.iter().any(|d| blocked[*d]);
-            if members
-                .iter()
-                .all(|i| matches!(i.power, Power::Running | Power::Busy))
-            {
+            if members.iter().all(|i| i.power.is_up()) {
                 up[g] = true;
                 if members.iter().any(|i| q.acted.contains_key(&i.id))
                     && q.done.insert(s.groups[g].name.clone())
@@ -553,17 +599,8 @@ impl<'a> ScheduleRun<'a> {
             if !failed.is_empty() {
                 blocked[g] = true;
                 if q.failed.insert(s.groups[g].name.clone()) {
-                    let held = self.dependents_of(g);
-                    let message = format!(
-                        "group {}: {} did not start; {}",
-                        s.groups[g].name,
-                        describe(&failed),
-                        if held.is_empty() {
-                            "no other group waits for it".to_string()
-                        } else {
-                            format!("holding back {}", held.join(", "))
-                        }
-                    );
+                    let message =
+                        failure_message(s, &s.groups[g].name, Direction::Start, &describe(&failed));
                     self.event(self.now, What::Error { message });
                 }
             }
@@ -629,10 +666,7 @@ impl<'a> ScheduleRun<'a> {
             if !failed.is_empty() {
                 blocked[g] = true;
                 if q.failed.insert(name.clone()) {
-                    let message = format!(
-                        "group {name}: {} did not stop; the groups it depends on are left running",
-                        describe(&failed)
-                    );
+                    let message = failure_message(s, &name, Direction::Stop, &describe(&failed));
                     self.event(self.now, What::Error { message });
                 }
             }
@@ -706,11 +740,7 @@ impl<'a> ScheduleRun<'a> {
             .groups
             .iter()
             .zip(&self.groups)
-            .filter(|(_, members)| {
-                members
-                    .iter()
-                    .any(|i| matches!(i.power, Power::Running | Power::Starting | Power::Busy))
-            })
+            .filter(|(_, members)| members.iter().any(|i| i.power.is_live()))
             .map(|(g, _)| g.name.clone())
             .collect();
         if up.is_empty() {
@@ -745,16 +775,7 @@ impl<'a> ScheduleRun<'a> {
 }
 
 fn describe(instances: &[&Instance]) -> String {
-    let names: Vec<String> = instances
-        .iter()
-        .map(|i| {
-            if i.name() == i.id {
-                i.id.clone()
-            } else {
-                format!("{} ({})", i.name(), i.id)
-            }
-        })
-        .collect();
+    let names: Vec<String> = instances.iter().map(|i| i.label()).collect();
     names.join(", ")
 }
 

@@ -65,29 +65,28 @@ impl Harness {
         }
     }
 
-    /// One run at `when` (RFC 3339), with its actions carried out.
+    /// One run at `when` (RFC 3339): the planner, its actions carried out on the
+    /// simulated fleet, and the core's bookkeeping after acting.
     fn run_with(&mut self, when: &str, requests: &[Request]) -> Plan {
         let now = at(when);
-        let observed = self.cloud.observe(now);
-        let p = plan(
+        let observed = self.cloud.snapshot(now);
+        let mut p = plan(
             now,
             &self.catalog,
-            observed,
+            &observed,
             &self.state,
             requests,
             &self.settings,
         );
+        let mut failures = Vec::new();
         for a in &p.actions {
             let ids: Vec<String> = a.targets.iter().map(|t| t.id.clone()).collect();
-            self.cloud.act(now, a.direction, &ids);
-        }
-        for name in &p.clear_force_start {
-            for s in &mut self.catalog.schedules {
-                if &s.name == name {
-                    s.force_start = false;
-                }
+            for (id, error) in self.cloud.act(now, a.direction, &ids) {
+                failures.push(crate::fleet::Failure { id, error });
             }
         }
+        p.after_act(now, &self.catalog, &observed, &failures);
+        self.catalog.clear_force_start(&p.clear_force_start);
         self.state = p.state.clone();
         p
     }
@@ -323,7 +322,7 @@ fn force_start_and_force_stop_requests_act_now_in_order() {
     let p = h.run_with("2026-11-28T13:00:00Z", &[Request::ForceStop("Nope".into())]);
     assert_eq!(
         errors(&p),
-        ["Nope: cannot force-stop: the schedule does not exist"]
+        ["Nope: cannot force-stop: schedule \"Nope\" does not exist"]
     );
 }
 
@@ -334,13 +333,17 @@ fn a_failed_start_holds_back_dependents_and_is_reported_once() {
     f.instances[1].start_fails = true; // mw
     let mut h = Harness::new(&[CHAIN], f, "2026-11-30T08:55:00Z");
     h.run("2026-11-30T09:00:00Z");
-    assert_eq!(acts(&h.run("2026-11-30T09:06:00Z")), ["start MW [mw]"]);
-    let p = h.run("2026-11-30T09:08:00Z");
-    assert!(acts(&p).is_empty());
+    // The cloud refuses at once: one report, with its reason, in the same run.
+    let p = h.run("2026-11-30T09:06:00Z");
+    assert_eq!(acts(&p), ["start MW [mw]"]);
     assert_eq!(
         errors(&p),
-        ["Dev: group MW: mw did not start; holding back API, BATCH"]
+        [
+            "Dev: group MW: mw (InsufficientInstanceCapacity: there is no capacity for this instance type) did not start; holding back API, BATCH"
+        ]
     );
+    let p = h.run("2026-11-30T09:08:00Z");
+    assert!(acts(&p).is_empty() && errors(&p).is_empty());
     // Nothing more can happen: the start ends without a second report or a retry.
     let p = h.run("2026-11-30T09:10:00Z");
     assert!(acts(&p).is_empty() && errors(&p).is_empty());

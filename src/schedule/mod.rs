@@ -6,7 +6,7 @@ mod parse;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{NaiveDate, NaiveTime};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
@@ -15,7 +15,7 @@ pub use parse::{
     Days, date as parse_date, time_of_day as parse_time, time_zone as parse_time_zone,
 };
 
-use crate::cloud::Kind;
+use crate::fleet::{Direction, Instance, Kind, Power};
 use parse::in_schedule;
 
 /// Tag key that puts an instance into a schedule (value: the schedule's `TagValue`).
@@ -78,27 +78,6 @@ pub struct ServerGroup {
     pub depends_on: Vec<String>,
 }
 
-/// Start or stop: the two things a schedule does.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Direction {
-    /// Bring servers up, dependencies first.
-    Start,
-    /// Bring servers down, dependents first.
-    Stop,
-}
-
-impl std::fmt::Display for Direction {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Direction::Start => "start",
-            Direction::Stop => "stop",
-        })
-    }
-}
-
 /// A validated schedule: everything the planner needs, already checked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Schedule {
@@ -141,6 +120,52 @@ impl Schedule {
             .iter()
             .position(|g| g.name == tag && g.kind.admits(kind))
     }
+
+    /// The group `i` belongs to, if it is one of this schedule's instances: it carries
+    /// the schedule's tag value, is not gone, and its group tag and kind fit a group.
+    /// The one rule for membership, used by the planner and by `status` alike.
+    pub fn group_of_instance(&self, i: &Instance) -> Option<usize> {
+        if i.power == Power::Gone || i.tags.get(SCHEDULE_TAG) != Some(&self.tag_value) {
+            return None;
+        }
+        self.group_of(i.tags.get(GROUP_TAG).map(String::as_str), i.kind)
+    }
+
+    /// The schedule's instances among `fleet`, per group in the schedule's group order.
+    pub fn members<'a>(
+        &self,
+        fleet: impl IntoIterator<Item = &'a Instance>,
+    ) -> Vec<Vec<&'a Instance>> {
+        let mut groups = vec![Vec::new(); self.groups.len()];
+        for i in fleet {
+            if let Some(g) = self.group_of_instance(i) {
+                groups[g].push(i);
+            }
+        }
+        groups
+    }
+
+    /// The local date of `now` in the schedule's zone: what "today" means for it.
+    pub fn today(&self, now: DateTime<Utc>) -> NaiveDate {
+        now.with_timezone(&self.tz).date_naive()
+    }
+
+    /// Names of the groups that depend on `group`, directly or not, in group order.
+    pub fn dependents_of(&self, group: &str) -> Vec<String> {
+        let mut names: BTreeSet<&str> = BTreeSet::from([group]);
+        // Groups are in dependency order, so one pass reaches every dependent.
+        for g in &self.groups {
+            if g.depends_on.iter().any(|d| names.contains(d.as_str())) {
+                names.insert(&g.name);
+            }
+        }
+        names.remove(group);
+        self.groups
+            .iter()
+            .filter(|g| names.contains(g.name.as_str()))
+            .map(|g| g.name.clone())
+            .collect()
+    }
 }
 
 /// Every schedule that passed validation, and one error for every one that did not.
@@ -150,6 +175,9 @@ pub struct Catalog {
     pub schedules: Vec<Schedule>,
     /// Problems found; a schedule named here is not in `schedules`.
     pub errors: Vec<ScheduleError>,
+    /// Problems that skip nothing (a part of a schedule ignored, a chat channel off):
+    /// reported once, like errors, while everything else carries on.
+    pub warnings: Vec<ScheduleError>,
 }
 
 impl Catalog {
@@ -242,6 +270,7 @@ impl Catalog {
         Catalog {
             schedules: built,
             errors,
+            warnings: Vec::new(),
         }
     }
 
@@ -249,6 +278,38 @@ impl Catalog {
     pub fn get(&self, name: &str) -> Option<&Schedule> {
         self.schedules.iter().find(|s| s.name == name)
     }
+
+    /// The valid schedule called `name`, or why there is none: the one answer to "no
+    /// such schedule" everywhere (the planner, the operations, the bot, the CLI).
+    pub fn find(&self, name: &str) -> Result<&Schedule, UnknownSchedule> {
+        if let Some(s) = self.get(name) {
+            return Ok(s);
+        }
+        Err(match self.errors.iter().find(|e| e.schedule == name) {
+            Some(e) => UnknownSchedule::Broken(e.clone()),
+            None => UnknownSchedule::Missing(name.to_string()),
+        })
+    }
+
+    /// Marks the force-starts the planner finished as cleared, as the store does.
+    pub fn clear_force_start(&mut self, names: &[String]) {
+        for s in &mut self.schedules {
+            if names.contains(&s.name) {
+                s.force_start = false;
+            }
+        }
+    }
+}
+
+/// Why a schedule asked for by name cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+pub enum UnknownSchedule {
+    /// There is no schedule of that name.
+    #[error("schedule \"{0}\" does not exist")]
+    Missing(String),
+    /// It exists but does not validate.
+    #[error("{0}; it is skipped until it is fixed")]
+    Broken(ScheduleError),
 }
 
 fn build_schedule(
@@ -575,6 +636,44 @@ mod tests {
         assert_eq!(c.schedules.len(), 1);
         let names: Vec<_> = c.errors.iter().map(|e| e.schedule.as_str()).collect();
         assert_eq!(names, ["A", "B", "Ghost"]);
+    }
+
+    #[test]
+    fn membership_is_one_rule_gone_and_strangers_are_out() {
+        let c = build(&[group("API", &[])]);
+        let s = &c.schedules[0];
+        let instance = |id: &str, schedule: &str, group: &str, power: Power| Instance {
+            id: id.into(),
+            kind: Kind::Ec2,
+            tags: [(SCHEDULE_TAG, schedule), (GROUP_TAG, group)]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            power,
+            since: None,
+            zone: None,
+        };
+        let fleet = [
+            instance("up", "Dev", "API", Power::Running),
+            instance("terminated", "Dev", "API", Power::Gone),
+            instance("other", "Prod", "API", Power::Running),
+            instance("typo", "Dev", "APi", Power::Running),
+        ];
+        let members = s.members(fleet.iter());
+        let ids: Vec<&str> = members[0].iter().map(|i| i.id.as_str()).collect();
+        assert_eq!(ids, ["up"]);
+    }
+
+    #[test]
+    fn today_is_the_date_in_the_schedules_zone() {
+        let c = Catalog::build(&[dev()], &[], &[], chrono_tz::Asia::Seoul);
+        let late = DateTime::parse_from_rfc3339("2026-11-30T20:00:00Z")
+            .unwrap()
+            .to_utc();
+        assert_eq!(
+            c.schedules[0].today(late),
+            NaiveDate::from_ymd_opt(2026, 12, 1).unwrap()
+        );
     }
 
     #[test]

@@ -15,8 +15,9 @@ use serde::de::DeserializeOwned;
 use tokio::sync::Mutex;
 
 use super::{Items, Store, StoreError, Versioned};
+use crate::fleet::Direction;
 use crate::plan::RunState;
-use crate::schedule::{Direction, ExceptionItem, GroupItem, ScheduleError, ScheduleItem};
+use crate::schedule::{ExceptionItem, GroupItem, ScheduleError, ScheduleItem};
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -40,25 +41,6 @@ impl Default for Tables {
             groups: "ScheduleServerGroup".into(),
             exceptions: "ScheduleException".into(),
             state: "ScheduleState".into(),
-        }
-    }
-}
-
-impl Tables {
-    /// Names from the environment, defaulting to the original tool's.
-    pub fn from_env() -> Tables {
-        let d = Tables::default();
-        let var = |name: &str, default: String| {
-            std::env::var(name)
-                .ok()
-                .filter(|v| !v.is_empty())
-                .unwrap_or(default)
-        };
-        Tables {
-            schedules: var("SCHEDULE_TABLE", d.schedules),
-            groups: var("GROUP_TABLE", d.groups),
-            exceptions: var("EXCEPTION_TABLE", d.exceptions),
-            state: var("STATE_TABLE", d.state),
         }
     }
 }

@@ -4,12 +4,14 @@
 pub mod dynamo;
 pub mod files;
 pub mod holidays;
+pub mod memory;
 pub mod sync;
 
 use chrono::{NaiveDate, NaiveTime};
 
+use crate::fleet::Direction;
 use crate::plan::RunState;
-use crate::schedule::{Catalog, Direction, ExceptionItem, GroupItem, ScheduleError, ScheduleItem};
+use crate::schedule::{Catalog, ExceptionItem, GroupItem, ScheduleError, ScheduleItem};
 
 /// The items of the three schedule tables (or a folder of schedule files).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -75,6 +77,11 @@ pub trait Store {
     /// Every schedule, group and exception item; unreadable items are reported in
     /// [`Items::errors`], never fatal.
     async fn load(&self) -> Result<Items, StoreError>;
+    /// The validated schedules. A store that can tell its items have not changed may
+    /// keep the catalog it built before.
+    async fn load_catalog(&self, default_tz: chrono_tz::Tz) -> Result<Catalog, StoreError> {
+        Ok(self.load().await?.catalog(default_tz))
+    }
     /// The run state left by the previous run.
     async fn load_state(&self) -> Result<Versioned, StoreError>;
     /// Writes the state if it is still at `version`; [`StoreError::Conflict`] if another

@@ -8,13 +8,13 @@ use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
 use chrono::{DateTime, Utc};
-use instance_scheduler::cloud::aws::AwsCloud;
-use instance_scheduler::run::{Clock, RunConfig, Runner};
+pub use instance_scheduler::clock::VirtualClock;
+use instance_scheduler::cloud::aws::{AwsCloud, sdk_config};
+use instance_scheduler::run::{RunConfig, Runner};
 use instance_scheduler::store::Items;
 use instance_scheduler::store::dynamo::{DynamoStore, Tables};
 
@@ -43,8 +43,11 @@ impl Moto {
             .expect("a free port")
             .port();
         let server = moto_server();
+        // The request recording goes to a temporary file, never into the checkout.
+        let recording = std::env::temp_dir().join(format!("moto-recording-{port}.jsonl"));
         let child = Command::new(&server)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .env("MOTO_RECORDER_FILEPATH", &recording)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -60,7 +63,7 @@ impl Moto {
             assert!(Instant::now() < deadline, "moto did not start on {url}");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let sdk = sdk_config(&url).await;
+        let sdk = sdk_at(&url).await;
         Moto { child, url, sdk }
     }
 
@@ -76,14 +79,13 @@ impl Moto {
         Runner {
             cloud: AwsCloud::new(&self.sdk),
             store: self.store().await,
-            clock: VirtualClock::at(at),
+            clock: VirtualClock::at(self::at(at)),
             config: RunConfig {
                 poll_every: Duration::from_secs(10),
                 budget: Duration::from_secs(60),
                 ..RunConfig::default()
             },
             notifier: Default::default(),
-            bot: Default::default(),
         }
     }
 
@@ -155,15 +157,17 @@ fn operation_of(entry: &serde_json::Value) -> String {
     String::new()
 }
 
-async fn sdk_config(url: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(url)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_ec2::config::Credentials::new(
-            "testing", "testing", None, None, "tests",
-        ))
-        .load()
-        .await
+/// The crate's own SDK configuration (timeouts, retries), pointed at `url`.
+pub async fn sdk_at(url: &str) -> aws_config::SdkConfig {
+    sdk_config(
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(url)
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_ec2::config::Credentials::new(
+                "testing", "testing", None, None, "tests",
+            )),
+    )
+    .await
 }
 
 /// Minimal HTTP/1.1 over a TcpStream, for moto's own API (no client crate needed).
@@ -192,28 +196,6 @@ async fn http_post(url: &str) -> String {
 
 async fn http_get(url: &str) -> String {
     http("GET", url).await
-}
-
-/// A clock that starts at a chosen instant and moves only when slept on.
-pub struct VirtualClock(Mutex<DateTime<Utc>>);
-
-impl VirtualClock {
-    pub fn at(rfc3339: &str) -> VirtualClock {
-        VirtualClock(Mutex::new(at(rfc3339)))
-    }
-    pub fn set(&self, rfc3339: &str) {
-        *self.0.lock().unwrap() = at(rfc3339);
-    }
-}
-
-impl Clock for VirtualClock {
-    fn now(&self) -> DateTime<Utc> {
-        *self.0.lock().unwrap()
-    }
-    async fn sleep(&self, d: Duration) {
-        let mut now = self.0.lock().unwrap();
-        *now += chrono::Duration::from_std(d).unwrap_or_default();
-    }
 }
 
 pub fn at(rfc3339: &str) -> DateTime<Utc> {

@@ -1,0 +1,198 @@
+//! Every setting of the function, the bot and `schedctl`, read once at start from
+//! the environment into one typed value. Nothing reads the environment during a run.
+//!
+//! A setting that does not parse is an error naming it, at start-up; a chat setting
+//! that does not parse only turns that chat channel off (reported by every run), so a
+//! broken webhook never stops scheduling.
+
+use std::time::Duration as StdDuration;
+
+use chrono::Duration;
+
+use crate::notify::Language;
+use crate::notify::deliver::{ChatConfig, configs};
+use crate::plan::Settings;
+use crate::run::RunConfig;
+use crate::schedule::parse_time_zone;
+use crate::secrets::SecretSource;
+use crate::store::dynamo::Tables;
+
+/// Everything configurable.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The DynamoDB tables.
+    pub tables: Tables,
+    /// How runs behave.
+    pub run: RunConfig,
+    /// The chat channels.
+    pub chat: ChatConfig,
+    /// The schedule bot.
+    pub bot: BotSettings,
+    /// The function's own name (`AWS_LAMBDA_FUNCTION_NAME`), for the commands that
+    /// messages suggest.
+    pub function_name: Option<String>,
+}
+
+/// The schedule bot's settings, its secrets not yet fetched.
+#[derive(Debug, Clone, Default)]
+pub struct BotSettings {
+    /// `SLACK_SIGNING_SECRET` (or `_SSM`, `_SECRET`).
+    pub slack_signing_secret: Option<SecretSource>,
+    /// `JANDI_TOKEN` (or `_SSM`, `_SECRET`).
+    pub jandi_token: Option<SecretSource>,
+    /// `BOT_ALLOWED_USERS`: comma-separated user ids.
+    pub allowed_users: Option<Vec<String>>,
+}
+
+impl Config {
+    /// The configuration from the process environment.
+    pub fn from_env() -> Result<Config, String> {
+        Config::from_vars(|k| std::env::var(k).ok())
+    }
+
+    /// The configuration from `var`, which answers a variable's value by name.
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Config, String> {
+        let get = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+        let number = |name: &str, default: i64| -> Result<i64, String> {
+            get(name).map_or(Ok(default), |v| {
+                v.trim()
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|n| *n >= 0)
+                    .ok_or_else(|| format!("{name}={v:?} is not a whole number of at least 0"))
+            })
+        };
+        let flag = |name: &str| -> Result<bool, String> {
+            match get(name).map(|v| v.trim().to_ascii_lowercase()) {
+                None => Ok(false),
+                Some(v) if ["true", "1", "yes"].contains(&v.as_str()) => Ok(true),
+                Some(v) if ["false", "0", "no"].contains(&v.as_str()) => Ok(false),
+                Some(v) => Err(format!("{name}={v:?} is not true or false")),
+            }
+        };
+
+        let d = Tables::default();
+        let table = |name: &str, default: String| get(name).unwrap_or(default);
+        let tables = Tables {
+            schedules: table("SCHEDULE_TABLE", d.schedules),
+            groups: table("GROUP_TABLE", d.groups),
+            exceptions: table("EXCEPTION_TABLE", d.exceptions),
+            state: table("STATE_TABLE", d.state),
+        };
+
+        let default_tz = match get("DEFAULT_TIME_ZONE") {
+            Some(z) => parse_time_zone(&z).map_err(|e| format!("DEFAULT_TIME_ZONE: {e}"))?,
+            None => chrono_tz::UTC,
+        };
+        let defaults = RunConfig::default();
+        let run = RunConfig {
+            default_tz,
+            settings: Settings {
+                warn_before: Duration::minutes(number("WARN_MINUTES", 10)?),
+                sequence_timeout: Duration::minutes(number("SEQUENCE_TIMEOUT_MINUTES", 60)?),
+                ..Settings::default()
+            },
+            dry_run: flag("DRY_RUN")?,
+            budget: StdDuration::from_secs(number(
+                "RUN_BUDGET_SECONDS",
+                defaults.budget.as_secs() as i64,
+            )? as u64),
+            poll_every: StdDuration::from_secs(number(
+                "POLL_SECONDS",
+                defaults.poll_every.as_secs() as i64,
+            )? as u64),
+            chat_deadline: StdDuration::from_secs(number(
+                "CHAT_DEADLINE_SECONDS",
+                defaults.chat_deadline.as_secs() as i64,
+            )? as u64),
+        };
+        if run.budget <= run.chat_deadline {
+            return Err(format!(
+                "RUN_BUDGET_SECONDS ({}) must be more than CHAT_DEADLINE_SECONDS ({}): the budget includes the chat",
+                run.budget.as_secs(),
+                run.chat_deadline.as_secs()
+            ));
+        }
+
+        let (webhooks, mut problems) = configs(&var);
+        let language =
+            Language::parse(&get("NOTIFY_LANGUAGE").unwrap_or_default()).unwrap_or_else(|e| {
+                problems.push(format!("NOTIFY_LANGUAGE: {e}; messages are in English"));
+                Language::En
+            });
+        let timeout = match number("WEBHOOK_TIMEOUT_SECONDS", 5) {
+            Ok(n) if n > 0 => n as u64,
+            Ok(_) | Err(_) => {
+                problems.push("WEBHOOK_TIMEOUT_SECONDS is not a positive number; 5 s".into());
+                5
+            }
+        };
+        let chat = ChatConfig {
+            webhooks,
+            problems,
+            language,
+            timeout: StdDuration::from_secs(timeout),
+        };
+
+        let bot = BotSettings {
+            slack_signing_secret: SecretSource::from_vars(&var, "SLACK_SIGNING_SECRET")?,
+            jandi_token: SecretSource::from_vars(&var, "JANDI_TOKEN")?,
+            allowed_users: get("BOT_ALLOWED_USERS").map(|v| {
+                v.split(',')
+                    .map(|u| u.trim().to_string())
+                    .filter(|u| !u.is_empty())
+                    .collect()
+            }),
+        };
+
+        Ok(Config {
+            tables,
+            run,
+            chat,
+            bot,
+            function_name: get("AWS_LAMBDA_FUNCTION_NAME"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn defaults_without_any_setting() {
+        let c = Config::from_vars(vars(&[])).unwrap();
+        assert_eq!(c.tables, Tables::default());
+        assert_eq!(c.run.default_tz, chrono_tz::UTC);
+        assert!(!c.run.dry_run);
+        assert!(c.chat.webhooks.is_empty() && c.chat.problems.is_empty());
+        assert_eq!(c.function_name, None);
+    }
+
+    #[test]
+    fn a_bad_setting_is_named_and_a_bad_chat_setting_only_turns_chat_off() {
+        let e = Config::from_vars(vars(&[("WARN_MINUTES", "ten")])).unwrap_err();
+        assert!(e.starts_with("WARN_MINUTES=\"ten\""), "{e}");
+        let e = Config::from_vars(vars(&[("DEFAULT_TIME_ZONE", "Mars/Olympus")])).unwrap_err();
+        assert!(e.starts_with("DEFAULT_TIME_ZONE"), "{e}");
+        let c = Config::from_vars(vars(&[
+            ("WEBHOOK_URL", "https://hooks.slack.com/services/T/B/X"),
+            ("WEBHOOK_FORMAT", "irc"),
+            ("NOTIFY_LANGUAGE", "tlh"),
+            ("STATE_TABLE", "mine"),
+        ]))
+        .unwrap();
+        assert!(c.chat.webhooks.is_empty());
+        assert_eq!(c.chat.problems.len(), 2, "{:?}", c.chat.problems);
+        assert_eq!(c.tables.state, "mine");
+    }
+}

@@ -1,0 +1,144 @@
+//! The vocabulary every layer shares: what a resource is, what state it is in, and
+//! what the scheduler asks of it. A leaf: it imports nothing of this crate, so the
+//! core (schedule, calendar, plan) never reaches an adapter through it.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Start or stop: the two things a schedule does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// Bring servers up, dependencies first.
+    Start,
+    /// Bring servers down, dependents first.
+    Stop,
+}
+
+impl std::fmt::Display for Direction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Direction::Start => "start",
+            Direction::Stop => "stop",
+        })
+    }
+}
+
+/// The kind of resource, which decides the API used to act on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// An EC2 instance.
+    Ec2,
+    /// An RDS DB instance (not part of an Aurora cluster).
+    Rds,
+    /// An Aurora DB cluster, started and stopped as a whole.
+    Aurora,
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Kind::Ec2 => "ec2",
+            Kind::Rds => "rds",
+            Kind::Aurora => "aurora",
+        })
+    }
+}
+
+/// The power state of an instance, folded from each service's own states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Power {
+    /// Up and usable: EC2 `running`, RDS and Aurora `available`.
+    Running,
+    /// On its way up (`pending`, `starting`, ...).
+    Starting,
+    /// On its way down (`stopping`, `shutting-down`, ...).
+    Stopping,
+    /// Down and startable.
+    Stopped,
+    /// Up but not to be acted on now (RDS `backing-up`, `modifying`, ...): counts as
+    /// ready for dependents, and a stop waits for it to settle.
+    Busy,
+    /// Gone or broken (terminated, deleted, failed): not part of any group.
+    Gone,
+}
+
+impl Power {
+    /// Whether the instance counts as up for the groups that depend on it.
+    pub fn is_up(self) -> bool {
+        matches!(self, Power::Running | Power::Busy)
+    }
+
+    /// Whether anything of the instance is running or on its way up (what a warning
+    /// about a coming stop is for).
+    pub fn is_live(self) -> bool {
+        matches!(self, Power::Running | Power::Starting | Power::Busy)
+    }
+}
+
+/// One instance as observed at the start of a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Instance {
+    /// The instance id, DB instance identifier or cluster identifier.
+    pub id: String,
+    /// Which service it belongs to.
+    pub kind: Kind,
+    /// Its tags.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    /// Its power state.
+    pub power: Power,
+    /// When it entered that state, where the service tells (the simulator does).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<DateTime<Utc>>,
+    /// Availability zone, where known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
+}
+
+impl Instance {
+    /// The `Name` tag, or the id.
+    pub fn name(&self) -> &str {
+        self.tags.get("Name").map_or(&self.id, String::as_str)
+    }
+
+    /// `name (id)`, or the id alone when it has no other name: how people see it.
+    pub fn label(&self) -> String {
+        if self.name() == self.id {
+            self.id.clone()
+        } else {
+            format!("{} ({})", self.name(), self.id)
+        }
+    }
+
+    /// What an action on this instance needs.
+    pub fn target(&self) -> Target {
+        Target {
+            id: self.id.clone(),
+            kind: self.kind,
+        }
+    }
+}
+
+/// An instance to act on.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Target {
+    /// Its id.
+    pub id: String,
+    /// Its kind, which picks the API.
+    pub kind: Kind,
+}
+
+/// An instance the cloud would not start or stop, and why (with the service's error
+/// code).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    /// The instance.
+    pub id: String,
+    /// The service's error code and message.
+    pub error: String,
+}

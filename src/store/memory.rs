@@ -1,0 +1,172 @@
+//! A store in memory: the items and the run state behind the same [`Store`] trait as
+//! DynamoDB, with the same conditional-write rule. The simulator runs on it, and the
+//! handlers are tested on it without an emulator.
+
+use std::sync::Mutex;
+
+use chrono::{NaiveDate, NaiveTime};
+
+use super::{Items, Store, StoreError, Versioned};
+use crate::fleet::Direction;
+use crate::plan::RunState;
+use crate::schedule::{Catalog, ExceptionItem};
+
+/// Items and state in memory.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    items: Items,
+    state: Versioned,
+    /// The catalog built from `items`, until they change: the simulator loads the
+    /// catalog every run, and rebuilding it would dominate a long simulation.
+    catalog: Option<(chrono_tz::Tz, Catalog)>,
+}
+
+impl MemoryStore {
+    /// A store holding `items` and no run state.
+    pub fn new(items: Items) -> MemoryStore {
+        MemoryStore {
+            inner: Mutex::new(Inner {
+                items,
+                ..Inner::default()
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // Plain data: a panic elsewhere cannot leave it half-written.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The items as they are now.
+    pub fn items(&self) -> Items {
+        self.lock().items.clone()
+    }
+}
+
+impl Store for MemoryStore {
+    async fn load(&self) -> Result<Items, StoreError> {
+        Ok(self.lock().items.clone())
+    }
+
+    async fn load_catalog(&self, default_tz: chrono_tz::Tz) -> Result<Catalog, StoreError> {
+        let mut inner = self.lock();
+        if let Some((tz, catalog)) = &inner.catalog
+            && *tz == default_tz
+        {
+            return Ok(catalog.clone());
+        }
+        let catalog = inner.items.catalog(default_tz);
+        inner.catalog = Some((default_tz, catalog.clone()));
+        Ok(catalog)
+    }
+
+    async fn load_state(&self) -> Result<Versioned, StoreError> {
+        Ok(self.lock().state.clone())
+    }
+
+    async fn save_state(&self, state: &RunState, version: u64) -> Result<u64, StoreError> {
+        let mut inner = self.lock();
+        if inner.state.version != version {
+            return Err(StoreError::Conflict("the run state".into()));
+        }
+        inner.state = Versioned {
+            state: state.clone(),
+            version: version + 1,
+        };
+        Ok(version + 1)
+    }
+
+    async fn clear_force_start(&self, schedule: &str) -> Result<(), StoreError> {
+        self.set_flag(schedule, false)
+    }
+
+    async fn set_force_start(&self, schedule: &str) -> Result<(), StoreError> {
+        self.set_flag(schedule, true)
+    }
+
+    async fn delete_exception(
+        &self,
+        schedule: &str,
+        date: NaiveDate,
+        direction: Direction,
+    ) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        inner
+            .items
+            .exceptions
+            .retain(|e| !same_exception(e, schedule, date, direction));
+        inner.catalog = None;
+        Ok(())
+    }
+
+    async fn set_exception(
+        &self,
+        schedule: &str,
+        date: NaiveDate,
+        direction: Direction,
+        value: Option<NaiveTime>,
+    ) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        if !inner
+            .items
+            .schedules
+            .iter()
+            .any(|s| s.schedule_name == schedule)
+        {
+            return Err(StoreError::UnknownSchedule(schedule.to_string()));
+        }
+        inner
+            .items
+            .exceptions
+            .retain(|e| !same_exception(e, schedule, date, direction));
+        inner.items.exceptions.push(ExceptionItem {
+            exception_uuid: Some(format!("{schedule}:{date}:{direction}")),
+            schedule_name: schedule.to_string(),
+            exception_date: date.to_string(),
+            exception_type: direction.to_string(),
+            exception_value: Some(value.map_or("None".into(), |t| t.format("%H:%M").to_string())),
+        });
+        inner.catalog = None;
+        Ok(())
+    }
+}
+
+impl MemoryStore {
+    fn set_flag(&self, schedule: &str, on: bool) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        let item = inner
+            .items
+            .schedules
+            .iter_mut()
+            .find(|s| s.schedule_name == schedule)
+            .ok_or_else(|| StoreError::UnknownSchedule(schedule.to_string()))?;
+        item.force_start = on;
+        // The flag is the only difference: mend the kept catalog rather than rebuild it.
+        if let Some((_, catalog)) = &mut inner.catalog {
+            for s in &mut catalog.schedules {
+                if s.name == schedule {
+                    s.force_start = on;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn same_exception(
+    e: &ExceptionItem,
+    schedule: &str,
+    date: NaiveDate,
+    direction: Direction,
+) -> bool {
+    e.schedule_name == schedule
+        && e.exception_date.trim() == date.to_string()
+        && e.exception_type
+            .trim()
+            .eq_ignore_ascii_case(&direction.to_string())
+}
