@@ -14,7 +14,7 @@ use crate::clock::Clock;
 use crate::cloud::Cloud;
 use crate::fleet::{Direction, Instance, Power};
 use crate::notify::write_timeline;
-use crate::plan::{Action, Event, Request, plan};
+use crate::plan::{Action, Event, Misfit, Request, misfits, plan};
 use crate::run::{RunError, RunReport, Runner};
 use crate::schedule::{Catalog, Schedule, UnknownSchedule};
 use crate::store::Store;
@@ -117,6 +117,10 @@ pub struct Status {
     pub stop: Option<DateTime<FixedOffset>>,
     /// The groups, in dependency order.
     pub groups: Vec<GroupStatus>,
+    /// Resources that carry the schedule's tag but none of its groups takes, and
+    /// why: left alone until their tags are fixed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unscheduled: Vec<Misfit>,
 }
 
 impl fmt::Display for Status {
@@ -164,6 +168,9 @@ impl fmt::Display for Status {
                 }
             )?;
         }
+        for m in &self.unscheduled {
+            writeln!(f, "  not scheduled: {}: {}", m.label, m.reason)?;
+        }
         Ok(())
     }
 }
@@ -184,9 +191,13 @@ pub async fn status<C: Cloud, S: Store, K: Clock>(
     runner: &Runner<C, S, K>,
     name: &str,
 ) -> Result<Status, OpError> {
-    let (_, s) = valid(runner, name).await?;
+    let (catalog, s) = valid(runner, name).await?;
     let fleet = runner.cloud.observe().await.map_err(RunError::from)?;
     let now = runner.clock.now();
+    let unscheduled = misfits(&catalog, &fleet)
+        .into_iter()
+        .filter(|m| m.tag == s.tag_value)
+        .collect();
     let today = s.today(now);
     let (start, stop) = calendar::day_times(&s, today);
     let members = s.members(fleet.iter());
@@ -210,6 +221,7 @@ pub async fn status<C: Cloud, S: Store, K: Clock>(
         start: start.map(|t| t.fixed_offset()),
         stop: stop.map(|t| t.fixed_offset()),
         groups,
+        unscheduled,
     })
 }
 

@@ -5,21 +5,20 @@
 //! overlap only the one whose write lands acts; the other stops without touching
 //! anything. The Lambda function, `schedctl` and the simulator all run this loop.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Utc};
-use futures::future::join_all;
 use serde::Serialize;
 
 use crate::clock::Clock;
 use crate::cloud::{Cloud, ObserveError};
-use crate::fleet::{Failure, Instance};
+use crate::fleet::{Direction, Failure, Instance, Target};
 use crate::notify::deliver::Notifier;
 use crate::notify::{Context, InstanceInfo, Message, compose};
 use crate::plan::{Action, Event, Plan, Request, Settings, What, plan};
 use crate::schedule::{Catalog, ScheduleError};
-use crate::store::{Store, StoreError};
+use crate::store::{StateKey, Store, StoreError, save_state};
 
 /// How runs behave.
 #[derive(Debug, Clone)]
@@ -128,11 +127,11 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
             ..RunReport::default()
         };
         let mut catalog = self.catalog().await?;
-        let stored = self.store.load_state().await?;
-        let (mut state, mut version) = (stored.state, stored.version);
+        let mut stored = self.store.load_state().await?;
         let mut requests = requests.to_vec();
         let mut infos: BTreeMap<String, InstanceInfo> = BTreeMap::new();
         let follow_for = self.config.budget.saturating_sub(self.config.chat_deadline);
+        let mut superseded_passes = 0;
         loop {
             let now = self.clock.now();
             report.at.get_or_insert(now);
@@ -142,31 +141,42 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
                 now,
                 &catalog,
                 &fleet,
-                &state,
+                &stored.state,
                 &requests,
                 &self.config.settings,
             );
-            requests.clear();
-            remember_names(&mut infos, &p, &fleet);
             if self.config.dry_run {
                 // Nothing acts, so no chain progresses: keep only what a dry run can
-                // know (last run, warnings sent, errors reported).
+                // know (transitions seen, warnings sent, errors reported).
                 for s in p.state.schedules.values_mut() {
                     s.sequence = None;
                 }
             }
-            match self.store.save_state(&p.state, version).await {
-                Ok(v) => version = v,
-                Err(StoreError::Conflict(_)) => {
-                    tracing::warn!(
-                        action = "skip",
-                        "another run committed first; this run acts on nothing more"
-                    );
-                    report.superseded = true;
-                    break;
-                }
-                Err(e) => return Err(e.into()),
+            // Commit before acting: a schedule another run wrote first is that run's
+            // to act on, and this run leaves it alone.
+            let lost = save_state(&self.store, &mut stored, &p.state).await?;
+            let lost: BTreeSet<String> = lost
+                .into_iter()
+                .filter_map(|k| match k {
+                    StateKey::Schedule(name) => Some(name),
+                    StateKey::Run => None,
+                })
+                .collect();
+            if !lost.is_empty() {
+                tracing::warn!(
+                    action = "skip",
+                    schedules = ?lost,
+                    "another run committed these schedules first; this run leaves them to it"
+                );
+                report.superseded = true;
+                p.drop_schedules(&lost);
             }
+            // A request for a schedule another run took is still to be done.
+            requests.retain(|r| {
+                let (Request::ForceStart(n) | Request::ForceStop(n)) = r;
+                lost.contains(n)
+            });
+            remember_names(&mut infos, &p, &fleet);
             let failures = if self.config.dry_run {
                 for a in &p.actions {
                     log_action(a, true);
@@ -189,23 +199,31 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
                     }
                 }
             }
+            if !failures.is_empty() {
+                // Keep what the cloud refused: these parts were just written by this
+                // run, so only a run that overtook it since can have changed them.
+                save_state(&self.store, &mut stored, &p.state).await?;
+            }
             for e in &p.events {
                 log_event(e);
             }
             report.actions.append(&mut p.actions);
             report.events.append(&mut p.events);
-            state = p.state;
 
-            let chain_open = state.schedules.values().any(|s| s.sequence.is_some());
             let elapsed = (self.clock.now() - started).to_std().unwrap_or_default();
+            if !lost.is_empty() && superseded_passes < 3 && elapsed < follow_for {
+                // A superseded step is not a lost one: look again at once, from the
+                // state the other run left.
+                superseded_passes += 1;
+                stored = self.store.load_state().await?;
+                continue;
+            }
+            let chain_open = stored
+                .state
+                .schedules
+                .values()
+                .any(|s| s.sequence.is_some());
             if !chain_open || self.config.dry_run || elapsed + self.config.poll_every > follow_for {
-                // Keep what the cloud refused for the next run.
-                if !failures.is_empty() {
-                    match self.store.save_state(&state, version).await {
-                        Ok(_) | Err(StoreError::Conflict(_)) => {}
-                        Err(e) => return Err(e.into()),
-                    }
-                }
                 break;
             }
             self.clock.sleep(self.config.poll_every).await;
@@ -235,33 +253,55 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
         report.messages = messages;
     }
 
-    /// Carries out the actions concurrently (they are of independent groups: the
-    /// planner only emits a group whose dependencies are settled); returns each
-    /// instance the cloud refused, with its error.
+    /// Carries out the actions of a pass, all starts in one call and all stops in
+    /// another, so that the cloud adapter can batch them across schedules (they are
+    /// of independent groups: the planner only emits a group whose dependencies are
+    /// settled); returns each instance the cloud refused, with its error.
     async fn act(&self, actions: &[Action]) -> Vec<Failure> {
-        let results = join_all(actions.iter().map(|a| async move {
+        let targets = |direction: Direction| -> Vec<Target> {
+            actions
+                .iter()
+                .filter(|a| a.direction == direction)
+                .flat_map(|a| a.targets.iter().cloned())
+                .collect()
+        };
+        for a in actions {
             log_action(a, false);
-            (a, self.cloud.act(a.direction, &a.targets).await)
-        }))
-        .await;
-        let mut out = Vec::new();
-        for (a, failures) in results {
-            for f in failures {
-                tracing::error!(
-                    schedule = %a.schedule,
-                    group = %a.group,
-                    instance = %f.id,
-                    action = %a.direction,
-                    error = %f.error,
-                    "{} of {} failed: {}",
-                    a.direction,
-                    f.id,
-                    f.error
-                );
-                out.push(f);
-            }
         }
-        out
+        let (starts, stops) = (targets(Direction::Start), targets(Direction::Stop));
+        let (mut failures, stopped) = futures::join!(
+            async {
+                if starts.is_empty() {
+                    Vec::new()
+                } else {
+                    self.cloud.act(Direction::Start, &starts).await
+                }
+            },
+            async {
+                if stops.is_empty() {
+                    Vec::new()
+                } else {
+                    self.cloud.act(Direction::Stop, &stops).await
+                }
+            }
+        );
+        failures.extend(stopped);
+        for f in &failures {
+            let action = actions
+                .iter()
+                .find(|a| a.targets.iter().any(|t| t.id == f.id));
+            tracing::error!(
+                schedule = action.map_or("", |a| a.schedule.as_str()),
+                group = action.map_or("", |a| a.group.as_str()),
+                instance = %f.id,
+                action = action.map_or("act", |a| if a.direction == Direction::Start { "start" } else { "stop" }),
+                error = %f.error,
+                "{} failed: {}",
+                f.id,
+                f.error
+            );
+        }
+        failures
     }
 }
 

@@ -12,7 +12,7 @@ use instance_scheduler::fleet::{Failure, Instance, Kind, Target};
 use instance_scheduler::lambda::handle;
 use instance_scheduler::plan::What;
 use instance_scheduler::run::{RunReport, Runner};
-use instance_scheduler::store::{Store, StoreError};
+use instance_scheduler::store::{StateKey, Store, save_state};
 use serde_json::json;
 
 /// DB (an RDS instance and an Aurora cluster) → MW → API → BATCH, weekdays 09:00–18:00 UTC.
@@ -86,12 +86,30 @@ fn groups(report: &RunReport, direction: Direction) -> Vec<String> {
         .collect()
 }
 
+/// The run's errors, less the one-time report of resources tagged for no schedule
+/// (the `prod` instances of the test fleet; see `misfits`).
 fn errors(report: &RunReport) -> Vec<String> {
     report
         .events
         .iter()
         .filter_map(|e| match &e.what {
-            What::Error { message } => Some(format!("{}: {message}", e.schedule)),
+            What::Error { message } if !message.contains("not scheduled (left alone)") => {
+                Some(format!("{}: {message}", e.schedule))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// The run's reports of resources that carry a schedule tag but are not scheduled.
+fn misfits(report: &RunReport) -> Vec<String> {
+    report
+        .events
+        .iter()
+        .filter_map(|e| match &e.what {
+            What::Error { message } if message.contains("not scheduled (left alone)") => {
+                Some(format!("{}: {message}", e.schedule))
+            }
             _ => None,
         })
         .collect()
@@ -111,6 +129,14 @@ async fn starts_and_stops_in_dependency_order_and_touches_nothing_else() {
         ["DB", "MW", "API", "BATCH"]
     );
     assert!(errors(&report).is_empty(), "{:?}", errors(&report));
+    // The instance and database tagged for a schedule that does not exist are named.
+    let told = misfits(&report);
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert!(
+        told[0]
+            .starts_with("prod: 2 resources tagged ScheduleName=prod not scheduled (left alone)")
+    );
+    assert!(told[0].contains("prod-db: its ScheduleName \"prod\" is the TagValue of no schedule"));
     let s = states(&moto).await;
     assert_eq!(s["dev-db"], "available");
     assert_eq!(s["dev-reports"], "available");
@@ -355,11 +381,28 @@ async fn two_overlapping_runs_act_once() {
     let starts = groups(&ra, Direction::Start).len() + groups(&rb, Direction::Start).len();
     assert_eq!(starts, 4, "each group started exactly once");
 
-    // The same, deterministically, at the state table: a write from a stale read fails.
-    let v = a.store.load_state().await.unwrap();
-    a.store.save_state(&v.state, v.version).await.unwrap();
-    let stale = b.store.save_state(&v.state, v.version).await;
-    assert!(matches!(stale, Err(StoreError::Conflict(_))));
+    // The same, deterministically, at the state table: a write from a stale read
+    // loses, for that schedule only, and writes nothing of it.
+    let read = a.store.load_state().await.unwrap();
+    let mut next = read.state.clone();
+    next.schedules.get_mut("Dev").unwrap().warning = None;
+    next.schedules.get_mut("Dev").unwrap().consumed = Some(at("2026-11-30T09:01:00Z"));
+    let mut first = read.clone();
+    assert!(
+        save_state(&a.store, &mut first, &next)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let mut stale = read.clone();
+    next.schedules.get_mut("Dev").unwrap().consumed = Some(at("2026-11-30T09:02:00Z"));
+    let lost = save_state(&b.store, &mut stale, &next).await.unwrap();
+    assert_eq!(lost, [StateKey::Schedule("Dev".into())].into());
+    let now = a.store.load_state().await.unwrap();
+    assert_eq!(
+        now.state.schedules["Dev"].consumed,
+        Some(at("2026-11-30T09:01:00Z"))
+    );
 }
 
 #[tokio::test]
@@ -391,7 +434,38 @@ async fn a_malformed_item_skips_its_schedule_and_the_rest_proceeds() {
     );
     let errors = errors(&report);
     assert_eq!(errors.len(), 1, "{errors:?}");
-    assert!(errors[0].starts_with("Broken: an item of table ScheduleServerGroup cannot be read"));
+    // The error names the attribute that is wrong.
+    assert_eq!(
+        errors[0],
+        "Broken: an item of table ScheduleServerGroup cannot be read: Dependency: expected a list of group names, a string set or a comma-separated string; the schedule is skipped until it is fixed"
+    );
+    // An exception that names no schedule is reported by its table and key, and
+    // skips nothing else.
+    runner
+        .store
+        .client()
+        .put_item()
+        .table_name("ScheduleException")
+        .item("ExceptionUuid", A::S("e-17".into()))
+        .item("ExceptionDate", A::S("2026-12-01".into()))
+        .item("ExceptionType", A::S("stop".into()))
+        .send()
+        .await
+        .unwrap();
+    let catalog = runner.catalog().await.unwrap();
+    assert!(catalog.get("Dev").is_some());
+    let orphan: Vec<String> = catalog
+        .errors
+        .iter()
+        .filter(|e| e.schedule.starts_with("(table"))
+        .map(|e| e.to_string())
+        .collect();
+    assert_eq!(
+        orphan,
+        [
+            "schedule \"(table ScheduleException, item ExceptionUuid e-17)\": an item has no ScheduleName: missing field `ScheduleName`"
+        ]
+    );
 }
 
 #[tokio::test]
@@ -603,8 +677,13 @@ async fn a_run_sends_one_message_per_schedule_and_survives_a_dead_chat() {
     );
     let report = runner.run(&[]).await.unwrap();
     assert_eq!(groups(&report, Direction::Start).len(), 4);
-    let got = chat.received();
     // One message for Dev (its four starts combined); Dev2 has no instances: silent.
+    // (The prod instances, tagged for no schedule, are reported on their own.)
+    let got: Vec<_> = chat
+        .received()
+        .into_iter()
+        .filter(|r| !r.body.contains("ScheduleName=prod"))
+        .collect();
     assert_eq!(
         got.len(),
         1,
@@ -622,9 +701,11 @@ async fn a_run_sends_one_message_per_schedule_and_survives_a_dead_chat() {
             .unwrap()
             .contains("dev-db (rds, us-east-1")
     );
-    assert_eq!(dead.received().len(), 1);
+    // The dead chat was tried with both messages, at once, and cost the run nothing.
+    assert_eq!(dead.received().len(), 2);
     // Nothing to do: nothing said.
+    let heard = chat.received().len();
     runner.clock.set(at("2026-11-30T12:00:00Z"));
     runner.run(&[]).await.unwrap();
-    assert_eq!(chat.received().len(), 1);
+    assert_eq!(chat.received().len(), heard);
 }

@@ -95,6 +95,8 @@ fn a_simulated_week_is_in_time_order_in_each_schedules_offset() {
         ("Development", "+09:00"),
         ("NightlyBatch", "-05:00"),
         ("Staging", "+01:00"),
+        // Tagged for a schedule that does not exist: reported in UTC.
+        ("Retired", "Z"),
     ]);
     for e in &events {
         let schedule = e["schedule"].as_str().unwrap();
@@ -137,7 +139,16 @@ fn a_simulated_week_starts_in_order_and_never_touches_strangers() {
         .map(|i| i.as_str().unwrap())
         .collect();
     assert!(!touched.contains("i-0ffff00000000001") && !touched.contains("i-0ffff00000000002"));
-    assert!(events.iter().all(|e| e["schedule"] != "Retired"));
+    // The instance tagged for a schedule that does not exist is named, once.
+    let retired: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["schedule"] == "Retired")
+        .collect();
+    assert_eq!(retired.len(), 1, "{retired:?}");
+    assert_eq!(
+        retired[0]["message"],
+        "1 resource tagged ScheduleName=Retired not scheduled (left alone): old-box (i-0ffff00000000002): its ScheduleName \"Retired\" is the TagValue of no schedule"
+    );
 }
 
 #[test]

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_ec2::types::{Filter, InstanceStateName};
-use futures::future::join_all;
+use futures::StreamExt;
 
 use super::{Cloud, ObserveError};
 use crate::fleet::{Direction, Failure, Instance, Kind, Power, Target};
@@ -19,6 +19,30 @@ pub struct AwsCloud {
     rds: aws_sdk_rds::Client,
     ec2_page: i32,
     rds_page: i32,
+}
+
+/// The most instance ids one StartInstances or StopInstances call takes here: EC2
+/// documents no limit, but large requests are the ones throttled first.
+pub const EC2_BATCH: usize = 100;
+
+/// Calls of one kind in flight at once, so that a wave of hundreds of schedules does
+/// not become hundreds of simultaneous requests (and throttling).
+pub const CONCURRENT_CALLS: usize = 4;
+
+/// Whether an SDK error is the service throttling us (after the SDK's own retries).
+pub fn is_throttling<E: ProvideErrorMetadata>(e: &E) -> bool {
+    matches!(
+        e.code(),
+        Some(
+            "RequestLimitExceeded"
+                | "Throttling"
+                | "ThrottlingException"
+                | "TooManyRequestsException"
+                | "RequestThrottled"
+                | "RequestThrottledException"
+                | "ProvisionedThroughputExceededException"
+        )
+    )
 }
 
 /// `Code: message` of an SDK error, or its full context when the service sent no code.
@@ -212,9 +236,22 @@ impl AwsCloud {
         Ok(out)
     }
 
-    /// Starts or stops EC2 instances in one call; when the call fails, splits the batch
-    /// and retries the halves, so one bad instance costs only itself.
+    /// Starts or stops EC2 instances, up to [`EC2_BATCH`] per call and a few calls at
+    /// once. When a call fails for one of its instances (one not found, one in the
+    /// wrong state), the batch is split and the halves are tried again, so one bad
+    /// instance costs only itself; a throttled call has already been retried by the
+    /// SDK with backoff, and is not split into more calls.
     async fn ec2_act(&self, direction: Direction, ids: Vec<String>) -> Vec<Failure> {
+        let batches: Vec<Vec<String>> = ids.chunks(EC2_BATCH).map(<[String]>::to_vec).collect();
+        let results: Vec<Vec<Failure>> = futures::stream::iter(batches)
+            .map(|batch| self.ec2_batch(direction, batch))
+            .buffer_unordered(CONCURRENT_CALLS)
+            .collect()
+            .await;
+        results.into_iter().flatten().collect()
+    }
+
+    async fn ec2_batch(&self, direction: Direction, ids: Vec<String>) -> Vec<Failure> {
         let mut failures = Vec::new();
         let mut batches = vec![ids];
         while let Some(batch) = batches.pop() {
@@ -229,7 +266,7 @@ impl AwsCloud {
                     .send()
                     .await
                     .map(|_| ())
-                    .map_err(|e| error_text(&e)),
+                    .map_err(|e| (is_throttling(&e), error_text(&e))),
                 Direction::Stop => self
                     .ec2
                     .stop_instances()
@@ -237,14 +274,16 @@ impl AwsCloud {
                     .send()
                     .await
                     .map(|_| ())
-                    .map_err(|e| error_text(&e)),
+                    .map_err(|e| (is_throttling(&e), error_text(&e))),
             };
             match result {
                 Ok(()) => {}
-                Err(error) if batch.len() == 1 => failures.push(Failure {
-                    id: batch[0].clone(),
-                    error,
-                }),
+                Err((throttled, error)) if throttled || batch.len() == 1 => {
+                    failures.extend(batch.into_iter().map(|id| Failure {
+                        id,
+                        error: error.clone(),
+                    }));
+                }
                 Err(_) => {
                     let mut left = batch;
                     let right = left.split_off(left.len() / 2);
@@ -346,12 +385,11 @@ impl Cloud for AwsCloud {
             .filter(|t| t.kind == Kind::Ec2)
             .map(|t| t.id.clone())
             .collect();
-        let databases = join_all(
-            targets
-                .iter()
-                .filter(|t| t.kind != Kind::Ec2)
-                .map(|t| self.rds_act(direction, t)),
-        );
+        // RDS has no batch call: one call a resource, a few at once.
+        let databases = futures::stream::iter(targets.iter().filter(|t| t.kind != Kind::Ec2))
+            .map(|t| self.rds_act(direction, t))
+            .buffer_unordered(CONCURRENT_CALLS)
+            .collect::<Vec<_>>();
         let (mut failures, databases) = tokio::join!(self.ec2_act(direction, ec2), databases);
         failures.extend(databases.into_iter().flatten());
         failures

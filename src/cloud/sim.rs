@@ -1,6 +1,7 @@
 //! A simulated fleet on a virtual clock: instances take their boot and stop times,
-//! and an instance may be set to fail every start, as AWS does when it is out of
-//! capacity. It never reads the real clock.
+//! an instance may be set to fail every start, as AWS does when it is out of
+//! capacity, and a database or cluster stopped for seven days starts by itself, as
+//! AWS does. It never reads the real clock.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -92,6 +93,8 @@ pub struct SimCloud {
     /// What `observe` returns, kept and updated in place: the fleet is observed every
     /// pass, and rebuilding (or copying) it dominated long simulations.
     view: Arc<Vec<Instance>>,
+    /// When the simulation began: resources stopped then count as stopped since.
+    from: DateTime<Utc>,
 }
 
 impl SimCloud {
@@ -129,11 +132,13 @@ impl SimCloud {
             instances,
             index,
             view: Arc::new(view),
+            from,
         }
     }
 
     fn settle(&mut self, now: DateTime<Utc>) {
-        for (_, phase, billing) in &mut self.instances {
+        let from = self.from;
+        for (spec, phase, billing) in &mut self.instances {
             if let Phase::Moving { up, until } = *phase
                 && until <= now
             {
@@ -143,6 +148,24 @@ impl SimCloud {
                 };
                 if !up && let Some(since) = billing.since.take() {
                     billing.seconds += (until - since).num_seconds();
+                }
+            }
+            // As AWS does: a database or cluster stopped for seven days starts by itself.
+            if let Phase::Settled { up: false, since } = *phase
+                && matches!(spec.kind, Kind::Rds | Kind::Aurora)
+            {
+                let restart = since.unwrap_or(from) + Duration::days(7);
+                if restart <= now {
+                    billing.since = Some(restart);
+                    let until = restart + Duration::seconds(i64::from(spec.boot_seconds));
+                    *phase = if until <= now {
+                        Phase::Settled {
+                            up: true,
+                            since: Some(until),
+                        }
+                    } else {
+                        Phase::Moving { up: true, until }
+                    };
                 }
             }
         }

@@ -170,6 +170,7 @@ pub fn write_timeline(
                     stop_at.format("%H:%M")
                 ),
             ),
+            What::Notice { message } => ("notice", message.clone()),
             What::Error { message } => ("ERROR", message.clone()),
         };
         writeln!(
@@ -313,6 +314,20 @@ pub fn compose(events: &[Event], ctx: &Context) -> Vec<Message> {
                     fields.push(Field {
                         title: tr(lang, "To extend today", "오늘 연장하려면"),
                         text: extend_command(schedule, &hhmm(&later), ctx),
+                    });
+                }
+                What::Notice { message } => {
+                    severity = severity.max(Severity::Warning);
+                    headline.get_or_insert_with(|| {
+                        tr(
+                            lang,
+                            &format!("{schedule}: a database was started by AWS"),
+                            &format!("{schedule}: AWS가 데이터베이스를 시작함"),
+                        )
+                    });
+                    fields.push(Field {
+                        title: at,
+                        text: message.clone(),
                     });
                 }
                 What::Error { message } => errors.push(Field {

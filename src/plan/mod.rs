@@ -15,7 +15,7 @@ use chrono::{DateTime, Duration, FixedOffset, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::calendar::{self, Transition};
-use crate::fleet::{Direction, Failure, Instance, Power, Target};
+use crate::fleet::{Direction, Failure, Instance, Kind, Power, Target};
 use crate::schedule::{Catalog, SCHEDULE_TAG, Schedule};
 
 /// Knobs of the planner.
@@ -31,6 +31,9 @@ pub struct Settings {
     pub first_run_lookback: Duration,
     /// The longest gap a late run catches up on; older transitions are forgotten.
     pub max_catch_up: Duration,
+    /// How long AWS lets a stopped RDS database or Aurora cluster stay stopped before
+    /// it starts it by itself (seven days), less an hour of slack.
+    pub aws_restart_after: Duration,
     /// How long after acting on an instance the planner waits before calling an
     /// unchanged state a failure (the services take a moment to report a change).
     pub settle: Duration,
@@ -44,6 +47,7 @@ impl Default for Settings {
             first_run_lookback: Duration::minutes(5),
             max_catch_up: Duration::hours(24),
             settle: Duration::seconds(60),
+            aws_restart_after: Duration::days(7) - Duration::hours(1),
         }
     }
 }
@@ -57,29 +61,51 @@ pub enum Request {
     ForceStop(String),
 }
 
-/// What the scheduler remembers between runs.
+/// What the scheduler remembers between runs: the run-wide part, and one part per
+/// schedule, each stored (and written, conditionally) on its own so that the state has
+/// no ceiling and two overlapping runs contend only for the schedules both touch.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunState {
-    /// When the previous run happened; transitions after it are this run's to act on.
-    pub last_run: Option<DateTime<Utc>>,
     /// Per schedule, by name.
     #[serde(default)]
     pub schedules: BTreeMap<String, ScheduleState>,
-    /// Catalog errors already reported, so a broken schedule is announced once, not
-    /// every run.
+    /// The run-wide part.
     #[serde(default)]
+    pub run: RunWide,
+}
+
+/// What the scheduler remembers across schedules.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunWide {
+    /// Problems already reported (broken schedules, ignored exceptions, chat channels
+    /// off), so each is announced once, not every run.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub reported_errors: BTreeSet<String>,
+    /// Per `ScheduleName` tag value, a digest of the resources that carry it but are
+    /// not scheduled (and why), as last reported: reported again only when it changes.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub reported_misfits: BTreeMap<String, String>,
 }
 
 /// What the scheduler remembers about one schedule.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScheduleState {
+    /// Every transition up to this instant has been acted on; the next run acts on
+    /// those after it. Absent until the schedule is first seen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consumed: Option<DateTime<Utc>>,
     /// The start or stop in progress, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sequence: Option<Sequence>,
     /// Warnings sent about the coming stop.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warning: Option<Warning>,
+    /// Databases and clusters the last stop stopped, and when. AWS starts such a
+    /// resource by itself after seven days stopped; one seen up that long after the
+    /// scheduler stopped it is stopped again, one seen up sooner was started by a
+    /// person and is left alone. Cleared by the next start.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub stopped: BTreeMap<String, DateTime<Utc>>,
 }
 
 /// A start or stop walking the groups in order, possibly over several runs.
@@ -92,7 +118,9 @@ pub struct Sequence {
     /// Whether an operator forced it (force-start, force-stop).
     pub forced: bool,
     /// Instances acted on, and when; each is acted on at most once per sequence.
-    #[serde(default)]
+    /// Stored by instant (`{"2026-…Z": ["i-1", "i-2"]}`): a start of thousands of
+    /// instances at once takes one timestamp, not thousands.
+    #[serde(default, with = "by_instant")]
     pub acted: BTreeMap<String, DateTime<Utc>>,
     /// Groups reported ready (or stopped).
     #[serde(default)]
@@ -107,6 +135,35 @@ pub struct Sequence {
     /// When the last group reported in `done` got there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settled_at: Option<DateTime<Utc>>,
+}
+
+/// `acted` grouped by instant when stored.
+mod by_instant {
+    use std::collections::BTreeMap;
+
+    use chrono::{DateTime, Utc};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(
+        acted: &BTreeMap<String, DateTime<Utc>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        let mut grouped: BTreeMap<DateTime<Utc>, Vec<&str>> = BTreeMap::new();
+        for (id, at) in acted {
+            grouped.entry(*at).or_default().push(id);
+        }
+        grouped.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<String, DateTime<Utc>>, D::Error> {
+        let grouped = BTreeMap::<DateTime<Utc>, Vec<String>>::deserialize(d)?;
+        Ok(grouped
+            .into_iter()
+            .flat_map(|(at, ids)| ids.into_iter().map(move |id| (id, at)))
+            .collect())
+    }
 }
 
 /// Warnings sent about one coming stop.
@@ -192,6 +249,12 @@ pub enum What {
         /// Groups with servers up.
         groups: Vec<String>,
     },
+    /// Something people should know that is not a fault (a database AWS started by
+    /// itself was stopped again).
+    Notice {
+        /// What happened.
+        message: String,
+    },
     /// Something is wrong; what the scheduler did about it is in the message.
     Error {
         /// What is wrong.
@@ -213,6 +276,14 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// Leaves out what the plan would do and say about `schedules`: another run
+    /// committed them first, so they are its business.
+    pub fn drop_schedules(&mut self, schedules: &BTreeSet<String>) {
+        self.actions.retain(|a| !schedules.contains(&a.schedule));
+        self.events.retain(|e| !schedules.contains(&e.schedule));
+        self.clear_force_start.retain(|s| !schedules.contains(s));
+    }
+
     /// The bookkeeping after the plan's actions were carried out, shared by every
     /// caller of [`plan`]: each instance the cloud refused (`failures`, with the
     /// service's error) is recorded in the state, so the next plan treats it as failed
@@ -314,19 +385,14 @@ pub fn plan(
     requests: &[Request],
     settings: &Settings,
 ) -> Plan {
-    let mut out = Plan {
-        state: RunState {
-            last_run: Some(now),
-            ..RunState::default()
-        },
-        ..Plan::default()
-    };
+    let mut out = Plan::default();
+    out.state.run.reported_misfits = state.run.reported_misfits.clone();
 
     // Broken schedules: announce each problem once, keep their state for when they
     // are mended.
     for e in &catalog.errors {
         let text = e.to_string();
-        if !state.reported_errors.contains(&text) {
+        if !state.run.reported_errors.contains(&text) {
             out.events.push(Event {
                 at: now.fixed_offset(),
                 schedule: e.schedule.clone(),
@@ -335,7 +401,7 @@ pub fn plan(
                 },
             });
         }
-        out.state.reported_errors.insert(text);
+        out.state.run.reported_errors.insert(text);
         if let Some(kept) = state.schedules.get(&e.schedule) {
             out.state.schedules.insert(e.schedule.clone(), kept.clone());
         }
@@ -343,7 +409,7 @@ pub fn plan(
     // Problems that skip nothing: announced once, like errors.
     for w in &catalog.warnings {
         let text = w.to_string();
-        if !state.reported_errors.contains(&text) {
+        if !state.run.reported_errors.contains(&text) {
             let tz = catalog.get(&w.schedule).map_or(chrono_tz::UTC, |s| s.tz);
             out.events.push(Event {
                 at: now.with_timezone(&tz).fixed_offset(),
@@ -353,7 +419,7 @@ pub fn plan(
                 },
             });
         }
-        out.state.reported_errors.insert(text);
+        out.state.run.reported_errors.insert(text);
     }
     for r in requests {
         let (Request::ForceStart(name) | Request::ForceStop(name)) = r;
@@ -367,11 +433,7 @@ pub fn plan(
             });
         }
     }
-
-    let since = state
-        .last_run
-        .unwrap_or(now - settings.first_run_lookback)
-        .max(now - settings.max_catch_up);
+    report_misfits(now, catalog, fleet, &mut out);
 
     // Most runs of a large catalog touch few schedules: index the fleet only when one
     // of them needs its instances.
@@ -394,6 +456,12 @@ pub fn plan(
 
     for schedule in &catalog.schedules {
         let previous = state.schedules.get(&schedule.name);
+        // A schedule seen for the first time looks back a little; one seen before
+        // catches up from where it left off, within the limit.
+        let since = previous
+            .and_then(|p| p.consumed)
+            .unwrap_or(now - settings.first_run_lookback)
+            .max(now - settings.max_catch_up);
         let members = || members_of(schedule.tag_value.as_str());
         let mut run = ScheduleRun {
             schedule,
@@ -405,11 +473,119 @@ pub fn plan(
         };
         run.decide(since, requests, members);
         let kept = run.state;
-        if kept != ScheduleState::default() {
-            out.state.schedules.insert(schedule.name.clone(), kept);
-        }
+        out.state.schedules.insert(schedule.name.clone(), kept);
     }
     out
+}
+
+/// A resource that carries the `ScheduleName` tag but that no schedule takes, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Misfit {
+    /// The resource's id.
+    pub id: String,
+    /// How people know it: `name (id)`.
+    pub label: String,
+    /// Its `ScheduleName` tag value.
+    pub tag: String,
+    /// Why it is not scheduled, in words that say how to fix it.
+    pub reason: String,
+}
+
+/// Every resource that carries the `ScheduleName` tag but is not scheduled: its tag
+/// names no schedule, its group tag is missing or names no group, or its kind is not
+/// what its group takes. Resources of a broken schedule are not listed (the
+/// schedule's own error says why).
+pub fn misfits(catalog: &Catalog, fleet: &[Instance]) -> Vec<Misfit> {
+    let by_tag: HashMap<&str, &Schedule> = catalog
+        .schedules
+        .iter()
+        .map(|s| (s.tag_value.as_str(), s))
+        .collect();
+    let mut out = Vec::new();
+    for i in fleet {
+        let Some(tag) = i.tags.get(SCHEDULE_TAG) else {
+            continue;
+        };
+        if i.power == Power::Gone {
+            continue;
+        }
+        let reason = match by_tag.get(tag.as_str()) {
+            None if catalog.errors.iter().any(|e| &e.schedule == tag) => continue,
+            None => format!("its ScheduleName \"{tag}\" is the TagValue of no schedule"),
+            Some(s) => match s.unscheduled_because(i) {
+                None => continue,
+                Some(why) => why,
+            },
+        };
+        out.push(Misfit {
+            id: i.id.clone(),
+            label: i.label(),
+            tag: tag.clone(),
+            reason,
+        });
+    }
+    out
+}
+
+/// The most misfits one message lists by name.
+const MISFITS_LISTED: usize = 20;
+
+/// Reports the resources that are tagged but not scheduled, per tag value, when what
+/// there is to say differs from what was said last.
+fn report_misfits(now: DateTime<Utc>, catalog: &Catalog, fleet: &[Instance], out: &mut Plan) {
+    let mut by_tag: BTreeMap<String, Vec<Misfit>> = BTreeMap::new();
+    for m in misfits(catalog, fleet) {
+        by_tag.entry(m.tag.clone()).or_default().push(m);
+    }
+    let mut reported = BTreeMap::new();
+    for (tag, list) in by_tag {
+        let digest = digest(list.iter().map(|m| (m.id.as_str(), m.reason.as_str())));
+        if out.state.run.reported_misfits.get(&tag) != Some(&digest) {
+            let schedule = catalog
+                .schedules
+                .iter()
+                .find(|s| s.tag_value == tag)
+                .map_or_else(|| (tag.clone(), chrono_tz::UTC), |s| (s.name.clone(), s.tz));
+            let mut lines: Vec<String> = list
+                .iter()
+                .take(MISFITS_LISTED)
+                .map(|m| format!("{}: {}", m.label, m.reason))
+                .collect();
+            if list.len() > MISFITS_LISTED {
+                lines.push(format!("and {} more", list.len() - MISFITS_LISTED));
+            }
+            out.events.push(Event {
+                at: now.with_timezone(&schedule.1).fixed_offset(),
+                schedule: schedule.0,
+                what: What::Error {
+                    message: format!(
+                        "{} tagged ScheduleName={tag} not scheduled (left alone): {}",
+                        if list.len() == 1 {
+                            "1 resource".to_string()
+                        } else {
+                            format!("{} resources", list.len())
+                        },
+                        lines.join("; ")
+                    ),
+                },
+            });
+        }
+        reported.insert(tag, digest);
+    }
+    out.state.run.reported_misfits = reported;
+}
+
+/// A short stable digest of what was reported, to tell whether it changed.
+fn digest<'a>(lines: impl Iterator<Item = (&'a str, &'a str)>) -> String {
+    // FNV-1a: stable across builds and versions, unlike the standard library's hasher.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for (a, b) in lines {
+        for byte in a.bytes().chain([0]).chain(b.bytes()).chain([0]) {
+            h ^= u64::from(byte);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{h:016x}")
 }
 
 fn request_verb(r: &Request) -> &'static str {
@@ -448,6 +624,10 @@ impl<'a> ScheduleRun<'a> {
             Request::ForceStop(n) if *n == s.name => Some(Direction::Stop),
             _ => None,
         });
+        // Transitions up to now are this run's: the next run starts after them.
+        if !past.is_empty() || request.is_some() || self.state.consumed.is_none() {
+            self.state.consumed = Some(self.now);
+        }
         let running_forced_start = self
             .state
             .sequence
@@ -468,6 +648,9 @@ impl<'a> ScheduleRun<'a> {
             if direction == Direction::Stop && s.force_start {
                 self.out.clear_force_start.push(s.name.clone());
             }
+            if direction == Direction::Start {
+                self.state.stopped.clear();
+            }
             self.state.sequence = Some(Sequence {
                 direction,
                 began: self.now,
@@ -487,11 +670,14 @@ impl<'a> ScheduleRun<'a> {
             .iter()
             .find(|t| t.direction == Direction::Stop)
             .map(|t| t.at);
-        if self.state.sequence.is_none() && next_stop.is_none() {
+        if self.state.sequence.is_none() && next_stop.is_none() && self.state.stopped.is_empty() {
             self.state.warning = None;
             return;
         }
         self.groups = s.members(members().iter().copied());
+        if self.state.sequence.is_none() {
+            self.stop_what_aws_restarted();
+        }
         if let Some(sequence) = self.state.sequence.take() {
             self.state.sequence = match sequence.direction {
                 Direction::Start => self.advance_start(sequence),
@@ -649,6 +835,14 @@ impl<'a> ScheduleRun<'a> {
             blocked[g] = dependents.iter().any(|d| blocked[*d]);
             if members.iter().all(|i| i.power == Power::Stopped) {
                 down[g] = true;
+                for i in &members {
+                    if matches!(i.kind, Kind::Rds | Kind::Aurora) && q.acted.contains_key(&i.id) {
+                        self.state
+                            .stopped
+                            .entry(i.id.clone())
+                            .or_insert(i.since.unwrap_or(self.now));
+                    }
+                }
                 if members.iter().any(|i| q.acted.contains_key(&i.id))
                     && q.done.insert(name.clone())
                 {
@@ -693,6 +887,73 @@ impl<'a> ScheduleRun<'a> {
             return None;
         }
         self.give_up_after_timeout(q, &down)
+    }
+
+    /// Stops again the databases and clusters AWS started by itself after seven days
+    /// stopped, while the schedule is in a stopped period; forgets those a person
+    /// started (seen up sooner). A database whose dependents are up is left running
+    /// and reported, since stopping it would break their order.
+    fn stop_what_aws_restarted(&mut self) {
+        if self.state.stopped.is_empty() {
+            return;
+        }
+        let s = self.schedule;
+        for g in 0..s.groups.len() {
+            let mut restarted = Vec::new();
+            for i in self.groups[g].clone() {
+                let Some(at) = self.state.stopped.get(&i.id).copied() else {
+                    continue;
+                };
+                match i.power {
+                    Power::Stopped | Power::Stopping => {}
+                    Power::Running | Power::Starting | Power::Busy
+                        if self.now - at >= self.settings.aws_restart_after =>
+                    {
+                        // Wait for it to settle before stopping it.
+                        if i.power == Power::Running {
+                            restarted.push(i);
+                        }
+                    }
+                    _ => {
+                        self.state.stopped.remove(&i.id);
+                    }
+                }
+            }
+            if restarted.is_empty() {
+                continue;
+            }
+            let group = s.groups[g].name.clone();
+            let up: Vec<String> = s
+                .dependents_of(&group)
+                .into_iter()
+                .filter(|d| {
+                    s.groups
+                        .iter()
+                        .position(|x| &x.name == d)
+                        .is_some_and(|k| self.groups[k].iter().any(|i| i.power.is_live()))
+                })
+                .collect();
+            let names = describe(&restarted);
+            if !up.is_empty() {
+                for i in &restarted {
+                    self.state.stopped.remove(&i.id);
+                }
+                let message = format!(
+                    "group {group}: {names} was started by AWS after seven days stopped; left running, since {} depending on it is up",
+                    up.join(", ")
+                );
+                self.event(self.now, What::Error { message });
+                continue;
+            }
+            for i in &restarted {
+                self.state.stopped.insert(i.id.clone(), self.now);
+            }
+            let message = format!(
+                "group {group}: {names} was started by AWS after seven days stopped; stopping it again"
+            );
+            self.event(self.now, What::Notice { message });
+            self.act(Direction::Stop, g, restarted);
+        }
     }
 
     fn give_up_after_timeout(&mut self, q: Sequence, settled: &[bool]) -> Option<Sequence> {

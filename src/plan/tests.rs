@@ -54,11 +54,22 @@ impl Harness {
     fn new(files: &[&str], fleet: FleetFile, first: &str) -> Harness {
         let catalog = catalog(files);
         assert!(catalog.errors.is_empty(), "{:?}", catalog.errors);
+        let seen = catalog.clone();
         Harness {
             catalog,
             cloud: SimCloud::new(fleet, at(first)),
             state: RunState {
-                last_run: Some(at(first) - Duration::minutes(5)),
+                schedules: seen
+                    .schedules
+                    .iter()
+                    .map(|s| {
+                        let seen = ScheduleState {
+                            consumed: Some(at(first) - Duration::minutes(5)),
+                            ..ScheduleState::default()
+                        };
+                        (s.name.clone(), seen)
+                    })
+                    .collect(),
                 ..RunState::default()
             },
             settings: Settings::default(),
@@ -117,11 +128,16 @@ fn acts(p: &Plan) -> Vec<String> {
         .collect()
 }
 
+/// The plan's errors, less the one-time report of the fleet's resources that carry
+/// no schedule's tag (every test fleet has one, `other`; see
+/// `tagged_but_unscheduled_resources_are_reported_once_until_fixed`).
 fn errors(p: &Plan) -> Vec<String> {
     p.events
         .iter()
         .filter_map(|e| match &e.what {
-            What::Error { message } => Some(format!("{}: {message}", e.schedule)),
+            What::Error { message } if !message.contains("not scheduled (left alone)") => {
+                Some(format!("{}: {message}", e.schedule))
+            }
             _ => None,
         })
         .collect()
@@ -275,7 +291,7 @@ fn instances_changed_by_hand_between_transitions_are_left_alone() {
         assert!(acts(&h.run(&format!("2026-11-30T{t}:00Z"))).is_empty());
     }
     // On Saturday someone starts MW by hand; it keeps running through the weekend.
-    h.state.last_run = Some(at("2026-12-05T09:55:00Z"));
+    h.state.schedules.get_mut("Dev").unwrap().consumed = Some(at("2026-12-05T09:55:00Z"));
     h.cloud
         .act(at("2026-12-05T10:00:00Z"), Direction::Start, &["mw".into()]);
     for t in [
@@ -447,7 +463,12 @@ fn disabled_schedules_do_nothing_at_their_times() {
     let mut minute = at("2026-11-30T08:55:00Z");
     while minute < at("2026-11-30T19:00:00Z") {
         let p = h.run(&minute.to_rfc3339());
-        assert!(p.actions.is_empty() && p.events.is_empty());
+        assert!(p.actions.is_empty() && errors(&p).is_empty());
+        assert!(
+            p.events
+                .iter()
+                .all(|e| matches!(e.what, What::Error { .. }))
+        );
         minute += Duration::minutes(5);
     }
 }
@@ -569,4 +590,115 @@ proptest! {
             now += Duration::minutes(5);
         }
     }
+}
+
+#[test]
+fn tagged_but_unscheduled_resources_are_reported_once_until_fixed() {
+    let f = chain_fleet(
+        r#",{"id":"typo","kind":"ec2","tags":{"ScheduleName":"Dev","ScheduleGroupName":"APi"},"state":"stopped"},
+           {"id":"bare","kind":"ec2","tags":{"ScheduleName":"Dev"},"state":"stopped"},
+           {"id":"ec2-in-db","kind":"ec2","tags":{"ScheduleName":"Dev","ScheduleGroupName":"DB"},"state":"stopped"}"#,
+    );
+    let mut h = Harness::new(&[CHAIN], f, "2026-11-30T08:55:00Z");
+    let misfits = |p: &Plan| -> Vec<String> {
+        p.events
+            .iter()
+            .filter_map(|e| match &e.what {
+                What::Error { message } if message.contains("not scheduled") => {
+                    Some(format!("{}: {message}", e.schedule))
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    let first = misfits(&h.run("2026-11-30T08:55:00Z"));
+    assert_eq!(
+        first,
+        [
+            "Dev: 3 resources tagged ScheduleName=Dev not scheduled (left alone): \
+             typo: its ScheduleGroupName \"APi\" is not a group of Dev (DB, MW, API, BATCH); \
+             bare: it has no ScheduleGroupName tag (Dev has groups DB, MW, API, BATCH); \
+             ec2-in-db: group DB takes RDS databases and clusters only, and this is ec2",
+            "Prod: 1 resource tagged ScheduleName=Prod not scheduled (left alone): \
+             other: its ScheduleName \"Prod\" is the TagValue of no schedule",
+        ]
+    );
+    // Said once: not again while nothing changes, even after the next check.
+    assert!(misfits(&h.run("2026-11-30T09:00:00Z")).is_empty());
+    assert!(misfits(&h.run("2026-11-30T09:20:00Z")).is_empty());
+    // And none of them is ever acted on.
+    for t in ["09:06", "09:08", "09:10", "09:12"] {
+        for a in h.run(&format!("2026-11-30T{t}:00Z")).actions {
+            assert!(
+                a.targets
+                    .iter()
+                    .all(|t| !["typo", "bare", "ec2-in-db"].contains(&t.id.as_str()))
+            );
+        }
+    }
+}
+
+#[test]
+fn a_group_named_all_is_an_ordinary_group() {
+    let named_all = r#"{"ScheduleName":"Dev","StartTime":"09:00","StopTime":"18:00","Groups":[{"GroupName":"all"}]}"#;
+    let f = fleet(
+        r#"{"instances":[
+        {"id":"in","kind":"ec2","tags":{"ScheduleName":"Dev","ScheduleGroupName":"all"},"state":"stopped"},
+        {"id":"out","kind":"ec2","tags":{"ScheduleName":"Dev","ScheduleGroupName":"web"},"state":"stopped"}]}"#,
+    );
+    let mut h = Harness::new(&[named_all], f, "2026-11-30T09:00:00Z");
+    assert_eq!(acts(&h.run("2026-11-30T09:00:00Z")), ["start all [in]"]);
+}
+
+#[test]
+fn a_database_aws_restarted_after_seven_days_is_stopped_again_one_started_by_a_person_is_not() {
+    // Stopped on Friday 11 December at 18:00; a fortnight of holidays follows.
+    let mut holidays = String::new();
+    for d in 14..=31 {
+        holidays.push_str(&format!(
+            r#"{{"ExceptionDate":"2026-12-{d:02}","ExceptionType":"start","ExceptionValue":"None"}},"#
+        ));
+    }
+    let file = CHAIN.replace(
+        "\"Groups\"",
+        &format!(
+            r#""Exceptions":[{}],"Groups""#,
+            holidays.trim_end_matches(',')
+        ),
+    );
+    let mut h = Harness::new(&[&file], chain_fleet(""), "2026-12-11T08:55:00Z");
+    for t in [
+        "09:00", "09:06", "09:08", "09:10", "09:12", "18:00", "18:01", "18:02", "18:03", "18:10",
+    ] {
+        h.run(&format!("2026-12-11T{t}:00Z"));
+    }
+    assert_eq!(h.power("db", "2026-12-11T18:10:00Z"), Power::Stopped);
+    // Friday's stop finds nothing running; seven days after the stop, at about 18:07,
+    // AWS starts the database by itself (the simulator does, too).
+    for t in [
+        "2026-12-14T09:00:00Z",
+        "2026-12-18T18:00:00Z",
+        "2026-12-18T18:05:00Z",
+    ] {
+        assert!(acts(&h.run(t)).is_empty());
+    }
+    let p = h.run("2026-12-18T18:30:00Z");
+    assert_eq!(acts(&p), ["stop DB [db]"]);
+    assert!(p.events.iter().any(|e| matches!(&e.what, What::Notice { message }
+        if message == "group DB: db was started by AWS after seven days stopped; stopping it again")));
+    assert_eq!(h.power("db", "2026-12-18T18:40:00Z"), Power::Stopped);
+
+    // A person starting it on Saturday, a day after the stop, is theirs: left running
+    // until the next scheduled stop.
+    let mut h = Harness::new(&[&file], chain_fleet(""), "2026-12-11T08:55:00Z");
+    for t in [
+        "09:00", "09:06", "09:08", "09:10", "09:12", "18:00", "18:01", "18:02", "18:03", "18:10",
+    ] {
+        h.run(&format!("2026-12-11T{t}:00Z"));
+    }
+    h.cloud
+        .act(at("2026-12-12T10:00:00Z"), Direction::Start, &["db".into()]);
+    assert!(acts(&h.run("2026-12-12T10:30:00Z")).is_empty());
+    assert!(acts(&h.run("2026-12-13T23:30:00Z")).is_empty());
+    assert_eq!(h.power("db", "2026-12-13T23:30:00Z"), Power::Running);
 }

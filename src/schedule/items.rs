@@ -87,8 +87,12 @@ fn flag<'de, D: Deserializer<'de>>(de: D) -> Result<bool, D::Error> {
     enum Flag {
         Bool(bool),
         Text(String),
+        Other(serde::de::IgnoredAny),
     }
     match Flag::deserialize(de)? {
+        Flag::Other(_) => Err(serde::de::Error::custom(
+            "expected true or false (a boolean or a string)",
+        )),
         Flag::Bool(b) => Ok(b),
         Flag::Text(s) => match s.trim().to_ascii_lowercase().as_str() {
             "true" | "yes" | "1" => Ok(true),
@@ -108,8 +112,14 @@ fn name_list<'de, D: Deserializer<'de>>(de: D) -> Result<Vec<String>, D::Error> 
         List(Vec<String>),
         Text(String),
         Nothing(()),
+        Other(serde::de::IgnoredAny),
     }
     let names = match Names::deserialize(de)? {
+        Names::Other(_) => {
+            return Err(serde::de::Error::custom(
+                "expected a list of group names, a string set or a comma-separated string",
+            ));
+        }
         Names::List(list) => list,
         Names::Text(s) => s.split(',').map(str::to_owned).collect(),
         Names::Nothing(()) => Vec::new(),

@@ -57,6 +57,15 @@ pub enum KindFilter {
 }
 
 impl KindFilter {
+    /// What the filter takes, for people.
+    pub fn describe(self) -> &'static str {
+        match self {
+            KindFilter::Any => "every kind",
+            KindFilter::Ec2 => "EC2 instances",
+            KindFilter::Rds => "RDS databases and clusters",
+        }
+    }
+
     /// Whether an instance of `kind` belongs to a group with this filter.
     pub fn admits(self, kind: Kind) -> bool {
         match self {
@@ -77,6 +86,10 @@ pub struct ServerGroup {
     /// Groups that must be ready before this one starts (and stopped after it).
     pub depends_on: Vec<String>,
 }
+
+/// Per-date replacements of a schedule's start or stop time; `None` means "not
+/// that day".
+pub type Exceptions = BTreeMap<(NaiveDate, Direction), Option<NaiveTime>>;
 
 /// A validated schedule: everything the planner needs, already checked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -102,7 +115,11 @@ pub struct Schedule {
     /// Groups in dependency order: every group comes after the groups it depends on.
     pub groups: Vec<ServerGroup>,
     /// Per-date replacements of the start or stop time; `None` means "not that day".
-    pub exceptions: BTreeMap<(NaiveDate, Direction), Option<NaiveTime>>,
+    pub exceptions: Exceptions,
+    /// True when the schedule defines no groups and so has the one implicit group
+    /// `all`, which takes its instances whatever their group tag. A group a user
+    /// names `all` is an ordinary group.
+    pub implicit_group: bool,
 }
 
 fn display<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
@@ -112,7 +129,7 @@ fn display<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S:
 impl Schedule {
     /// The group an instance with these tags and this kind belongs to, if any.
     pub fn group_of(&self, group_tag: Option<&str>, kind: Kind) -> Option<usize> {
-        if self.groups.len() == 1 && self.groups[0].name == DEFAULT_GROUP {
+        if self.implicit_group {
             return self.groups[0].kind.admits(kind).then_some(0);
         }
         let tag = group_tag?;
@@ -143,6 +160,34 @@ impl Schedule {
             }
         }
         groups
+    }
+
+    /// Why `i`, which carries this schedule's tag value, belongs to none of its
+    /// groups, in words that say what to fix; `None` when it does belong.
+    pub fn unscheduled_because(&self, i: &Instance) -> Option<String> {
+        if self.group_of_instance(i).is_some() || i.power == Power::Gone {
+            return None;
+        }
+        let names: Vec<&str> = self.groups.iter().map(|g| g.name.as_str()).collect();
+        let groups = names.join(", ");
+        Some(match i.tags.get(GROUP_TAG) {
+            None => format!(
+                "it has no {GROUP_TAG} tag ({} has groups {groups})",
+                self.name
+            ),
+            Some(tag) => match self.groups.iter().find(|g| &g.name == tag) {
+                None => format!(
+                    "its {GROUP_TAG} \"{tag}\" is not a group of {} ({groups})",
+                    self.name
+                ),
+                Some(g) => format!(
+                    "group {} takes {} only, and this is {}",
+                    g.name,
+                    g.kind.describe(),
+                    i.kind
+                ),
+            },
+        })
     }
 
     /// The local date of `now` in the schedule's zone: what "today" means for it.
@@ -191,6 +236,7 @@ impl Catalog {
         default_tz: Tz,
     ) -> Catalog {
         let mut errors = Vec::new();
+        let mut warnings = Vec::new();
         let mut groups_of: BTreeMap<&str, Vec<&GroupItem>> = BTreeMap::new();
         for g in groups {
             groups_of
@@ -224,7 +270,10 @@ impl Catalog {
                 default_tz,
             );
             match result {
-                Ok(s) => built.push(s),
+                Ok((s, ignored)) => {
+                    warnings.extend(ignored.into_iter().map(|w| ScheduleError::new(name, w)));
+                    built.push(s);
+                }
                 Err(e) => errors.push(e),
             }
         }
@@ -270,7 +319,7 @@ impl Catalog {
         Catalog {
             schedules: built,
             errors,
-            warnings: Vec::new(),
+            warnings,
         }
     }
 
@@ -312,12 +361,13 @@ pub enum UnknownSchedule {
     Broken(ScheduleError),
 }
 
+/// The validated schedule, with the problems in it that were ignored.
 fn build_schedule(
     item: &ScheduleItem,
     groups: &[&GroupItem],
     exceptions: &[&ExceptionItem],
     default_tz: Tz,
-) -> Result<Schedule, ScheduleError> {
+) -> Result<(Schedule, Vec<String>), ScheduleError> {
     let name = item.schedule_name.trim();
     let err = in_schedule(&item.schedule_name);
     if name.is_empty() {
@@ -334,7 +384,8 @@ fn build_schedule(
         Some(v) if !v.is_empty() => v.to_owned(),
         _ => item.schedule_name.clone(),
     };
-    Ok(Schedule {
+    let (exceptions, ignored) = collect_exceptions(exceptions).map_err(&err)?;
+    let schedule = Schedule {
         name: item.schedule_name.clone(),
         tag_value,
         days,
@@ -343,9 +394,11 @@ fn build_schedule(
         stop,
         force_start: item.force_start,
         tz,
+        implicit_group: groups.is_empty(),
         groups: order_groups(groups).map_err(&err)?,
-        exceptions: collect_exceptions(exceptions).map_err(&err)?,
-    })
+        exceptions,
+    };
+    Ok((schedule, ignored))
 }
 
 /// Validates the group graph and returns the groups in dependency order (Kahn's
@@ -452,10 +505,12 @@ fn cycle_in(groups: &BTreeMap<&str, ServerGroup>, stuck: &[&str]) -> Vec<String>
     }
 }
 
-fn collect_exceptions(
-    items: &[&ExceptionItem],
-) -> Result<BTreeMap<(NaiveDate, Direction), Option<NaiveTime>>, String> {
-    let mut out = BTreeMap::new();
+/// The exceptions by date and direction, and what was ignored. Two different
+/// values for the same date and direction cannot both hold: that date's exceptions
+/// of that direction are ignored (the regular time applies) and reported, and the
+/// rest of the schedule runs on.
+fn collect_exceptions(items: &[&ExceptionItem]) -> Result<(Exceptions, Vec<String>), String> {
+    let mut values: BTreeMap<(NaiveDate, Direction), BTreeSet<Option<NaiveTime>>> = BTreeMap::new();
     for e in items {
         let day = parse::date(&e.exception_date)?;
         let direction = match e.exception_type.trim().to_ascii_lowercase().as_str() {
@@ -469,17 +524,23 @@ fn collect_exceptions(
         };
         let value = parse::time_of_day(e.exception_value.as_deref(), "ExceptionValue")
             .map_err(|p| format!("exception on {day} ({direction}): {p}"))?;
-        if let Some(previous) = out.insert((day, direction), value)
-            && previous != value
-        {
-            return Err(format!(
-                "two different {direction} exceptions on {day} ({} and {})",
-                show(previous),
-                show(value)
+        values.entry((day, direction)).or_default().insert(value);
+    }
+    let mut out = BTreeMap::new();
+    let mut ignored = Vec::new();
+    for ((day, direction), set) in values {
+        if set.len() == 1 {
+            out.extend(set.into_iter().map(|v| ((day, direction), v)));
+        } else {
+            let shown: Vec<String> = set.into_iter().map(show).collect();
+            ignored.push(format!(
+                "{} different {direction} exceptions on {day} ({}); they are ignored and the regular {direction} time applies that day",
+                shown.len(),
+                shown.join(", ")
             ));
         }
     }
-    Ok(out)
+    Ok((out, ignored))
 }
 
 fn show(t: Option<NaiveTime>) -> String {
@@ -610,15 +671,32 @@ mod tests {
             vec![exc("2026-13-01", "start", None)],
             vec![exc("2026-12-01", "pause", None)],
             vec![exc("2026-12-01", "stop", Some("7pm"))],
-            vec![
-                exc("2026-12-01", "stop", Some("19:00")),
-                exc("2026-12-01", "stop", Some("20:00")),
-            ],
         ] {
             let c = Catalog::build(&[dev()], &[], &bad, Tz::UTC);
             assert!(c.schedules.is_empty(), "{bad:?}");
             assert_eq!(c.errors[0].schedule, "Dev");
         }
+        // Two values for one date and type: that date's stop exceptions are ignored
+        // and reported, and the schedule (with its other exceptions) runs on.
+        let c = Catalog::build(
+            &[dev()],
+            &[],
+            &[
+                exc("2026-12-01", "stop", Some("19:00")),
+                exc("2026-12-01", "stop", Some("20:00")),
+                exc("2026-12-01", "start", Some("10:00")),
+            ],
+            Tz::UTC,
+        );
+        assert!(c.errors.is_empty());
+        let day = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+        let s = &c.schedules[0];
+        assert_eq!(s.exceptions.len(), 1);
+        assert!(s.exceptions.contains_key(&(day, Direction::Start)));
+        assert_eq!(
+            c.warnings[0].to_string(),
+            "schedule \"Dev\": 2 different stop exceptions on 2026-12-01 (19:00, 20:00); they are ignored and the regular stop time applies that day"
+        );
     }
 
     #[test]

@@ -14,9 +14,11 @@ use chrono::{NaiveDate, NaiveTime};
 use serde::de::DeserializeOwned;
 use tokio::sync::Mutex;
 
-use super::{Items, Store, StoreError, Versioned};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{Delete, Put, PutRequest, TransactWriteItem, WriteRequest};
+
+use super::{Change, Items, StateKey, Store, StoreError, Versioned, Written, assemble};
 use crate::fleet::Direction;
-use crate::plan::RunState;
 use crate::schedule::{ExceptionItem, GroupItem, ScheduleError, ScheduleItem};
 
 type Item = HashMap<String, AttributeValue>;
@@ -54,8 +56,49 @@ fn expires_at(date: NaiveDate) -> AttributeValue {
     AttributeValue::N(at.to_string())
 }
 
-/// The key of the one state item.
-const STATE_ID: &str = "run-state";
+/// The most items one TransactWriteItems may hold.
+const MAX_TRANSACTION: usize = 100;
+
+/// The most bytes of a state part one item holds (DynamoDB's item limit is 400 KB,
+/// names and numbers included); a larger part continues in further items.
+const CHUNK: usize = 300_000;
+
+/// Separates a part's key from its continuation number in an item's `Id`.
+const PART: &str = "#part#";
+
+/// The item `Id` of a state part.
+fn state_id(key: &StateKey) -> String {
+    match key {
+        StateKey::Run => "run".to_string(),
+        StateKey::Schedule(name) => format!("schedule#{name}"),
+    }
+}
+
+/// The state part an item `Id` holds; `None` for items of no part (an older format).
+fn state_key(id: &str) -> Option<StateKey> {
+    if id == "run" {
+        return Some(StateKey::Run);
+    }
+    id.strip_prefix("schedule#")
+        .map(|name| StateKey::Schedule(name.to_string()))
+}
+
+/// `text` cut into pieces of at most `max` bytes, on character boundaries.
+fn chunks(text: &str, max: usize) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while rest.len() > max {
+        let mut cut = max;
+        while !rest.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let (head, tail) = rest.split_at(cut);
+        out.push(head);
+        rest = tail;
+    }
+    out.push(rest);
+    out
+}
 
 /// DynamoDB behind [`Store`].
 #[derive(Debug)]
@@ -65,6 +108,9 @@ pub struct DynamoStore {
     /// Key attribute names per table, read once with DescribeTable: the original
     /// tables' key schemas are not fixed, so items are addressed by what the table says.
     keys: Mutex<HashMap<String, Vec<String>>>,
+    /// How many continuation items each state part had when last read or written, so
+    /// a part that shrinks deletes the ones it no longer needs.
+    part_counts: Mutex<HashMap<String, u64>>,
 }
 
 fn service<E>(what: impl Into<String>, e: &E) -> StoreError
@@ -88,12 +134,101 @@ impl DynamoStore {
             client,
             tables,
             keys: Mutex::new(HashMap::new()),
+            part_counts: Mutex::new(HashMap::new()),
         }
     }
 
     /// The table names in use.
     pub fn tables(&self) -> &Tables {
         &self.tables
+    }
+
+    /// The transaction items of one state change: the head, conditional on its
+    /// version, then its continuation items, and deletions of continuation items it
+    /// no longer needs.
+    async fn operations(&self, c: &Change) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let table = &self.tables.state;
+        let id = state_id(&c.key);
+        let (condition, values) = if c.version == 0 {
+            ("attribute_not_exists(Id)".to_string(), None)
+        } else {
+            (
+                "Version = :v".to_string(),
+                Some(AttributeValue::N(c.version.to_string())),
+            )
+        };
+        let invalid = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Service {
+            what: format!("write {table}"),
+            message: e.to_string(),
+        };
+        let previous = self.part_counts.lock().await.get(&id).copied().unwrap_or(0);
+        let mut ops = Vec::new();
+        let pieces = c
+            .json
+            .as_deref()
+            .map(|j| chunks(j, CHUNK))
+            .unwrap_or_default();
+        match c.json {
+            Some(_) => {
+                let mut put = Put::builder()
+                    .table_name(table)
+                    .item("Id", AttributeValue::S(id.clone()))
+                    .item("State", AttributeValue::S(pieces[0].to_string()))
+                    .item("Version", AttributeValue::N((c.version + 1).to_string()))
+                    .item("Parts", AttributeValue::N((pieces.len() - 1).to_string()))
+                    .condition_expression(&condition);
+                if let Some(v) = &values {
+                    put = put.expression_attribute_values(":v", v.clone());
+                }
+                ops.push(
+                    TransactWriteItem::builder()
+                        .put(put.build().map_err(invalid)?)
+                        .build(),
+                );
+                for (k, piece) in pieces.iter().enumerate().skip(1) {
+                    let put = Put::builder()
+                        .table_name(table)
+                        .item("Id", AttributeValue::S(format!("{id}{PART}{k}")))
+                        .item("State", AttributeValue::S(piece.to_string()))
+                        .build()
+                        .map_err(invalid)?;
+                    ops.push(TransactWriteItem::builder().put(put).build());
+                }
+            }
+            None => {
+                let mut delete = Delete::builder()
+                    .table_name(table)
+                    .key("Id", AttributeValue::S(id.clone()))
+                    .condition_expression(&condition);
+                if let Some(v) = &values {
+                    delete = delete.expression_attribute_values(":v", v.clone());
+                }
+                ops.push(
+                    TransactWriteItem::builder()
+                        .delete(delete.build().map_err(invalid)?)
+                        .build(),
+                );
+            }
+        }
+        let kept = pieces.len().saturating_sub(1) as u64;
+        for k in kept + 1..=previous {
+            let delete = Delete::builder()
+                .table_name(table)
+                .key("Id", AttributeValue::S(format!("{id}{PART}{k}")))
+                .build()
+                .map_err(invalid)?;
+            ops.push(TransactWriteItem::builder().delete(delete).build());
+        }
+        if ops.len() > MAX_TRANSACTION {
+            return Err(StoreError::Service {
+                what: format!("write {}", c.key),
+                message: format!(
+                    "it needs {} items, more than one transaction holds",
+                    ops.len()
+                ),
+            });
+        }
+        Ok(ops)
     }
 
     async fn scan(&self, table: &str) -> Result<Vec<Item>, StoreError> {
@@ -179,7 +314,8 @@ impl DynamoStore {
     }
 }
 
-/// Reads items of one kind; an item that does not fit is reported under its schedule.
+/// Reads items of one kind; an item that does not fit is reported under its schedule,
+/// naming the attribute that is wrong.
 fn read_items<T: DeserializeOwned>(
     table: &str,
     raw: Vec<Item>,
@@ -187,13 +323,34 @@ fn read_items<T: DeserializeOwned>(
 ) -> Vec<T> {
     let mut out = Vec::with_capacity(raw.len());
     for item in raw {
-        let name = text(&item, "ScheduleName").unwrap_or_default();
-        match serde_dynamo::from_item::<_, T>(item) {
+        let name = text(&item, "ScheduleName").filter(|n| !n.trim().is_empty());
+        // An item without its schedule's name goes by what identifies it in its table.
+        let owner = name.clone().unwrap_or_else(|| {
+            let key = ["ExceptionUuid", "GroupName", "Id"]
+                .iter()
+                .find_map(|k| text(&item, k).map(|v| format!("{k} {v}")));
+            format!(
+                "(table {table}{})",
+                key.map_or(String::new(), |k| format!(", item {k}"))
+            )
+        });
+        let value = serde_dynamo::AttributeValue::M(serde_dynamo::Item::from(item).into());
+        let deserializer = serde_dynamo::Deserializer::from_attribute_value(value);
+        match serde_path_to_error::deserialize::<_, T>(deserializer) {
             Ok(v) => out.push(v),
-            Err(e) => errors.push(ScheduleError::new(
-                name,
-                format!("an item of table {table} cannot be read: {e}"),
-            )),
+            Err(e) => {
+                let at = e.path().to_string();
+                let problem = if at == "." || at.is_empty() {
+                    e.inner().to_string()
+                } else {
+                    format!("{at}: {}", e.inner())
+                };
+                let problem = match name {
+                    Some(_) => format!("an item of table {table} cannot be read: {problem}"),
+                    None => format!("an item has no ScheduleName: {problem}"),
+                };
+                errors.push(ScheduleError::new(owner, problem));
+            }
         }
     }
     out
@@ -220,60 +377,137 @@ impl Store for DynamoStore {
     }
 
     async fn load_state(&self) -> Result<Versioned, StoreError> {
-        let got = self
+        let table = &self.tables.state;
+        let mut items = self
             .client
-            .get_item()
-            .table_name(&self.tables.state)
-            .key("Id", AttributeValue::S(STATE_ID.into()))
+            .scan()
+            .table_name(table)
             .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| service(format!("read {}", self.tables.state), &e))?;
-        let Some(item) = got.item() else {
-            return Ok(Versioned::default());
-        };
-        let version = item
-            .get("Version")
-            .and_then(|v| v.as_n().ok())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0);
-        // A state that no longer reads (an older format) is started afresh, not fatal.
-        let state = text(item, "State")
-            .and_then(|s| serde_json::from_str::<RunState>(&s).ok())
-            .unwrap_or_default();
-        Ok(Versioned { state, version })
+            .into_paginator()
+            .items()
+            .send();
+        let mut heads = Vec::new();
+        let mut chunks: HashMap<String, String> = HashMap::new();
+        while let Some(item) = items.next().await {
+            let item = item.map_err(|e| service(format!("read {table}"), &e))?;
+            let (Some(id), Some(json)) = (text(&item, "Id"), text(&item, "State")) else {
+                continue;
+            };
+            if id.contains(PART) {
+                chunks.insert(id, json);
+                continue;
+            }
+            let Some(key) = state_key(&id) else {
+                continue;
+            };
+            let number = |name: &str| {
+                item.get(name)
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|n| n.parse::<u64>().ok())
+                    .unwrap_or(0)
+            };
+            heads.push((key, id, number("Version"), number("Parts"), json));
+        }
+        let mut counts = self.part_counts.lock().await;
+        let mut parts = Vec::new();
+        for (key, id, version, extra, mut json) in heads {
+            // A part too large for one item continues in `Parts` more.
+            for k in 1..=extra {
+                json.push_str(
+                    chunks
+                        .get(&format!("{id}{PART}{k}"))
+                        .map_or("", String::as_str),
+                );
+            }
+            counts.insert(id, extra);
+            parts.push((key, version, json));
+        }
+        Ok(assemble(parts))
     }
 
-    async fn save_state(&self, state: &RunState, version: u64) -> Result<u64, StoreError> {
-        let table = &self.tables.state;
-        let json = serde_json::to_string(state).map_err(|e| StoreError::Service {
-            what: "encode the run state".into(),
-            message: e.to_string(),
-        })?;
-        let next = version + 1;
-        let mut put = self
-            .client
-            .put_item()
-            .table_name(table)
-            .item("Id", AttributeValue::S(STATE_ID.into()))
-            .item("State", AttributeValue::S(json))
-            .item("Version", AttributeValue::N(next.to_string()));
-        put = if version == 0 {
-            put.condition_expression("attribute_not_exists(Id)")
-        } else {
-            put.condition_expression("Version = :v")
-                .expression_attribute_values(":v", AttributeValue::N(version.to_string()))
-        };
-        match put.send().await {
-            Ok(_) => Ok(next),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Err(StoreError::Conflict("the run state".into()))
+    async fn write_state(&self, changes: &[Change]) -> Result<Written, StoreError> {
+        let mut written = Written::default();
+        let mut pending: Vec<&Change> = changes.iter().collect();
+        // Each transaction holds whole changes (a head with its parts), at most
+        // MAX_TRANSACTION items; a change another run wrote first fails its whole
+        // transaction, which is sent again without it.
+        while !pending.is_empty() {
+            let mut batch: Vec<(&Change, Vec<TransactWriteItem>)> = Vec::new();
+            let mut size = 0;
+            while let Some(c) = pending.first() {
+                let ops = self.operations(c).await?;
+                if !batch.is_empty() && size + ops.len() > MAX_TRANSACTION {
+                    break;
+                }
+                size += ops.len();
+                batch.push((c, ops));
+                pending.remove(0);
             }
-            Err(e) => Err(service(format!("write {table}"), &e)),
+            let mut attempt = batch;
+            loop {
+                if attempt.is_empty() {
+                    break;
+                }
+                let items: Vec<TransactWriteItem> =
+                    attempt.iter().flat_map(|(_, ops)| ops.clone()).collect();
+                let sent = self
+                    .client
+                    .transact_write_items()
+                    .set_transact_items(Some(items))
+                    .send()
+                    .await;
+                match sent {
+                    Ok(_) => {
+                        let mut counts = self.part_counts.lock().await;
+                        for (c, ops) in &attempt {
+                            let v = if c.json.is_some() { c.version + 1 } else { 0 };
+                            written.versions.insert(c.key.clone(), v);
+                            let extra = ops.iter().filter(|o| o.put().is_some()).count();
+                            counts.insert(state_id(&c.key), extra.saturating_sub(1) as u64);
+                        }
+                        break;
+                    }
+                    Err(e) => {
+                        let reasons: Vec<Option<String>> = e
+                            .as_service_error()
+                            .and_then(|s| match s {
+                                TransactWriteItemsError::TransactionCanceledException(t) => Some(
+                                    t.cancellation_reasons()
+                                        .iter()
+                                        .map(|r| r.code().map(str::to_string))
+                                        .collect(),
+                                ),
+                                _ => None,
+                            })
+                            .unwrap_or_default();
+                        if reasons.is_empty() {
+                            return Err(service(format!("write {}", self.tables.state), &e));
+                        }
+                        // Which changes lost to another writer: their head's reason.
+                        let mut at = 0;
+                        let mut lost = Vec::new();
+                        for (k, (_, ops)) in attempt.iter().enumerate() {
+                            let code = reasons.get(at).cloned().flatten();
+                            if matches!(
+                                code.as_deref(),
+                                Some("ConditionalCheckFailed" | "TransactionConflict")
+                            ) {
+                                lost.push(k);
+                            }
+                            at += ops.len();
+                        }
+                        if lost.is_empty() {
+                            return Err(service(format!("write {}", self.tables.state), &e));
+                        }
+                        for k in lost.into_iter().rev() {
+                            let (c, _) = attempt.remove(k);
+                            written.conflicts.insert(c.key.clone());
+                        }
+                    }
+                }
+            }
         }
+        Ok(written)
     }
 
     async fn clear_force_start(&self, schedule: &str) -> Result<(), StoreError> {
@@ -460,14 +694,65 @@ impl DynamoStore {
             });
             writes.push((&t.exceptions, serde_dynamo::to_item(&e).map_err(encode)?));
         }
+        // BatchWriteItem takes 25 items a call; what it leaves unprocessed (throttled)
+        // is sent again after a pause.
+        let mut by_table: HashMap<&str, Vec<Item>> = HashMap::new();
         for (table, item) in writes {
-            self.client
-                .put_item()
-                .table_name(table)
-                .set_item(Some(item))
-                .send()
-                .await
-                .map_err(|e| service(format!("write {table}"), &e))?;
+            by_table.entry(table).or_default().push(item);
+        }
+        for (table, items) in by_table {
+            // One batch may not hold the same key twice: the last write of a key wins,
+            // as it would have one write after another.
+            let keys = self.key_names(table).await?;
+            let mut last: HashMap<Vec<String>, usize> = HashMap::new();
+            for (k, item) in items.iter().enumerate() {
+                let key: Vec<String> = keys
+                    .iter()
+                    .map(|n| text(item, n).unwrap_or_default())
+                    .collect();
+                last.insert(key, k);
+            }
+            let mut kept: Vec<usize> = last.into_values().collect();
+            kept.sort_unstable();
+            let items: Vec<Item> = kept.into_iter().map(|k| items[k].clone()).collect();
+            for chunk in items.chunks(25) {
+                let mut requests: Vec<WriteRequest> = chunk
+                    .iter()
+                    .filter_map(|item| {
+                        let put = PutRequest::builder()
+                            .set_item(Some(item.clone()))
+                            .build()
+                            .ok()?;
+                        Some(WriteRequest::builder().put_request(put).build())
+                    })
+                    .collect();
+                for attempt in 0..8 {
+                    if requests.is_empty() {
+                        break;
+                    }
+                    let out = self
+                        .client
+                        .batch_write_item()
+                        .request_items(table, requests.clone())
+                        .send()
+                        .await
+                        .map_err(|e| service(format!("write {table}"), &e))?;
+                    requests = out
+                        .unprocessed_items()
+                        .and_then(|u| u.get(table))
+                        .cloned()
+                        .unwrap_or_default();
+                    if !requests.is_empty() {
+                        tokio::time::sleep(std::time::Duration::from_millis(100 << attempt)).await;
+                    }
+                }
+                if !requests.is_empty() {
+                    return Err(StoreError::Service {
+                        what: format!("write {table}"),
+                        message: format!("{} items were left unprocessed", requests.len()),
+                    });
+                }
+            }
         }
         Ok(())
     }

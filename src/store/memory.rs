@@ -6,9 +6,10 @@ use std::sync::Mutex;
 
 use chrono::{NaiveDate, NaiveTime};
 
-use super::{Items, Store, StoreError, Versioned};
+use std::collections::BTreeMap;
+
+use super::{Change, Items, StateKey, Store, StoreError, Versioned, Written, assemble};
 use crate::fleet::Direction;
-use crate::plan::RunState;
 use crate::schedule::{Catalog, ExceptionItem};
 
 /// Items and state in memory.
@@ -20,7 +21,8 @@ pub struct MemoryStore {
 #[derive(Debug, Default)]
 struct Inner {
     items: Items,
-    state: Versioned,
+    /// The state's parts as stored: version and JSON, as in DynamoDB.
+    state: BTreeMap<StateKey, (u64, String)>,
     /// The catalog built from `items`, until they change: the simulator loads the
     /// catalog every run, and rebuilding it would dominate a long simulation.
     catalog: Option<(chrono_tz::Tz, Catalog)>,
@@ -66,19 +68,38 @@ impl Store for MemoryStore {
     }
 
     async fn load_state(&self) -> Result<Versioned, StoreError> {
-        Ok(self.lock().state.clone())
+        let parts = self
+            .lock()
+            .state
+            .iter()
+            .map(|(k, (v, json))| (k.clone(), *v, json.clone()))
+            .collect();
+        Ok(assemble(parts))
     }
 
-    async fn save_state(&self, state: &RunState, version: u64) -> Result<u64, StoreError> {
+    async fn write_state(&self, changes: &[Change]) -> Result<Written, StoreError> {
         let mut inner = self.lock();
-        if inner.state.version != version {
-            return Err(StoreError::Conflict("the run state".into()));
+        let mut written = Written::default();
+        for c in changes {
+            let current = inner.state.get(&c.key).map_or(0, |(v, _)| *v);
+            if current != c.version {
+                written.conflicts.insert(c.key.clone());
+                continue;
+            }
+            match &c.json {
+                Some(json) => {
+                    inner
+                        .state
+                        .insert(c.key.clone(), (c.version + 1, json.clone()));
+                    written.versions.insert(c.key.clone(), c.version + 1);
+                }
+                None => {
+                    inner.state.remove(&c.key);
+                    written.versions.insert(c.key.clone(), 0);
+                }
+            }
         }
-        inner.state = Versioned {
-            state: state.clone(),
-            version: version + 1,
-        };
-        Ok(version + 1)
+        Ok(written)
     }
 
     async fn clear_force_start(&self, schedule: &str) -> Result<(), StoreError> {

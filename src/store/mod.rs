@@ -7,6 +7,8 @@ pub mod holidays;
 pub mod memory;
 pub mod sync;
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use chrono::{NaiveDate, NaiveTime};
 
 use crate::fleet::Direction;
@@ -62,13 +64,134 @@ pub enum StoreError {
     },
 }
 
-/// The run state with the version it was read at, for a conditional write.
+/// One separately stored part of the run state.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum StateKey {
+    /// The run-wide part.
+    Run,
+    /// One schedule's part.
+    Schedule(String),
+}
+
+impl std::fmt::Display for StateKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StateKey::Run => f.write_str("the run-wide state"),
+            StateKey::Schedule(name) => write!(f, "the state of schedule {name}"),
+        }
+    }
+}
+
+/// The run state with the version each part was read at, for conditional writes.
 #[derive(Debug, Clone, Default)]
 pub struct Versioned {
     /// The state.
     pub state: RunState,
-    /// Its version; 0 when there was none.
+    /// The version of each stored part; a part not listed has none yet (0).
+    pub versions: BTreeMap<StateKey, u64>,
+}
+
+/// A part of the state to write if it is still at `version` (0: if it does not
+/// exist), or to delete when `json` is `None`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// Which part.
+    pub key: StateKey,
+    /// The version it was read at.
     pub version: u64,
+    /// Its new content, JSON; `None` to delete it.
+    pub json: Option<String>,
+}
+
+/// What a write of changes did.
+#[derive(Debug, Clone, Default)]
+pub struct Written {
+    /// The new version of each part written (0 for a deleted one).
+    pub versions: BTreeMap<StateKey, u64>,
+    /// The parts another run changed first: nothing of them was written.
+    pub conflicts: BTreeSet<StateKey>,
+}
+
+/// Writes the parts of `next` that differ from `stored`, each only if nobody wrote it
+/// since it was read, and brings `stored` up to date with what was written. Returns
+/// the parts another run wrote first: their schedules are that run's to act on.
+pub async fn save_state<S: Store>(
+    store: &S,
+    stored: &mut Versioned,
+    next: &RunState,
+) -> Result<BTreeSet<StateKey>, StoreError> {
+    let encode = |e: serde_json::Error| StoreError::Service {
+        what: "encode the run state".into(),
+        message: e.to_string(),
+    };
+    let version = |k: &StateKey| stored.versions.get(k).copied().unwrap_or(0);
+    let mut changes = Vec::new();
+    if next.run != stored.state.run {
+        let key = StateKey::Run;
+        changes.push(Change {
+            version: version(&key),
+            json: Some(serde_json::to_string(&next.run).map_err(encode)?),
+            key,
+        });
+    }
+    for (name, part) in &next.schedules {
+        if stored.state.schedules.get(name) != Some(part) {
+            let key = StateKey::Schedule(name.clone());
+            changes.push(Change {
+                version: version(&key),
+                json: Some(serde_json::to_string(part).map_err(encode)?),
+                key,
+            });
+        }
+    }
+    for name in stored.state.schedules.keys() {
+        if !next.schedules.contains_key(name) {
+            let key = StateKey::Schedule(name.clone());
+            changes.push(Change {
+                version: version(&key),
+                json: None,
+                key,
+            });
+        }
+    }
+    if changes.is_empty() {
+        return Ok(BTreeSet::new());
+    }
+    let written = store.write_state(&changes).await?;
+    for (key, v) in written.versions {
+        match &key {
+            StateKey::Run => stored.state.run = next.run.clone(),
+            StateKey::Schedule(name) => match next.schedules.get(name) {
+                Some(part) => {
+                    stored.state.schedules.insert(name.clone(), part.clone());
+                }
+                None => {
+                    stored.state.schedules.remove(name);
+                }
+            },
+        }
+        stored.versions.insert(key, v);
+    }
+    Ok(written.conflicts)
+}
+
+/// Reads the stored parts back into a state: `parts` are (key, version, JSON). A part
+/// that no longer reads (an older format) is started afresh rather than failing runs.
+pub fn assemble(parts: Vec<(StateKey, u64, String)>) -> Versioned {
+    let mut out = Versioned::default();
+    for (key, version, json) in parts {
+        match &key {
+            StateKey::Run => {
+                out.state.run = serde_json::from_str(&json).unwrap_or_default();
+            }
+            StateKey::Schedule(name) => {
+                let part = serde_json::from_str(&json).unwrap_or_default();
+                out.state.schedules.insert(name.clone(), part);
+            }
+        }
+        out.versions.insert(key, version);
+    }
+    out
 }
 
 /// Reads schedules and keeps the run state. Implementation: [`dynamo::DynamoStore`].
@@ -82,11 +205,12 @@ pub trait Store {
     async fn load_catalog(&self, default_tz: chrono_tz::Tz) -> Result<Catalog, StoreError> {
         Ok(self.load().await?.catalog(default_tz))
     }
-    /// The run state left by the previous run.
+    /// The run state left by earlier runs.
     async fn load_state(&self) -> Result<Versioned, StoreError>;
-    /// Writes the state if it is still at `version`; [`StoreError::Conflict`] if another
-    /// run wrote first. Returns the new version.
-    async fn save_state(&self, state: &RunState, version: u64) -> Result<u64, StoreError>;
+    /// Writes each change if its part is still at the version it names; a part another
+    /// run wrote first is reported in [`Written::conflicts`] and not written. Use
+    /// [`save_state`] rather than calling this directly.
+    async fn write_state(&self, changes: &[Change]) -> Result<Written, StoreError>;
     /// Sets the schedule's `ForceStart` to false.
     async fn clear_force_start(&self, schedule: &str) -> Result<(), StoreError>;
     /// Sets the schedule's `ForceStart` to true.

@@ -181,6 +181,33 @@ pub fn diff(files: &Items, tables: &Items, prune: bool) -> Diff {
     d
 }
 
+/// The file a schedule is written to: its name in lower case with words joined by
+/// `-` (`NightlyBatch` → `nightly-batch.json`), as the shipped files are named, so
+/// that an export beside them replaces them instead of adding a second copy.
+pub fn file_name(schedule: &str) -> String {
+    let mut out = String::new();
+    let mut previous: Option<char> = None;
+    for c in schedule.chars() {
+        if c.is_ascii_alphanumeric() {
+            let word_starts = c.is_ascii_uppercase()
+                && previous.is_some_and(|p| p.is_ascii_lowercase() || p.is_ascii_digit());
+            if word_starts && !out.ends_with('-') {
+                out.push('-');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else if !out.is_empty() && !out.ends_with('-') {
+            out.push('-');
+        }
+        previous = Some(c);
+    }
+    let out = out.trim_end_matches('-');
+    if out.is_empty() {
+        "schedule".to_string()
+    } else {
+        out.to_string()
+    }
+}
+
 /// The tables as schedule files: file name and JSON text, one per schedule.
 pub fn export(items: &Items) -> Vec<(String, String)> {
     let mut out = Vec::new();
@@ -219,17 +246,14 @@ pub fn export(items: &Items) -> Vec<(String, String)> {
                 serde_json::to_value(exceptions).unwrap_or_default(),
             );
         }
-        let file: String = s
-            .schedule_name
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
+        let mut file = file_name(&s.schedule_name);
+        // Two names can fold to one file name ("Dev", "dev"): neither may overwrite.
+        let base = file.clone();
+        let mut n = 1;
+        while out.iter().any(|(f, _)| *f == format!("{file}.json")) {
+            n += 1;
+            file = format!("{base}-{n}");
+        }
         let text = serde_json::to_string_pretty(&doc).unwrap_or_default();
         out.push((format!("{file}.json"), text + "\n"));
     }
@@ -297,8 +321,18 @@ mod tests {
     fn export_round_trips_through_the_file_reader() {
         let original = items(&[DEV]);
         let files = export(&original);
-        assert_eq!(files[0].0, "Dev.json");
+        assert_eq!(files[0].0, "dev.json");
         let back = items(&[&files[0].1]);
         assert!(diff(&back, &original, true).is_empty());
+    }
+
+    #[test]
+    fn exported_files_are_named_as_the_shipped_ones() {
+        assert_eq!(file_name("Development"), "development");
+        assert_eq!(file_name("NightlyBatch"), "nightly-batch");
+        assert_eq!(file_name("Staging"), "staging");
+        assert_eq!(file_name("team A / web"), "team-a-web");
+        assert_eq!(file_name("API2Prod"), "api2-prod");
+        assert_eq!(file_name("///"), "schedule");
     }
 }

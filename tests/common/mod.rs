@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod listener;
+pub mod proxy;
 
 use std::collections::BTreeMap;
 use std::net::TcpListener;
@@ -214,7 +215,19 @@ pub async fn load_schedules(store: &DynamoStore, files: &[&str]) {
 }
 
 /// Launches `count` EC2 instances with these tags (and a Name), stopped; returns ids.
+/// Large fleets go in launches of 500, which the emulator answers in good time.
 pub async fn ec2_instances(moto: &Moto, tags: &[(&str, &str)], count: i32) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut left = count;
+    while left > 0 {
+        let n = left.min(500);
+        ids.extend(ec2_launch(moto, tags, n).await);
+        left -= n;
+    }
+    ids
+}
+
+async fn ec2_launch(moto: &Moto, tags: &[(&str, &str)], count: i32) -> Vec<String> {
     let mut spec = TagSpecification::builder().resource_type(ResourceType::Instance);
     for (k, v) in tags {
         spec = spec.tags(Tag::builder().key(*k).value(*v).build());

@@ -1,0 +1,240 @@
+//! What a real AWS does and the emulator does not, injected: a service that accepts
+//! and never answers, a chat that throttles, EC2 that throttles, a payload from the
+//! past. Real SDK clients, moto on 127.0.0.1, and small listeners and proxies there.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::listener::{Listener, Reply};
+use common::proxy::{Proxy, ec2_throttled};
+use common::*;
+use instance_scheduler::chatbot::BotConfig;
+use instance_scheduler::clock::SystemClock;
+use instance_scheduler::cloud::aws::AwsCloud;
+use instance_scheduler::lambda::handle;
+use instance_scheduler::notify::deliver::{Notifier, SecretUrl, Wants, Webhook};
+use instance_scheduler::notify::formats::Format;
+use instance_scheduler::run::{RunConfig, Runner};
+use instance_scheduler::store::Store;
+use instance_scheduler::store::dynamo::{DynamoStore, Tables};
+use serde_json::json;
+
+/// Schedule `name` (tag value `tag`), weekdays 09:00–18:00 UTC, one group.
+fn schedule(name: &str, tag: &str) -> String {
+    format!(
+        r#"{{"ScheduleName":"{name}","TagValue":"{tag}","DaysActive":"weekdays","StartTime":"09:00","StopTime":"18:00","Groups":[{{"GroupName":"APP","InstanceType":"EC2"}}]}}"#
+    )
+}
+
+#[tokio::test]
+async fn dynamodb_that_never_answers_ends_the_run_within_a_minute_and_acts_on_nothing() {
+    let moto = Moto::start().await;
+    let ids = ec2_instances(
+        &moto,
+        &[("ScheduleName", "Dev"), ("ScheduleGroupName", "APP")],
+        2,
+    )
+    .await;
+    // DynamoDB accepts the connection and never says a word.
+    let silent = Listener::start(vec![Reply::Silent]).await;
+    let dynamo = sdk_at(&silent.url).await;
+    let runner = Runner {
+        cloud: AwsCloud::new(&moto.sdk),
+        store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&dynamo), Tables::default()),
+        clock: VirtualClock::at(at("2026-11-30T09:00:00Z")),
+        config: RunConfig::default(),
+        notifier: Notifier::default(),
+    };
+    let started = Instant::now();
+    let result = runner.run(&[]).await;
+    let took = started.elapsed();
+    let e = result.expect_err("a run without its tables fails");
+    assert!(took < Duration::from_secs(60), "took {took:?}");
+    assert!(e.to_string().starts_with("scan Schedule"), "{e}");
+    let s = states(&moto).await;
+    assert!(ids.iter().all(|id| s[id] == "stopped"), "nothing acted");
+}
+
+#[tokio::test]
+async fn a_chat_that_throttles_for_30_seconds_keeps_the_run_within_its_budget() {
+    let moto = Moto::start().await;
+    let store = moto.store().await;
+    let mut files = Vec::new();
+    for k in 0..10 {
+        let tag = format!("env{k}");
+        files.push(schedule(&format!("Env{k}"), &tag));
+        ec2_instances(
+            &moto,
+            &[("ScheduleName", &tag), ("ScheduleGroupName", "APP")],
+            1,
+        )
+        .await;
+    }
+    let texts: Vec<&str> = files.iter().map(String::as_str).collect();
+    load_schedules(&store, &texts).await;
+    let chat = Listener::start(vec![Reply::TooMany(30)]).await;
+    let config = RunConfig {
+        budget: Duration::from_secs(30),
+        chat_deadline: Duration::from_secs(8),
+        poll_every: Duration::from_millis(200),
+        ..RunConfig::default()
+    };
+    let mut notifier = Notifier::new(
+        vec![Webhook {
+            label: "WEBHOOK".into(),
+            url: SecretUrl::new(&chat.url),
+            format: Format::Slack,
+            wants: Wants::All,
+        }],
+        instance_scheduler::notify::Language::En,
+        Duration::from_secs(5),
+    );
+    notifier.max_wait = Duration::from_secs(30);
+    // The real clock: the chat's Retry-After is real time, and so is the budget.
+    let runner = Runner {
+        cloud: AwsCloud::new(&moto.sdk),
+        store,
+        clock: SystemClock,
+        config,
+        notifier,
+    };
+    // A run that acts: every schedule's start transition is today's, so force them.
+    let requests: Vec<_> = (0..10)
+        .map(|k| instance_scheduler::plan::Request::ForceStart(format!("Env{k}")))
+        .collect();
+    let started = Instant::now();
+    let report = runner.run(&requests).await.unwrap();
+    let took = started.elapsed();
+    assert_eq!(report.actions.len(), 10);
+    assert_eq!(report.messages.len(), 10);
+    assert!(took < Duration::from_secs(30), "the run took {took:?}");
+    // Every message was tried, and none was retried past the deadline.
+    assert_eq!(chat.received().len(), 10);
+}
+
+#[tokio::test]
+async fn throttled_starts_are_retried_and_batched_across_schedules() {
+    let moto = Moto::start().await;
+    let store = moto.store().await;
+    let mut files = Vec::new();
+    let mut ids = Vec::new();
+    for k in 0..3 {
+        let tag = format!("env{k}");
+        files.push(schedule(&format!("Env{k}"), &tag));
+        ids.extend(
+            ec2_instances(
+                &moto,
+                &[("ScheduleName", &tag), ("ScheduleGroupName", "APP")],
+                50,
+            )
+            .await,
+        );
+    }
+    let texts: Vec<&str> = files.iter().map(String::as_str).collect();
+    load_schedules(&store, &texts).await;
+    // EC2 answers the first three StartInstances with RequestLimitExceeded.
+    let proxy = Proxy::start(
+        &moto.url,
+        Box::new(|op, before| (op == "StartInstances" && before < 3).then(ec2_throttled)),
+    )
+    .await;
+    let ec2 = sdk_at(&proxy.url).await;
+    let runner = Runner {
+        cloud: AwsCloud::new(&ec2),
+        store,
+        clock: VirtualClock::at(at("2026-11-30T09:00:00Z")),
+        config: RunConfig::default(),
+        notifier: Notifier::default(),
+    };
+    let report = runner.run(&[]).await.unwrap();
+    assert!(!report.has_errors(), "{:?}", report.events);
+    let s = states(&moto).await;
+    assert!(ids.iter().all(|id| s[id] == "running"));
+    let starts: Vec<bool> = proxy
+        .seen()
+        .iter()
+        .filter(|r| r.operation == "StartInstances")
+        .map(|r| r.injected)
+        .collect();
+    // 150 instances of three schedules: two calls (100 + 50), not three, and the
+    // throttled attempts retried by the SDK with backoff.
+    assert_eq!(starts.iter().filter(|i| !**i).count(), 2, "{starts:?}");
+    assert_eq!(starts.iter().filter(|i| **i).count(), 3, "{starts:?}");
+}
+
+#[tokio::test]
+async fn a_run_from_the_past_in_a_payload_changes_nothing_for_the_next_real_run() {
+    let moto = Moto::start().await;
+    let ids = ec2_instances(
+        &moto,
+        &[("ScheduleName", "dev"), ("ScheduleGroupName", "APP")],
+        2,
+    )
+    .await;
+    let runner = moto.runner("2026-11-30T09:00:00Z").await;
+    load_schedules(&runner.store, &[&schedule("Dev", "dev")]).await;
+    assert_eq!(runner.run(&[]).await.unwrap().actions.len(), 1);
+    // Someone stops one instance by hand at 10:00.
+    moto.ec2()
+        .stop_instances()
+        .instance_ids(&ids[0])
+        .send()
+        .await
+        .unwrap();
+    let before = runner.store.load_state().await.unwrap().state;
+    // A replay of the day before: a preview, which records nothing and acts on nothing.
+    runner.clock.set(at("2026-11-30T11:00:00Z"));
+    let replay = handle(
+        &runner,
+        &BotConfig::default(),
+        json!({"action":"run","now":"2026-11-29T09:00:00Z"}),
+    )
+    .await
+    .unwrap();
+    assert!(replay.get("at").is_some(), "a preview answers: {replay}");
+    assert_eq!(runner.store.load_state().await.unwrap().state, before);
+    // The next real run leaves the instance stopped by hand alone, as it would have.
+    runner.clock.set(at("2026-11-30T12:00:00Z"));
+    let report = runner.run(&[]).await.unwrap();
+    assert!(report.actions.is_empty(), "{:?}", report.actions);
+    assert_eq!(states(&moto).await[&ids[0]], "stopped");
+}
+
+#[tokio::test]
+async fn an_idle_run_of_forty_schedules_makes_a_handful_of_requests_and_writes_nothing() {
+    let moto = Moto::start().await;
+    let runner = moto.runner("2026-11-30T08:00:00Z").await;
+    let mut files = Vec::new();
+    for k in 0..40 {
+        let tag = format!("env{k:02}");
+        files.push(schedule(&format!("Env{k:02}"), &tag));
+        ec2_instances(
+            &moto,
+            &[("ScheduleName", &tag), ("ScheduleGroupName", "APP")],
+            1,
+        )
+        .await;
+    }
+    let texts: Vec<&str> = files.iter().map(String::as_str).collect();
+    load_schedules(&runner.store, &texts).await;
+    // The first run sees the schedules for the first time and records them.
+    runner.run(&[]).await.unwrap();
+    runner.clock.set(at("2026-11-30T08:30:00Z"));
+    moto.record().await;
+    let report = runner.run(&[]).await.unwrap();
+    let counts = moto.recorded().await;
+    assert!(report.actions.is_empty());
+    let total: usize = counts.values().sum();
+    assert!(total <= 10, "{counts:?}");
+    for write in ["PutItem", "UpdateItem", "TransactWriteItems", "DeleteItem"] {
+        assert_eq!(counts.get(write), None, "an idle run wrote: {counts:?}");
+    }
+    // The 09:00 start of all forty is one StartInstances call.
+    runner.clock.set(at("2026-11-30T09:00:00Z"));
+    moto.record().await;
+    let report = runner.run(&[]).await.unwrap();
+    let counts = moto.recorded().await;
+    assert_eq!(report.actions.len(), 40);
+    assert_eq!(counts.get("StartInstances"), Some(&1), "{counts:?}");
+}
