@@ -26,6 +26,8 @@ use crate::clock::Clock;
 use crate::cloud::Cloud;
 use crate::config::BotSettings;
 use crate::fleet::Direction;
+use crate::handoff::Handoff;
+use crate::lambda::{Command, HandlerError, Invocation};
 use crate::ops;
 use crate::run::Runner;
 use crate::schedule::parse_time;
@@ -311,10 +313,29 @@ fn respond(chat: Option<Chat>, status: u16, ok: bool, text: &str) -> LambdaFunct
     response
 }
 
-/// Answers one Function URL request: verify, parse, check the allow-list, act.
-pub async fn answer<C: Cloud, S: Store, K: Clock>(
+/// Handles one invocation of the bot's function: a Function URL request, answered
+/// with an HTTP response. Anything else is refused.
+pub async fn handle<C: Cloud, S: Store, K: Clock, H: Handoff>(
     runner: &Runner<C, S, K>,
     config: &BotConfig,
+    handoff: &H,
+    payload: Value,
+) -> Result<LambdaFunctionUrlResponse, HandlerError> {
+    match Invocation::parse(payload)? {
+        Invocation::FunctionUrl(request) => Ok(answer(runner, config, handoff, &request).await),
+        _ => Err(HandlerError::BadPayload(
+            "this is the bot's function: it answers Function URL requests only".into(),
+        )),
+    }
+}
+
+/// Answers one Function URL request: verify, parse, check the allow-list, act. A
+/// command that takes longer than a chat waits (force-start, force-stop) is handed
+/// to the scheduler and acknowledged at once.
+pub async fn answer<C: Cloud, S: Store, K: Clock, H: Handoff>(
+    runner: &Runner<C, S, K>,
+    config: &BotConfig,
+    handoff: &H,
     request: &LambdaFunctionUrlRequest,
 ) -> LambdaFunctionUrlResponse {
     let verified = match verify(request, config, runner.clock.now()) {
@@ -339,14 +360,15 @@ pub async fn answer<C: Cloud, S: Store, K: Clock>(
         return respond(chat, 200, false, "you are not allowed to do that here");
     }
     tracing::info!(action = "bot", user = %verified.user, command = ?command, "bot command");
-    match run_command(runner, command).await {
+    match run_command(runner, handoff, command).await {
         Ok(text) => respond(chat, 200, true, &text),
         Err(text) => respond(chat, 200, false, &text),
     }
 }
 
-async fn run_command<C: Cloud, S: Store, K: Clock>(
+async fn run_command<C: Cloud, S: Store, K: Clock, H: Handoff>(
     runner: &Runner<C, S, K>,
+    handoff: &H,
     command: BotCommand,
 ) -> Result<String, String> {
     let text = |r: Result<String, ops::OpError>| r.map_err(|e| e.to_string());
@@ -396,22 +418,35 @@ async fn run_command<C: Cloud, S: Store, K: Clock>(
                     .map(|e| e.to_string()),
             )
         }
-        BotCommand::ForceStart(name) => force(runner, &name, Direction::Start).await,
-        BotCommand::ForceStop(name) => force(runner, &name, Direction::Stop).await,
+        BotCommand::ForceStart(name) => {
+            hand_off(runner, handoff, Command::ForceStart { schedule: name }).await
+        }
+        BotCommand::ForceStop(name) => {
+            hand_off(runner, handoff, Command::ForceStop { schedule: name }).await
+        }
     }
 }
 
-async fn force<C: Cloud, S: Store, K: Clock>(
+/// Checks the schedule, then hands the command to the scheduler and says so.
+async fn hand_off<C: Cloud, S: Store, K: Clock, H: Handoff>(
     runner: &Runner<C, S, K>,
-    name: &str,
-    direction: Direction,
+    handoff: &H,
+    command: Command,
 ) -> Result<String, String> {
-    let report = ops::force(runner, name, direction)
+    let (Command::ForceStart { schedule } | Command::ForceStop { schedule }) = &command else {
+        return Err("only force-start and force-stop are handed over".into());
+    };
+    ops::check(runner, schedule)
         .await
         .map_err(|e| e.to_string())?;
+    handoff.hand_off(&command).await?;
+    let verb = if matches!(command, Command::ForceStart { .. }) {
+        "force-start"
+    } else {
+        "force-stop"
+    };
     Ok(format!(
-        "{name}: force-{direction} done, {} group action(s); the chat channel has the details",
-        report.actions.len()
+        "{schedule}: {verb} handed to the scheduler; this channel hears how it goes"
     ))
 }
 

@@ -13,13 +13,27 @@ use crate::notify::Language;
 use crate::notify::deliver::{ChatConfig, configs};
 use crate::plan::Settings;
 use crate::run::RunConfig;
-use crate::schedule::parse_time_zone;
+use crate::schedule::{TagPatterns, parse_time_zone};
 use crate::secrets::SecretSource;
 use crate::store::dynamo::Tables;
+
+/// Which function this process is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Role {
+    /// The scheduler: ticks, events, wake-ups, manual invocations.
+    #[default]
+    Scheduler,
+    /// The schedule bot behind its Function URL (`FUNCTION_ROLE=bot`).
+    Bot,
+}
 
 /// Everything configurable.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// `FUNCTION_ROLE`: `scheduler` (default) or `bot`.
+    pub role: Role,
+    /// `SCHEDULER_FUNCTION_NAME`: where the bot hands force-starts and force-stops.
+    pub scheduler_function: Option<String>,
     /// The DynamoDB tables.
     pub tables: Tables,
     /// How runs behave.
@@ -71,6 +85,15 @@ impl Config {
             }
         };
 
+        let role = match get("FUNCTION_ROLE").map(|r| r.trim().to_ascii_lowercase()) {
+            None => Role::Scheduler,
+            Some(r) if r == "scheduler" => Role::Scheduler,
+            Some(r) if r == "bot" => Role::Bot,
+            Some(r) => return Err(format!("FUNCTION_ROLE={r:?} is not scheduler or bot")),
+        };
+        let allowed = TagPatterns::parse(&get("ALLOWED_TAG_VALUES").unwrap_or_else(|| "*".into()))
+            .map_err(|e| format!("ALLOWED_TAG_VALUES: {e}"))?;
+
         let d = Tables::default();
         let table = |name: &str, default: String| get(name).unwrap_or(default);
         let tables = Tables {
@@ -87,6 +110,7 @@ impl Config {
         let defaults = RunConfig::default();
         let run = RunConfig {
             default_tz,
+            allowed,
             settings: Settings {
                 warn_before: Duration::minutes(number("WARN_MINUTES", 10)?),
                 sequence_timeout: Duration::minutes(number("SEQUENCE_TIMEOUT_MINUTES", 60)?),
@@ -146,6 +170,8 @@ impl Config {
         };
 
         Ok(Config {
+            role,
+            scheduler_function: get("SCHEDULER_FUNCTION_NAME"),
             tables,
             run,
             chat,

@@ -98,9 +98,78 @@ pub struct Instance {
     /// Availability zone, where known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub zone: Option<String>,
+    /// Why the service says it is in its state, where it says (EC2's state reason:
+    /// `Client.InternalError` for an instance that could not start).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// For a resource that scales rather than stops (Auto Scaling group, ECS
+    /// service, EKS node group): its sizes now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<Capacity>,
+    /// The sizes it ran with before the scheduler set it to zero, as kept on the
+    /// resource itself (a tag), so they survive a lost state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub saved: Option<Capacity>,
+    /// An EC2 instance configured for hibernation.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hibernation: bool,
+}
+
+/// The sizes of a resource that scales: its minimum, desired and maximum count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Capacity {
+    /// Minimum.
+    pub min: i32,
+    /// Desired.
+    pub desired: i32,
+    /// Maximum.
+    pub max: i32,
+}
+
+impl Capacity {
+    /// All three at zero: what a stop sets.
+    pub const ZERO: Capacity = Capacity {
+        min: 0,
+        desired: 0,
+        max: 0,
+    };
+
+    /// `min,desired,max`, as kept in a tag.
+    pub fn to_tag(self) -> String {
+        format!("{},{},{}", self.min, self.desired, self.max)
+    }
+
+    /// Reads `min,desired,max` (a tag value); `None` if it is not that.
+    pub fn from_tag(text: &str) -> Option<Capacity> {
+        let mut parts = text.split(',').map(|p| p.trim().parse::<i32>().ok());
+        let (min, desired, max) = (parts.next()??, parts.next()??, parts.next()??);
+        let ok = parts.next().is_none() && 0 <= min && min <= desired && desired <= max;
+        ok.then_some(Capacity { min, desired, max })
+    }
 }
 
 impl Instance {
+    /// An instance with nothing known beyond its id, kind, tags and power.
+    pub fn new(
+        id: impl Into<String>,
+        kind: Kind,
+        tags: BTreeMap<String, String>,
+        power: Power,
+    ) -> Instance {
+        Instance {
+            id: id.into(),
+            kind,
+            tags,
+            power,
+            since: None,
+            zone: None,
+            reason: None,
+            capacity: None,
+            saved: None,
+            hibernation: false,
+        }
+    }
+
     /// The `Name` tag, or the id.
     pub fn name(&self) -> &str {
         self.tags.get("Name").map_or(&self.id, String::as_str)

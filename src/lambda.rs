@@ -17,10 +17,9 @@
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_lambda_events::lambda_function_urls::LambdaFunctionUrlRequest;
 use chrono::{DateTime, FixedOffset, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::chatbot::BotConfig;
 use crate::clock::Clock;
 use crate::cloud::Cloud;
 use crate::fleet::Direction;
@@ -30,13 +29,13 @@ use crate::schedule::parse_time;
 use crate::store::Store;
 
 /// A manual invocation.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Command {
     /// A normal run; with `now`, a preview of a run at that instant.
     Run {
         /// Preview a run at this instant instead (acts on nothing, records nothing).
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         now: Option<DateTime<FixedOffset>>,
     },
     /// Start the schedule now, in dependency order.
@@ -124,17 +123,18 @@ impl Invocation {
     }
 }
 
-/// Handles one invocation; the answer is the operation's value as JSON.
+/// Handles one invocation of the scheduler function; the answer is the operation's
+/// value as JSON. The bot has its own function ([`crate::chatbot::handle`]): a
+/// Function URL request here is refused.
 pub async fn handle<C: Cloud, S: Store, K: Clock>(
     runner: &Runner<C, S, K>,
-    bot: &BotConfig,
     payload: Value,
 ) -> Result<Value, HandlerError> {
     let json = |v: &dyn erased::Json| v.json();
     match Invocation::parse(payload)? {
-        Invocation::FunctionUrl(request) => {
-            Ok(json(&crate::chatbot::answer(runner, bot, &request).await))
-        }
+        Invocation::FunctionUrl(_) => Err(HandlerError::BadPayload(
+            "this is the scheduler function; chat commands go to the bot's function".into(),
+        )),
         Invocation::Event(event) => {
             tracing::debug!(source = %event.source, detail_type = %event.detail_type, "event");
             Ok(json(&runner.run(&[]).await?))

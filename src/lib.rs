@@ -28,6 +28,7 @@ pub mod clock;
 pub mod cloud;
 pub mod config;
 pub mod fleet;
+pub mod handoff;
 pub mod lambda;
 pub mod notify;
 pub mod ops;

@@ -4,12 +4,13 @@
 //! is how `make demo` drives a working day in a minute).
 
 use chrono::DateTime;
-use instance_scheduler::chatbot::BotConfig;
+use instance_scheduler::chatbot::{self, BotConfig};
 use instance_scheduler::clock::{Clock, SystemClock, VirtualClock};
 use instance_scheduler::cloud::aws::{AwsCloud, sdk_config};
-use instance_scheduler::config::Config;
+use instance_scheduler::config::{Config, Role};
+use instance_scheduler::handoff::LambdaHandoff;
 use instance_scheduler::lambda::handle;
-use instance_scheduler::notify::deliver::connect;
+use instance_scheduler::notify::deliver::{Notifier, connect};
 use instance_scheduler::run::Runner;
 use instance_scheduler::store::dynamo::DynamoStore;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
@@ -40,6 +41,14 @@ async fn main() -> Result<(), Error> {
     let cloud = AwsCloud::new(&sdk);
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.tables.clone());
 
+    let handoff = match (config.role, &config.scheduler_function) {
+        (Role::Bot, None) => {
+            return Err("configuration: FUNCTION_ROLE=bot needs SCHEDULER_FUNCTION_NAME".into());
+        }
+        (_, name) => LambdaHandoff::new(&sdk, name.clone().unwrap_or_default()),
+    };
+    let role = config.role;
+
     if local {
         let (at, payload) = match args.get(1).map(String::as_str) {
             Some("--at") => (args.get(2).cloned(), args.get(3).cloned()),
@@ -47,47 +56,80 @@ async fn main() -> Result<(), Error> {
         };
         let payload = payload.unwrap_or_else(|| r#"{"action":"run"}"#.into());
         let payload: Value = serde_json::from_str(&payload).map_err(|e| format!("payload: {e}"))?;
+        let local = Local {
+            role,
+            bot: &bot,
+            handoff: &handoff,
+        };
         let answer = match at {
             Some(at) => {
                 let at = DateTime::parse_from_rfc3339(&at).map_err(|e| format!("--at: {e}"))?;
                 let clock = VirtualClock::at(at.to_utc());
-                invoke(cloud, store, clock, config, notifier, &bot, payload).await?
+                local
+                    .invoke(runner(cloud, store, clock, config, notifier), payload)
+                    .await?
             }
-            None => invoke(cloud, store, SystemClock, config, notifier, &bot, payload).await?,
+            None => {
+                local
+                    .invoke(runner(cloud, store, SystemClock, config, notifier), payload)
+                    .await?
+            }
         };
         println!("{}", serde_json::to_string_pretty(&answer)?);
         return Ok(());
     }
-    let runner = Runner {
-        cloud,
-        store,
-        clock: SystemClock,
-        config: config.run,
-        notifier,
-    };
-    let (runner, bot) = (&runner, &bot);
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        handle(runner, bot, event.payload).await
-    }))
-    .await
+    let runner = &runner(cloud, store, SystemClock, config, notifier);
+    let (bot, handoff) = (&bot, &handoff);
+    match role {
+        Role::Scheduler => {
+            lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+                handle(runner, event.payload).await
+            }))
+            .await
+        }
+        Role::Bot => {
+            lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+                chatbot::handle(runner, bot, handoff, event.payload).await
+            }))
+            .await
+        }
+    }
 }
 
-/// One local invocation on `clock`.
-async fn invoke<K: Clock>(
+fn runner<K: Clock>(
     cloud: AwsCloud,
     store: DynamoStore,
     clock: K,
     config: Config,
-    notifier: instance_scheduler::notify::deliver::Notifier,
-    bot: &BotConfig,
-    payload: Value,
-) -> Result<Value, Error> {
-    let runner = Runner {
+    notifier: Notifier,
+) -> Runner<AwsCloud, DynamoStore, K> {
+    Runner {
         cloud,
         store,
         clock,
         config: config.run,
         notifier,
-    };
-    Ok(handle(&runner, bot, payload).await?)
+    }
+}
+
+/// One local invocation, answered as the function of `role` would.
+struct Local<'a> {
+    role: Role,
+    bot: &'a BotConfig,
+    handoff: &'a LambdaHandoff,
+}
+
+impl Local<'_> {
+    async fn invoke<K: Clock>(
+        &self,
+        runner: Runner<AwsCloud, DynamoStore, K>,
+        payload: Value,
+    ) -> Result<Value, Error> {
+        Ok(match self.role {
+            Role::Scheduler => handle(&runner, payload).await?,
+            Role::Bot => serde_json::to_value(
+                chatbot::handle(&runner, self.bot, self.handoff, payload).await?,
+            )?,
+        })
+    }
 }

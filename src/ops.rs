@@ -49,6 +49,14 @@ async fn valid<C: Cloud, S: Store, K: Clock>(
     Ok((catalog, schedule))
 }
 
+/// Checks that `name` is a valid schedule, changing nothing.
+pub async fn check<C: Cloud, S: Store, K: Clock>(
+    runner: &Runner<C, S, K>,
+    name: &str,
+) -> Result<(), OpError> {
+    valid(runner, name).await.map(|_| ())
+}
+
 /// Checks that `name` exists, valid or not: exceptions of a broken schedule can still
 /// be edited (that may be what mends it).
 async fn existing<C: Cloud, S: Store, K: Clock>(

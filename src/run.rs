@@ -17,7 +17,7 @@ use crate::fleet::{Direction, Failure, Instance, Target};
 use crate::notify::deliver::Notifier;
 use crate::notify::{Context, InstanceInfo, Message, compose};
 use crate::plan::{Action, Event, Plan, Request, Settings, What, plan};
-use crate::schedule::{Catalog, ScheduleError};
+use crate::schedule::{Catalog, ScheduleError, TagPatterns};
 use crate::store::{StateKey, Store, StoreError, save_state};
 
 /// How runs behave.
@@ -25,6 +25,8 @@ use crate::store::{StateKey, Store, StoreError, save_state};
 pub struct RunConfig {
     /// Zone of schedules without a `TimeZone`.
     pub default_tz: chrono_tz::Tz,
+    /// The `ScheduleName` tag values this deployment may act on.
+    pub allowed: TagPatterns,
     /// The planner's knobs.
     pub settings: Settings,
     /// Log and report, but start and stop nothing.
@@ -43,6 +45,7 @@ impl Default for RunConfig {
     fn default() -> Self {
         RunConfig {
             default_tz: chrono_tz::UTC,
+            allowed: TagPatterns::default(),
             settings: Settings::default(),
             dry_run: false,
             budget: StdDuration::from_secs(120),
@@ -110,6 +113,7 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
     /// Loads the catalog, with what is wrong with the chat setup as warnings of it.
     pub async fn catalog(&self) -> Result<Catalog, RunError> {
         let mut catalog = self.store.load_catalog(self.config.default_tz).await?;
+        catalog.restrict(&self.config.allowed);
         catalog.warnings.extend(
             self.notifier
                 .problems

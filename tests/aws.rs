@@ -4,7 +4,6 @@
 mod common;
 
 use common::*;
-use instance_scheduler::chatbot::BotConfig;
 use instance_scheduler::cloud::aws::AwsCloud;
 use instance_scheduler::cloud::{Cloud, ObserveError};
 use instance_scheduler::fleet::Direction;
@@ -193,13 +192,9 @@ async fn force_start_and_force_stop_by_invocation() {
     // Saturday: nothing would start by the schedule.
     let runner = moto.runner("2026-11-28T11:00:00Z").await;
     load_schedules(&runner.store, &[CHAIN]).await;
-    let answer = handle(
-        &runner,
-        &BotConfig::default(),
-        json!({"action":"force-start","schedule":"Dev"}),
-    )
-    .await
-    .unwrap();
+    let answer = handle(&runner, json!({"action":"force-start","schedule":"Dev"}))
+        .await
+        .unwrap();
     let started: Vec<&str> = answer["actions"]
         .as_array()
         .unwrap()
@@ -209,24 +204,16 @@ async fn force_start_and_force_stop_by_invocation() {
     assert_eq!(started, ["DB", "MW", "API", "BATCH"]);
     assert_eq!(states(&moto).await[&fleet.batch[0]], "running");
 
-    let answer = handle(
-        &runner,
-        &BotConfig::default(),
-        json!({"action":"force-stop","schedule":"Dev"}),
-    )
-    .await
-    .unwrap();
+    let answer = handle(&runner, json!({"action":"force-stop","schedule":"Dev"}))
+        .await
+        .unwrap();
     assert_eq!(answer["actions"][0]["group"], "BATCH");
     assert_eq!(answer["actions"].as_array().unwrap().len(), 4);
     assert_eq!(states(&moto).await["dev-reports"], "stopped");
 
-    let e = handle(
-        &runner,
-        &BotConfig::default(),
-        json!({"action":"force-stop","schedule":"Nope"}),
-    )
-    .await
-    .unwrap_err();
+    let e = handle(&runner, json!({"action":"force-stop","schedule":"Nope"}))
+        .await
+        .unwrap_err();
     assert_eq!(e.to_string(), "schedule \"Nope\" does not exist");
 }
 
@@ -275,7 +262,6 @@ async fn extend_moves_todays_stop_and_warnings_follow_it() {
 
     let answer = handle(
         &runner,
-        &BotConfig::default(),
         json!({"action":"extend","schedule":"Dev","until":"23:30"}),
     )
     .await
@@ -287,7 +273,6 @@ async fn extend_moves_todays_stop_and_warnings_follow_it() {
     // Extending again replaces the same exception instead of adding a conflicting one.
     handle(
         &runner,
-        &BotConfig::default(),
         json!({"action":"extend","schedule":"Dev","until":"23:45"}),
     )
     .await
@@ -306,7 +291,6 @@ async fn extend_moves_todays_stop_and_warnings_follow_it() {
 
     let bad = handle(
         &runner,
-        &BotConfig::default(),
         json!({"action":"extend","schedule":"Dev","until":"25:00"}),
     )
     .await;
@@ -589,13 +573,9 @@ async fn status_plan_and_dry_run_change_nothing() {
     chain_fleet(&moto).await;
     let mut runner = moto.runner("2026-11-30T08:00:00Z").await;
     load_schedules(&runner.store, &[CHAIN]).await;
-    let status = handle(
-        &runner,
-        &BotConfig::default(),
-        json!({"action":"status","schedule":"Dev"}),
-    )
-    .await
-    .unwrap();
+    let status = handle(&runner, json!({"action":"status","schedule":"Dev"}))
+        .await
+        .unwrap();
     assert_eq!(status["start"], "2026-11-30T09:00:00Z");
     assert_eq!(status["stop"], "2026-11-30T18:00:00Z");
     assert_eq!(status["groups"][0]["group"], "DB");
@@ -607,7 +587,6 @@ async fn status_plan_and_dry_run_change_nothing() {
 
     let plan = handle(
         &runner,
-        &BotConfig::default(),
         json!({"action":"plan","at":"2026-11-30T09:00:00Z"}),
     )
     .await
@@ -619,12 +598,7 @@ async fn status_plan_and_dry_run_change_nothing() {
     assert_eq!(groups(&report, Direction::Start), ["DB"]);
     assert_eq!(states(&moto).await["dev-db"], "stopped");
 
-    let bad = handle(
-        &runner,
-        &BotConfig::default(),
-        json!({"action":"status","schedule":"Nope"}),
-    )
-    .await;
+    let bad = handle(&runner, json!({"action":"status","schedule":"Nope"})).await;
     assert_eq!(
         bad.unwrap_err().to_string(),
         "schedule \"Nope\" does not exist"

@@ -6,8 +6,9 @@ mod common;
 use base64::Engine;
 use common::*;
 use hmac::{KeyInit, Mac};
-use instance_scheduler::chatbot::BotConfig;
-use instance_scheduler::lambda::handle;
+use instance_scheduler::chatbot::{BotConfig, handle};
+use instance_scheduler::handoff::Handoff;
+use instance_scheduler::lambda::Command;
 use instance_scheduler::store::Store;
 use serde_json::{Value, json};
 
@@ -60,6 +61,27 @@ fn jandi(data: &str, token: &str) -> Value {
     )
 }
 
+/// Hands commands to an in-process scheduler: runs them on the test's runner right
+/// away, as the scheduler function would on its own, and keeps what it was given.
+struct InProcess<'a> {
+    runner: &'a instance_scheduler::run::Runner<
+        instance_scheduler::cloud::aws::AwsCloud,
+        instance_scheduler::store::dynamo::DynamoStore,
+        VirtualClock,
+    >,
+    given: std::sync::Mutex<Vec<Command>>,
+}
+
+impl Handoff for InProcess<'_> {
+    async fn hand_off(&self, command: &Command) -> Result<(), String> {
+        self.given.lock().unwrap().push(command.clone());
+        instance_scheduler::lambda::handle(self.runner, serde_json::to_value(command).unwrap())
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}
+
 struct Bot {
     moto: Moto,
     runner: instance_scheduler::run::Runner<
@@ -101,11 +123,15 @@ async fn bot(allowed: &[&str]) -> Bot {
 }
 
 async fn ask(b: &Bot, event: Value) -> (u16, Value) {
-    let answer = handle(&b.runner, &b.bot, event)
+    let handoff = InProcess {
+        runner: &b.runner,
+        given: Default::default(),
+    };
+    let answer = handle(&b.runner, &b.bot, &handoff, event)
         .await
         .expect("an HTTP answer");
-    let status = answer["statusCode"].as_u64().unwrap() as u16;
-    let body: Value = serde_json::from_str(answer["body"].as_str().unwrap()).unwrap();
+    let status = answer.status_code as u16;
+    let body: Value = serde_json::from_str(answer.body.as_deref().unwrap()).unwrap();
     (status, body)
 }
 
@@ -129,7 +155,7 @@ async fn a_signed_slack_command_is_answered_in_slacks_format() {
         body["text"]
             .as_str()
             .unwrap()
-            .starts_with("Dev: force-start done"),
+            .starts_with("Dev: force-start handed to the scheduler"),
         "{body}"
     );
     assert_eq!(states(&b.moto).await[&b.api[0]], "running");
@@ -151,6 +177,17 @@ async fn bad_signatures_stale_timestamps_and_unsigned_requests_change_nothing() 
         ),
         (
             slack("Dev force_start", "U1", NOW + 301, SECRET),
+            401,
+            "stale request timestamp",
+        ),
+        // A timestamp as far from now as an i64 goes: refused, not an overflow.
+        (
+            slack("Dev force_start", "U1", i64::MIN, SECRET),
+            401,
+            "stale request timestamp",
+        ),
+        (
+            slack("Dev force_start", "U1", i64::MAX, SECRET),
             401,
             "stale request timestamp",
         ),

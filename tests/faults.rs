@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 use common::listener::{Listener, Reply};
 use common::proxy::{Proxy, ec2_throttled};
 use common::*;
-use instance_scheduler::chatbot::BotConfig;
 use instance_scheduler::clock::SystemClock;
 use instance_scheduler::cloud::aws::AwsCloud;
 use instance_scheduler::lambda::handle;
@@ -187,7 +186,6 @@ async fn a_run_from_the_past_in_a_payload_changes_nothing_for_the_next_real_run(
     runner.clock.set(at("2026-11-30T11:00:00Z"));
     let replay = handle(
         &runner,
-        &BotConfig::default(),
         json!({"action":"run","now":"2026-11-29T09:00:00Z"}),
     )
     .await

@@ -3,7 +3,6 @@
 //! answer, whichever door a request comes through.
 
 use chrono::{DateTime, Utc};
-use instance_scheduler::chatbot::BotConfig;
 use instance_scheduler::clock::VirtualClock;
 use instance_scheduler::cloud::sim::{FleetFile, SimCloud, SimFleet};
 use instance_scheduler::lambda::handle;
@@ -54,30 +53,22 @@ fn runner(now: &str) -> Runner<SimFleet, MemoryStore, VirtualClock> {
 #[tokio::test]
 async fn an_unknown_or_broken_schedule_is_one_error_everywhere() {
     let r = runner("2026-11-30T03:00:00Z");
-    let bot = BotConfig {
-        allowed_users: Some(vec!["*".into()]),
-        ..BotConfig::default()
-    };
     for payload in [
         json!({"action":"force-start","schedule":"Nope"}),
         json!({"action":"force-stop","schedule":"Nope"}),
         json!({"action":"status","schedule":"Nope"}),
         json!({"action":"extend","schedule":"Nope","until":"23:00"}),
     ] {
-        let e = handle(&r, &bot, payload.clone()).await.unwrap_err();
+        let e = handle(&r, payload.clone()).await.unwrap_err();
         assert_eq!(
             e.to_string(),
             "schedule \"Nope\" does not exist",
             "{payload}"
         );
     }
-    let e = handle(
-        &r,
-        &bot,
-        json!({"action":"force-start","schedule":"Broken"}),
-    )
-    .await
-    .unwrap_err();
+    let e = handle(&r, json!({"action":"force-start","schedule":"Broken"}))
+        .await
+        .unwrap_err();
     assert_eq!(
         e.to_string(),
         "schedule \"Broken\": StartTime \"9am\" is not a time of day (HH:MM, 00:00 to 23:59, or None); it is skipped until it is fixed"
@@ -90,17 +81,12 @@ async fn an_unknown_or_broken_schedule_is_one_error_everywhere() {
 async fn today_is_the_schedules_date_not_utcs() {
     // 2026-11-30 20:00 UTC is already Tuesday 1 December in Seoul.
     let r = runner("2026-11-30T20:00:00Z");
-    let status: Value = handle(
-        &r,
-        &BotConfig::default(),
-        json!({"action":"status","schedule":"Dev"}),
-    )
-    .await
-    .unwrap();
+    let status: Value = handle(&r, json!({"action":"status","schedule":"Dev"}))
+        .await
+        .unwrap();
     assert_eq!(status["today"], "2026-12-01");
     let extended = handle(
         &r,
-        &BotConfig::default(),
         json!({"action":"extend","schedule":"Dev","until":"23:00"}),
     )
     .await
@@ -115,7 +101,6 @@ async fn extend_refuses_a_time_already_past_or_inside_the_warning() {
     for until in ["13:59", "00:01", "14:09"] {
         let e = handle(
             &r,
-            &BotConfig::default(),
             json!({"action":"extend","schedule":"Dev","until":until}),
         )
         .await
@@ -130,7 +115,6 @@ async fn extend_refuses_a_time_already_past_or_inside_the_warning() {
     assert!(r.store.items().exceptions.is_empty(), "nothing was written");
     handle(
         &r,
-        &BotConfig::default(),
         json!({"action":"extend","schedule":"Dev","until":"14:11"}),
     )
     .await

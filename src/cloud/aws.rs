@@ -151,17 +151,24 @@ impl AwsCloud {
                     .iter()
                     .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
                     .collect();
-                out.push(Instance {
-                    id: id.to_string(),
-                    kind: Kind::Ec2,
-                    tags,
-                    power,
-                    since: None,
-                    zone: i
-                        .placement()
-                        .and_then(|p| p.availability_zone())
-                        .map(str::to_string),
-                });
+                let mut instance = Instance::new(id, Kind::Ec2, tags, power);
+                instance.zone = i
+                    .placement()
+                    .and_then(|p| p.availability_zone())
+                    .map(str::to_string);
+                // Why a stopped instance stopped: an instance that could not start
+                // (a KMS key it may not use, say) says Client.InternalError here.
+                if power == Power::Stopped {
+                    instance.reason = i
+                        .state_reason()
+                        .and_then(|r| r.message())
+                        .map(str::to_string);
+                }
+                instance.hibernation = i
+                    .hibernation_options()
+                    .and_then(|h| h.configured())
+                    .unwrap_or(false);
+                out.push(instance);
             }
         }
         Ok(out)
@@ -191,14 +198,10 @@ impl AwsCloud {
                 else {
                     continue;
                 };
-                out.push(Instance {
-                    id: id.to_string(),
-                    kind: Kind::Rds,
-                    tags,
-                    power: rds_power(db.db_instance_status().unwrap_or_default()),
-                    since: None,
-                    zone: db.availability_zone().map(str::to_string),
-                });
+                let power = rds_power(db.db_instance_status().unwrap_or_default());
+                let mut instance = Instance::new(id, Kind::Rds, tags, power);
+                instance.zone = db.availability_zone().map(str::to_string);
+                out.push(instance);
             }
         }
         Ok(out)
@@ -223,14 +226,10 @@ impl AwsCloud {
                 else {
                     continue;
                 };
-                out.push(Instance {
-                    id: id.to_string(),
-                    kind: Kind::Aurora,
-                    tags,
-                    power: rds_power(c.status().unwrap_or_default()),
-                    since: None,
-                    zone: c.availability_zones().first().cloned(),
-                });
+                let power = rds_power(c.status().unwrap_or_default());
+                let mut instance = Instance::new(id, Kind::Aurora, tags, power);
+                instance.zone = c.availability_zones().first().cloned();
+                out.push(instance);
             }
         }
         Ok(out)

@@ -119,13 +119,10 @@ impl SimCloud {
             .collect();
         let view: Vec<Instance> = instances
             .iter()
-            .map(|(i, _, _)| Instance {
-                id: i.id.clone(),
-                kind: i.kind,
-                tags: i.tags.clone(),
-                power: Power::Stopped,
-                since: None,
-                zone: i.zone.clone(),
+            .map(|(i, _, _)| {
+                let mut seen = Instance::new(&i.id, i.kind, i.tags.clone(), Power::Stopped);
+                seen.zone = i.zone.clone();
+                seen
             })
             .collect();
         SimCloud {

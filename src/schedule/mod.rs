@@ -22,6 +22,77 @@ use parse::in_schedule;
 pub const SCHEDULE_TAG: &str = "ScheduleName";
 /// Tag key that puts an instance into a server group (value: the group's name).
 pub const GROUP_TAG: &str = "ScheduleGroupName";
+/// Tag key that keeps a resource out of every schedule when its value is `true`
+/// (any case): the scheduler refuses it and reports it, and the IAM policy denies
+/// acting on it.
+pub const PROTECTION_TAG: &str = "SchedulerProtected";
+
+/// Whether a resource with these tags is protected by [`PROTECTION_TAG`].
+pub fn protected(tags: &BTreeMap<String, String>) -> bool {
+    tags.get(PROTECTION_TAG)
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+}
+
+/// The `ScheduleName` tag values a deployment may act on: values, or patterns with
+/// `*` (any run of characters) and `?` (one character), as IAM's `StringLike` reads
+/// them. The same list goes into the IAM condition and here, so the planner refuses
+/// what IAM would refuse, and says why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagPatterns(Vec<String>);
+
+impl Default for TagPatterns {
+    fn default() -> Self {
+        TagPatterns(vec!["*".into()])
+    }
+}
+
+impl TagPatterns {
+    /// Comma-separated patterns.
+    pub fn parse(text: &str) -> Result<TagPatterns, String> {
+        let list: Vec<String> = text
+            .split(',')
+            .map(|p| p.trim().to_string())
+            .filter(|p| !p.is_empty())
+            .collect();
+        if list.is_empty() {
+            return Err("no tag value or pattern given (\"*\" allows every value)".into());
+        }
+        Ok(TagPatterns(list))
+    }
+
+    /// Whether a resource tagged `value` may be acted on.
+    pub fn allows(&self, value: &str) -> bool {
+        self.0.iter().any(|p| glob(p.as_bytes(), value.as_bytes()))
+    }
+}
+
+impl std::fmt::Display for TagPatterns {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.join(", "))
+    }
+}
+
+/// `*` and `?` matching, iteratively with one backtrack point (linear in practice).
+fn glob(pattern: &[u8], text: &[u8]) -> bool {
+    let (mut p, mut t) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        if p < pattern.len() && (pattern[p] == b'?' || pattern[p] == text[t]) {
+            p += 1;
+            t += 1;
+        } else if p < pattern.len() && pattern[p] == b'*' {
+            star = Some((p, t));
+            p += 1;
+        } else if let Some((sp, st)) = star {
+            p = sp + 1;
+            t = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    pattern[p..].iter().all(|c| *c == b'*')
+}
 /// Name of the one implicit group of a schedule that defines no groups.
 pub const DEFAULT_GROUP: &str = "all";
 
@@ -142,7 +213,10 @@ impl Schedule {
     /// the schedule's tag value, is not gone, and its group tag and kind fit a group.
     /// The one rule for membership, used by the planner and by `status` alike.
     pub fn group_of_instance(&self, i: &Instance) -> Option<usize> {
-        if i.power == Power::Gone || i.tags.get(SCHEDULE_TAG) != Some(&self.tag_value) {
+        if i.power == Power::Gone
+            || i.tags.get(SCHEDULE_TAG) != Some(&self.tag_value)
+            || protected(&i.tags)
+        {
             return None;
         }
         self.group_of(i.tags.get(GROUP_TAG).map(String::as_str), i.kind)
@@ -167,6 +241,11 @@ impl Schedule {
     pub fn unscheduled_because(&self, i: &Instance) -> Option<String> {
         if self.group_of_instance(i).is_some() || i.power == Power::Gone {
             return None;
+        }
+        if protected(&i.tags) {
+            return Some(format!(
+                "it is protected ({PROTECTION_TAG}=true); the scheduler never acts on it"
+            ));
         }
         let names: Vec<&str> = self.groups.iter().map(|g| g.name.as_str()).collect();
         let groups = names.join(", ");
@@ -338,6 +417,25 @@ impl Catalog {
             Some(e) => UnknownSchedule::Broken(e.clone()),
             None => UnknownSchedule::Missing(name.to_string()),
         })
+    }
+
+    /// Leaves out the schedules whose tag value this deployment may not act on,
+    /// each reported with the reason.
+    pub fn restrict(&mut self, allowed: &TagPatterns) {
+        let (kept, refused): (Vec<Schedule>, Vec<Schedule>) = std::mem::take(&mut self.schedules)
+            .into_iter()
+            .partition(|s| allowed.allows(&s.tag_value));
+        self.schedules = kept;
+        for s in refused {
+            self.errors.push(ScheduleError::new(
+                &s.name,
+                format!(
+                    "TagValue \"{}\" is not one this deployment may act on (allowed: {allowed})",
+                    s.tag_value
+                ),
+            ));
+        }
+        self.errors.sort();
     }
 
     /// Marks the force-starts the planner finished as cleared, as the store does.
@@ -720,16 +818,12 @@ mod tests {
     fn membership_is_one_rule_gone_and_strangers_are_out() {
         let c = build(&[group("API", &[])]);
         let s = &c.schedules[0];
-        let instance = |id: &str, schedule: &str, group: &str, power: Power| Instance {
-            id: id.into(),
-            kind: Kind::Ec2,
-            tags: [(SCHEDULE_TAG, schedule), (GROUP_TAG, group)]
+        let instance = |id: &str, schedule: &str, group: &str, power: Power| {
+            let tags = [(SCHEDULE_TAG, schedule), (GROUP_TAG, group)]
                 .into_iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            power,
-            since: None,
-            zone: None,
+                .collect();
+            Instance::new(id, Kind::Ec2, tags, power)
         };
         let fleet = [
             instance("up", "Dev", "API", Power::Running),
@@ -751,6 +845,32 @@ mod tests {
         assert_eq!(
             c.schedules[0].today(late),
             NaiveDate::from_ymd_opt(2026, 12, 1).unwrap()
+        );
+    }
+
+    #[test]
+    fn tag_patterns_read_as_iam_string_like() {
+        let p = TagPatterns::parse("dev-*, staging,q?a").unwrap();
+        assert!(p.allows("dev-api") && p.allows("dev-") && p.allows("staging"));
+        assert!(!p.allows("qa") && p.allows("q1a"));
+        assert!(!p.allows("prod") && !p.allows("staging-2") && !p.allows("Dev-api"));
+        assert!(TagPatterns::default().allows("anything"));
+        assert!(TagPatterns::parse(" , ").is_err());
+    }
+
+    #[test]
+    fn a_schedule_outside_the_allowed_tag_values_is_refused_by_name() {
+        let mut c = Catalog::build(
+            &[dev(), sched(r#"{"ScheduleName":"Prod","TagValue":"prod"}"#)],
+            &[],
+            &[],
+            Tz::UTC,
+        );
+        c.restrict(&TagPatterns::parse("Dev,dev-*").unwrap());
+        assert_eq!(c.schedules.len(), 1);
+        assert_eq!(
+            c.errors[0].to_string(),
+            "schedule \"Prod\": TagValue \"prod\" is not one this deployment may act on (allowed: Dev, dev-*)"
         );
     }
 

@@ -105,6 +105,20 @@ impl Moto {
         }
     }
 
+    /// The requests recorded since [`Moto::record`], as moto keeps them (`method`,
+    /// `url`, `headers`, `body`; see [`request_body`]).
+    pub async fn recorded_requests(&self) -> Vec<serde_json::Value> {
+        http_post(&format!("{}/moto-api/recorder/stop-recording", self.url)).await;
+        let log = http_get(&format!(
+            "{}/moto-api/recorder/download-recording",
+            self.url
+        ))
+        .await;
+        log.lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
     /// The AWS operations recorded since [`Moto::record`], counted by name.
     pub async fn recorded(&self) -> BTreeMap<String, usize> {
         http_post(&format!("{}/moto-api/recorder/stop-recording", self.url)).await;
@@ -134,22 +148,27 @@ impl Drop for Moto {
     }
 }
 
-/// The operation of a recorded request: the `X-Amz-Target` header (DynamoDB) or the
-/// `Action` form field (EC2, RDS).
-fn operation_of(entry: &serde_json::Value) -> String {
-    if let Some(target) = entry["headers"]["X-Amz-Target"].as_str() {
-        return target.rsplit('.').next().unwrap_or_default().to_string();
-    }
+/// The body of a recorded request, decoded.
+pub fn request_body(entry: &serde_json::Value) -> String {
     use base64::Engine;
     let raw = entry["body"].as_str().unwrap_or_default();
-    let body = if entry["body_encoded"].as_bool() == Some(true) {
+    if entry["body_encoded"].as_bool() == Some(true) {
         base64::engine::general_purpose::STANDARD
             .decode(raw)
             .map(|b| String::from_utf8_lossy(&b).into_owned())
             .unwrap_or_default()
     } else {
         raw.to_string()
-    };
+    }
+}
+
+/// The operation of a recorded request: the `X-Amz-Target` header (DynamoDB) or the
+/// `Action` form field (EC2, RDS).
+fn operation_of(entry: &serde_json::Value) -> String {
+    if let Some(target) = entry["headers"]["X-Amz-Target"].as_str() {
+        return target.rsplit('.').next().unwrap_or_default().to_string();
+    }
+    let body = request_body(entry);
     for pair in body.split('&') {
         if let Some(action) = pair.strip_prefix("Action=") {
             return action.to_string();
@@ -349,4 +368,35 @@ pub async fn states(moto: &Moto) -> BTreeMap<String, String> {
         );
     }
     out
+}
+
+/// Runs `tests/iam/moto_setup.py` against this emulator (IAM users and roles, a
+/// Lambda function stub, IAM enforcement): setup the crate's own clients do not do.
+pub fn moto_setup(moto: &Moto, args: &[&str]) -> serde_json::Value {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new(root.join(".venv/bin/python"))
+        .arg(root.join("tests/iam/moto_setup.py"))
+        .arg(&moto.url)
+        .args(args)
+        .output()
+        .expect("python from .venv (make venv)");
+    assert!(
+        out.status.success(),
+        "moto_setup {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("moto_setup prints JSON")
+}
+
+/// The crate's SDK configuration pointed at `url`, signing with these keys.
+pub async fn sdk_as(url: &str, key: &str, secret: &str) -> aws_config::SdkConfig {
+    sdk_config(
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(url)
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_ec2::config::Credentials::new(
+                key, secret, None, None, "tests",
+            )),
+    )
+    .await
 }

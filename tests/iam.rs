@@ -1,0 +1,279 @@
+//! The function and the bot with IAM enforced, holding exactly the policies the
+//! template gives them: the emulator (moto, started with IAM checks on) refuses any
+//! action the template does not grant, as AWS would.
+//!
+//! moto checks actions, not resources or conditions (it authorises every request
+//! against resource `*`, and applies a conditional Deny always). So the template's
+//! statements go to moto with their actions as they are, their resources as `*`,
+//! without conditions, and without the Deny of protected resources; resources and
+//! conditions are checked by tests/template.rs, the protection tag by the planner's
+//! own test. One more difference: moto names a DynamoDB transaction's permission
+//! `dynamodb:TransactWriteItems`, where AWS checks the PutItem and DeleteItem of its
+//! items, and an invocation's `lambda:Invoke`, where AWS checks
+//! `lambda:InvokeFunction`; a statement granting AWS's gets moto's name added.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use common::*;
+use instance_scheduler::chatbot::{self, BotConfig};
+use instance_scheduler::clock::Clock;
+use instance_scheduler::cloud::aws::AwsCloud;
+use instance_scheduler::fleet::Direction;
+use instance_scheduler::handoff::LambdaHandoff;
+use instance_scheduler::ops;
+use instance_scheduler::run::{RunConfig, Runner};
+use instance_scheduler::store::dynamo::{DynamoStore, Tables};
+use serde_json::{Value, json};
+
+const DEV: &str = r#"{"ScheduleName":"Dev","TagValue":"dev","DaysActive":"weekdays","StartTime":"09:00","StopTime":"18:00",
+  "Groups":[{"GroupName":"DB","InstanceType":"RDS"},{"GroupName":"APP","InstanceType":"EC2","Dependency":["DB"]}]}"#;
+const FORCED: &str =
+    r#"{"ScheduleName":"Weekend","TagValue":"weekend","DaysActive":"sat","ForceStart":true}"#;
+
+/// The statements the template gives `role`, without those named in `without`, as
+/// moto can check them.
+fn policy_for_moto(role: &str, without: &[&str]) -> Value {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let mut command = Command::new(root.join(".venv/bin/python"));
+    command
+        .arg(root.join("tests/iam/policy.py"))
+        .arg(root.join("infra/template.yaml"))
+        .arg(role)
+        .arg("EnableBot=true")
+        .arg("SlackSigningSecretParameter=/bot/slack");
+    for sid in without {
+        command.arg("--without").arg(sid);
+    }
+    let out = command.output().expect("python from .venv");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let resolved: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut statements = Vec::new();
+    for s in resolved["statements"].as_array().unwrap() {
+        if s["Effect"] != "Allow" {
+            continue;
+        }
+        let mut actions: Vec<Value> = match &s["Action"] {
+            Value::Array(a) => a.clone(),
+            one => vec![one.clone()],
+        };
+        let grants = |actions: &[Value], a: &str| actions.iter().any(|x| x == a);
+        if grants(&actions, "dynamodb:PutItem") && grants(&actions, "dynamodb:DeleteItem") {
+            actions.push(json!("dynamodb:TransactWriteItems"));
+        }
+        if grants(&actions, "lambda:InvokeFunction") {
+            actions.push(json!("lambda:Invoke"));
+        }
+        statements.push(json!({"Effect": "Allow", "Action": actions, "Resource": "*"}));
+    }
+    json!({"Version": "2012-10-17", "Statement": statements})
+}
+
+/// A user holding `policy`, created while IAM is not yet enforced; its keys.
+fn user(moto: &Moto, name: &str, policy: &Value) -> (String, String) {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let file = std::env::temp_dir().join(format!("policy-{name}-{}-{n}.json", std::process::id()));
+    std::fs::write(&file, policy.to_string()).unwrap();
+    let keys = moto_setup(moto, &["user", name, file.to_str().unwrap()]);
+    let _ = std::fs::remove_file(&file);
+    (
+        keys["key"].as_str().unwrap().to_string(),
+        keys["secret"].as_str().unwrap().to_string(),
+    )
+}
+
+struct World {
+    moto: Moto,
+    app: Vec<String>,
+}
+
+async fn world() -> World {
+    let moto = Moto::start().await;
+    moto_setup(&moto, &["enforce", "off"]);
+    moto_setup(&moto, &["lambda-stub", "test-scheduler"]);
+    rds_instance(
+        &moto,
+        "dev-db",
+        &[("ScheduleName", "dev"), ("ScheduleGroupName", "DB")],
+    )
+    .await;
+    let app = ec2_instances(
+        &moto,
+        &[("ScheduleName", "dev"), ("ScheduleGroupName", "APP")],
+        2,
+    )
+    .await;
+    ec2_instances(&moto, &[("ScheduleName", "weekend")], 1).await;
+    let store = moto.store().await;
+    load_schedules(&store, &[DEV, FORCED]).await;
+    let christmas_eve = chrono::NaiveDate::from_ymd_opt(2026, 12, 24).unwrap();
+    instance_scheduler::store::Store::set_exception(
+        &store,
+        "Dev",
+        christmas_eve,
+        Direction::Stop,
+        chrono::NaiveTime::from_hms_opt(15, 0, 0),
+    )
+    .await
+    .unwrap();
+    // The test's own look at the fleet goes through an administrator.
+    let mut moto = moto;
+    let admin = user(
+        &moto,
+        "admin",
+        &json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}),
+    );
+    moto.sdk = sdk_as(&moto.url, &admin.0, &admin.1).await;
+    World { moto, app }
+}
+
+async fn scheduler_as(
+    w: &World,
+    keys: &(String, String),
+    at: &str,
+) -> Runner<AwsCloud, DynamoStore, VirtualClock> {
+    let sdk = sdk_as(&w.moto.url, &keys.0, &keys.1).await;
+    Runner {
+        cloud: AwsCloud::new(&sdk),
+        store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), Tables::default()),
+        clock: VirtualClock::at(common::at(at)),
+        config: RunConfig::default(),
+        notifier: Default::default(),
+    }
+}
+
+#[tokio::test]
+async fn the_function_and_the_bot_do_everything_with_the_templates_own_policies() {
+    let w = world().await;
+    let scheduler = user(&w.moto, "scheduler", &policy_for_moto("SchedulerRole", &[]));
+    let bot = user(&w.moto, "bot", &policy_for_moto("BotRole", &[]));
+    moto_setup(&w.moto, &["enforce", "on"]);
+
+    // The scheduler: a start in order (describes, starts, the state in
+    // transactions, clearing a ForceStart flag), an extension, a stop.
+    let runner = scheduler_as(&w, &scheduler, "2026-11-30T09:00:00Z").await;
+    let report = runner
+        .run(&[])
+        .await
+        .expect("a run with the scheduler's policy");
+    assert!(!report.has_errors(), "{:?}", report.events);
+    assert_eq!(report.actions.len(), 3, "{:?}", report.actions);
+    assert!(w.app.iter().all(|id| !id.is_empty()));
+    runner.clock.set(at("2026-11-30T17:00:00Z"));
+    ops::extend(
+        &runner,
+        "Dev",
+        chrono::NaiveTime::from_hms_opt(19, 0, 0).unwrap(),
+    )
+    .await
+    .expect("extend with the scheduler's policy");
+    runner.clock.set(at("2026-11-30T19:00:00Z"));
+    let report = runner.run(&[]).await.expect("the stop");
+    assert!(
+        report
+            .actions
+            .iter()
+            .any(|a| a.direction == Direction::Stop)
+    );
+
+    // The bot: status, an exception set and deleted, a force-start handed over.
+    let bot_sdk = sdk_as(&w.moto.url, &bot.0, &bot.1).await;
+    let bot_runner = Runner {
+        cloud: AwsCloud::new(&bot_sdk),
+        store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&bot_sdk), Tables::default()),
+        clock: VirtualClock::at(at("2026-11-30T12:00:00Z")),
+        config: RunConfig::default(),
+        notifier: Default::default(),
+    };
+    let status = ops::status(&bot_runner, "Dev").await.expect("status");
+    assert_eq!(status.groups.len(), 2);
+    let date = chrono::NaiveDate::from_ymd_opt(2026, 12, 24).unwrap();
+    ops::set_exception(&bot_runner, "Dev", date, Direction::Start, None)
+        .await
+        .expect("exception set");
+    ops::delete_exception(&bot_runner, "Dev", date, Direction::Start)
+        .await
+        .expect("exception del, which needs DeleteItem");
+    let handoff = LambdaHandoff::new(&bot_sdk, "test-scheduler");
+    let config = BotConfig {
+        jandi_token: Some("t".into()),
+        allowed_users: Some(vec!["*".into()]),
+        ..BotConfig::default()
+    };
+    let body = json!({"token": "t", "writerEmail": "kim@example.com", "data": "Dev force_start"});
+    let request = json!({
+        "version": "2.0", "rawPath": "/", "headers": {},
+        "requestContext": {"http": {"method": "POST", "path": "/"}, "timeEpoch": bot_runner.clock.now().timestamp_millis()},
+        "body": body.to_string(), "isBase64Encoded": false,
+    });
+    let answer = chatbot::handle(&bot_runner, &config, &handoff, request)
+        .await
+        .unwrap();
+    assert!(
+        answer
+            .body
+            .as_deref()
+            .unwrap()
+            .contains("handed to the scheduler"),
+        "{:?}",
+        answer.body
+    );
+}
+
+#[tokio::test]
+async fn without_a_statement_of_the_template_the_work_it_grants_is_refused() {
+    let w = world().await;
+    let no_state = user(
+        &w.moto,
+        "no-state",
+        &policy_for_moto("SchedulerRole", &["RunState"]),
+    );
+    let no_start = user(
+        &w.moto,
+        "no-start",
+        &policy_for_moto("SchedulerRole", &["StartStopEc2Instances"]),
+    );
+    let no_delete = user(
+        &w.moto,
+        "no-delete",
+        &policy_for_moto("BotRole", &["EditExceptions"]),
+    );
+    moto_setup(&w.moto, &["enforce", "on"]);
+
+    let runner = scheduler_as(&w, &no_state, "2026-11-30T09:00:00Z").await;
+    let e = runner.run(&[]).await.expect_err("the state cannot be read");
+    assert!(
+        e.to_string().contains("403") || e.to_string().contains("AccessDenied"),
+        "{e}"
+    );
+
+    let runner = scheduler_as(&w, &no_start, "2026-11-30T09:00:00Z").await;
+    let report = runner.run(&[]).await.expect("the run itself goes on");
+    assert!(
+        report
+            .events
+            .iter()
+            .any(|e| format!("{:?}", e.what).contains("AccessDenied")),
+        "{:?}",
+        report.events
+    );
+    let s = states(&w.moto).await;
+    assert!(w.app.iter().all(|id| s[id] == "stopped"));
+
+    let bot = scheduler_as(&w, &no_delete, "2026-11-30T12:00:00Z").await;
+    let date = chrono::NaiveDate::from_ymd_opt(2026, 12, 24).unwrap();
+    let e = ops::delete_exception(&bot, "Dev", date, Direction::Stop)
+        .await
+        .expect_err("no DeleteItem");
+    assert!(
+        e.to_string().contains("403") || e.to_string().contains("AccessDenied"),
+        "{e}"
+    );
+}
