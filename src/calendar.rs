@@ -159,6 +159,7 @@ mod tests {
             stop_time: Some(stop.into()),
             force_start: false,
             time_zone: Some(tz.name().into()),
+            start_mode: None,
         };
         let exceptions: Vec<ExceptionItem> = exceptions
             .iter()

@@ -45,6 +45,20 @@ pub struct Config {
     /// The function's own name (`AWS_LAMBDA_FUNCTION_NAME`), for the commands that
     /// messages suggest.
     pub function_name: Option<String>,
+    /// Where one-time wake-ups go: `WAKEUP_GROUP`, `WAKEUP_ROLE_ARN` and
+    /// `SCHEDULER_FUNCTION_ARN`, all three or none.
+    pub wakeup: Option<WakeupSettings>,
+}
+
+/// EventBridge Scheduler wake-ups as configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WakeupSettings {
+    /// The schedule group the function may write in.
+    pub group: String,
+    /// The role EventBridge Scheduler invokes the function as.
+    pub role: String,
+    /// The function to invoke (this one).
+    pub target: String,
 }
 
 /// The schedule bot's settings, its secrets not yet fetched.
@@ -129,6 +143,10 @@ impl Config {
                 "CHAT_DEADLINE_SECONDS",
                 defaults.chat_deadline.as_secs() as i64,
             )? as u64),
+            tick_every: match number("TICK_MINUTES", 0)? {
+                0 => None,
+                n => Some(Duration::minutes(n)),
+            },
         };
         if run.budget <= run.chat_deadline {
             return Err(format!(
@@ -169,7 +187,27 @@ impl Config {
             }),
         };
 
+        let wakeup = match (
+            get("WAKEUP_GROUP"),
+            get("WAKEUP_ROLE_ARN"),
+            get("SCHEDULER_FUNCTION_ARN"),
+        ) {
+            (Some(group), Some(role), Some(target)) => Some(WakeupSettings {
+                group,
+                role,
+                target,
+            }),
+            (None, None, None) => None,
+            _ => {
+                return Err(
+                    "set all of WAKEUP_GROUP, WAKEUP_ROLE_ARN and SCHEDULER_FUNCTION_ARN, or none"
+                        .into(),
+                );
+            }
+        };
+
         Ok(Config {
+            wakeup,
             role,
             scheduler_function: get("SCHEDULER_FUNCTION_NAME"),
             tables,

@@ -135,10 +135,14 @@ pub async fn handle<C: Cloud, S: Store, K: Clock>(
         Invocation::FunctionUrl(_) => Err(HandlerError::BadPayload(
             "this is the scheduler function; chat commands go to the bot's function".into(),
         )),
-        Invocation::Event(event) => {
-            tracing::debug!(source = %event.source, detail_type = %event.detail_type, "event");
-            Ok(json(&runner.run(&[]).await?))
-        }
+        Invocation::Event(event) => match event_subjects(&event) {
+            // The regular tick (or an event of a kind this function does not read).
+            None => Ok(json(&runner.run(&[]).await?)),
+            Some(ids) => match runner.wake(&ids).await? {
+                Some(report) => Ok(json(&report)),
+                None => Ok(serde_json::json!({"ignored": ids})),
+            },
+        },
         Invocation::Command(command) => match command {
             Command::Run { now: None } => Ok(json(&runner.run(&[]).await?)),
             Command::Run { now: Some(at) } | Command::Plan { at } => {
@@ -159,6 +163,31 @@ pub async fn handle<C: Cloud, S: Store, K: Clock>(
             Command::Status { schedule } => Ok(json(&ops::status(runner, &schedule).await?)),
         },
     }
+}
+
+/// The resources a state-change event is about (EC2 instance, RDS instance or
+/// cluster, Auto Scaling group, ECS service), or `None` for the tick and any other
+/// event, which call for a full run.
+pub fn event_subjects(event: &EventBridgeEvent<Value>) -> Option<Vec<String>> {
+    let detail = &event.detail;
+    let text = |key: &str| detail.get(key).and_then(Value::as_str).map(str::to_string);
+    let id = match event.detail_type.as_str() {
+        "EC2 Instance State-change Notification" => text("instance-id"),
+        "RDS DB Instance Event" | "RDS DB Cluster Event" => text("SourceIdentifier"),
+        "EC2 Instance Launch Successful" | "EC2 Instance Terminate Successful" => {
+            text("AutoScalingGroupName")
+        }
+        // An ECS service's id here is `cluster/service`, the last two parts of its ARN.
+        "ECS Service Action" => event.resources.as_ref().and_then(|r| {
+            let arn = r.first()?;
+            let mut parts = arn.rsplit('/');
+            let service = parts.next()?;
+            let cluster = parts.next()?;
+            Some(format!("{cluster}/{service}"))
+        }),
+        _ => return None,
+    };
+    id.map(|id| vec![id])
 }
 
 /// Serialising the handler's own plain data types cannot fail; this keeps the one

@@ -38,3 +38,4 @@ pub mod schedule;
 pub mod secrets;
 pub mod simulate;
 pub mod store;
+pub mod wakeup;

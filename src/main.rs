@@ -13,6 +13,7 @@ use instance_scheduler::lambda::handle;
 use instance_scheduler::notify::deliver::{Notifier, connect};
 use instance_scheduler::run::Runner;
 use instance_scheduler::store::dynamo::DynamoStore;
+use instance_scheduler::wakeup::Wakeups;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
 
@@ -65,20 +66,24 @@ async fn main() -> Result<(), Error> {
             Some(at) => {
                 let at = DateTime::parse_from_rfc3339(&at).map_err(|e| format!("--at: {e}"))?;
                 let clock = VirtualClock::at(at.to_utc());
+                // A local run on a chosen clock sets no real wake-ups.
                 local
-                    .invoke(runner(cloud, store, clock, config, notifier), payload)
+                    .invoke(runner(None, cloud, store, clock, config, notifier), payload)
                     .await?
             }
             None => {
                 local
-                    .invoke(runner(cloud, store, SystemClock, config, notifier), payload)
+                    .invoke(
+                        runner(Some(&sdk), cloud, store, SystemClock, config, notifier),
+                        payload,
+                    )
                     .await?
             }
         };
         println!("{}", serde_json::to_string_pretty(&answer)?);
         return Ok(());
     }
-    let runner = &runner(cloud, store, SystemClock, config, notifier);
+    let runner = &runner(Some(&sdk), cloud, store, SystemClock, config, notifier);
     let (bot, handoff) = (&bot, &handoff);
     match role {
         Role::Scheduler => {
@@ -97,18 +102,26 @@ async fn main() -> Result<(), Error> {
 }
 
 fn runner<K: Clock>(
+    sdk: Option<&aws_config::SdkConfig>,
     cloud: AwsCloud,
     store: DynamoStore,
     clock: K,
     config: Config,
     notifier: Notifier,
 ) -> Runner<AwsCloud, DynamoStore, K> {
+    let wakeups = match (&config.wakeup, sdk) {
+        (Some(w), Some(sdk)) => {
+            Wakeups::scheduler(sdk, w.group.clone(), w.target.clone(), w.role.clone())
+        }
+        _ => Wakeups::Off,
+    };
     Runner {
         cloud,
         store,
         clock,
         config: config.run,
         notifier,
+        wakeups,
     }
 }
 

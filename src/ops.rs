@@ -13,8 +13,9 @@ use crate::calendar;
 use crate::clock::Clock;
 use crate::cloud::Cloud;
 use crate::fleet::{Direction, Instance, Power};
+use crate::notify::human_seconds;
 use crate::notify::write_timeline;
-use crate::plan::{Action, Event, Misfit, Request, misfits, plan};
+use crate::plan::{Action, Event, Expected, Misfit, Request, expectations, misfits, plan};
 use crate::run::{RunError, RunReport, Runner};
 use crate::schedule::{Catalog, Schedule, UnknownSchedule};
 use crate::store::Store;
@@ -102,6 +103,8 @@ pub struct GroupStatus {
     pub depends_on: Vec<String>,
     /// Its instances.
     pub instances: Vec<InstanceStatus>,
+    /// How long its starts and stops take, as learned.
+    pub expected: Expected,
 }
 
 /// A schedule's groups, instances and states, and today's times.
@@ -165,14 +168,22 @@ impl fmt::Display for Status {
             } else {
                 format!(" (after {})", g.depends_on.join(", "))
             };
+            let e = &g.expected;
             writeln!(
                 f,
-                "  {}{after}: {}",
+                "  {}{after}: {}; starts in {}, stops in {} ({})",
                 g.group,
                 if list.is_empty() {
                     "no instances".to_string()
                 } else {
                     list.join(", ")
+                },
+                human_seconds(e.start_seconds),
+                human_seconds(e.stop_seconds),
+                if e.observed == 0 {
+                    "defaults, nothing observed yet".to_string()
+                } else {
+                    format!("learned from {} runs", e.observed)
                 }
             )?;
         }
@@ -209,14 +220,18 @@ pub async fn status<C: Cloud, S: Store, K: Clock>(
     let today = s.today(now);
     let (start, stop) = calendar::day_times(&s, today);
     let members = s.members(fleet.iter());
+    let state = runner.store.load_state().await?;
+    let expected = expectations(&s, state.state.schedules.get(&s.name), &members);
     let groups = s
         .groups
         .iter()
         .zip(members)
-        .map(|(g, members)| GroupStatus {
+        .zip(expected)
+        .map(|((g, members), expected)| GroupStatus {
             group: g.name.clone(),
             depends_on: g.depends_on.clone(),
             instances: members.into_iter().map(instance_status).collect(),
+            expected,
         })
         .collect();
     Ok(Status {

@@ -19,6 +19,7 @@ use crate::notify::{Context, InstanceInfo, Message, compose};
 use crate::plan::{Action, Event, Plan, Request, Settings, What, plan};
 use crate::schedule::{Catalog, ScheduleError, TagPatterns};
 use crate::store::{StateKey, Store, StoreError, save_state};
+use crate::wakeup::Wakeups;
 
 /// How runs behave.
 #[derive(Debug, Clone)]
@@ -39,6 +40,9 @@ pub struct RunConfig {
     pub poll_every: StdDuration,
     /// The longest the chat messages of a run may take, retries included.
     pub chat_deadline: StdDuration,
+    /// How often the regular tick runs (`TICK_MINUTES`), on the clock's whole
+    /// multiples of it: a wake-up is set only for what is due before the next tick.
+    pub tick_every: Option<chrono::Duration>,
 }
 
 impl Default for RunConfig {
@@ -51,6 +55,7 @@ impl Default for RunConfig {
             budget: StdDuration::from_secs(120),
             poll_every: StdDuration::from_secs(15),
             chat_deadline: StdDuration::from_secs(20),
+            tick_every: None,
         }
     }
 }
@@ -72,6 +77,10 @@ pub struct RunReport {
     pub dry_run: bool,
     /// The chat messages the run sent (or tried to).
     pub messages: Vec<Message>,
+    /// When something is next due, as the last pass planned it.
+    pub next_look: Option<DateTime<Utc>>,
+    /// The wake-up the run asked for, if it needed one before the next tick.
+    pub wakeup: Option<DateTime<Utc>>,
 }
 
 impl RunReport {
@@ -107,6 +116,8 @@ pub struct Runner<C, S, K> {
     pub config: RunConfig,
     /// The chat channels.
     pub notifier: Notifier,
+    /// Where one-time wake-ups go.
+    pub wakeups: Wakeups,
 }
 
 impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
@@ -213,6 +224,7 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
             }
             report.actions.append(&mut p.actions);
             report.events.append(&mut p.events);
+            report.next_look = p.next_look;
 
             let elapsed = (self.clock.now() - started).to_std().unwrap_or_default();
             if !lost.is_empty() && superseded_passes < 3 && elapsed < follow_for {
@@ -222,19 +234,88 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
                 stored = self.store.load_state().await?;
                 continue;
             }
+            // Follow what is due within the budget: wait for the next look when it is
+            // near, and look every poll interval while a chain is open (a group may
+            // be up sooner than expected); beyond the budget, events, wake-ups and
+            // the tick take over.
             let chain_open = stored
                 .state
                 .schedules
                 .values()
                 .any(|s| s.sequence.is_some());
-            if !chain_open || self.config.dry_run || elapsed + self.config.poll_every > follow_for {
-                break;
+            let now = self.clock.now();
+            let left = follow_for.saturating_sub(elapsed);
+            let due_in = report
+                .next_look
+                .map(|t| (t - now).to_std().unwrap_or_default());
+            let wait = match due_in {
+                _ if self.config.dry_run => None,
+                Some(d) if d <= self.config.poll_every.min(left) => Some(d),
+                _ if chain_open && self.config.poll_every <= left => Some(self.config.poll_every),
+                _ => None,
+            };
+            match wait {
+                Some(w) => self.clock.sleep(w.max(StdDuration::from_secs(1))).await,
+                None => break,
             }
-            self.clock.sleep(self.config.poll_every).await;
         }
         report.events.sort_by_key(|e| e.at);
+        self.set_wakeup(&mut report, &mut stored).await;
         self.notify(&mut report, infos).await;
         Ok(report)
+    }
+
+    /// An event about `ids` (they reached a state): a full run when one of them is
+    /// part of a chain in progress, or a database the scheduler stopped; nothing
+    /// otherwise, for the price of reading the state. Events are wake-ups only:
+    /// missing, late or repeated ones change nothing but timing.
+    pub async fn wake(&self, ids: &[String]) -> Result<Option<RunReport>, RunError> {
+        let stored = self.store.load_state().await?;
+        // An id may come with its place (`id@account/region`) or without.
+        let matches = |key: &String| {
+            let bare = key.rsplit_once('@').map_or(key.as_str(), |(id, _)| id);
+            ids.iter().any(|id| id == key || id == bare)
+        };
+        let relevant = stored.state.schedules.values().any(|s| {
+            s.sequence
+                .as_ref()
+                .is_some_and(|q| q.acted.keys().any(matches))
+                || s.stopped.keys().any(matches)
+        });
+        if !relevant {
+            tracing::debug!(action = "event", ?ids, "not part of anything in progress");
+            return Ok(None);
+        }
+        self.run(&[]).await.map(Some)
+    }
+
+    /// Asks for a wake-up when the next look falls before the next regular tick
+    /// (rounded up to the whole minute, as EventBridge Scheduler keeps time), unless
+    /// the same one was asked for already.
+    async fn set_wakeup(&self, report: &mut RunReport, stored: &mut crate::store::Versioned) {
+        let (Some(at), Some(tick)) = (report.next_look, self.config.tick_every) else {
+            return;
+        };
+        if !self.wakeups.enabled() || self.config.dry_run || tick <= chrono::Duration::zero() {
+            return;
+        }
+        let minute = chrono::Duration::minutes(1);
+        let at = ceil_to(at, minute);
+        let next_tick = ceil_to(self.clock.now() + chrono::Duration::seconds(1), tick);
+        if at >= next_tick || stored.state.run.wakeup == Some(at) {
+            return;
+        }
+        match self.wakeups.set(at).await {
+            Ok(()) => {
+                report.wakeup = Some(at);
+                let mut next = stored.state.clone();
+                next.run.wakeup = Some(at);
+                if let Err(e) = save_state(&self.store, stored, &next).await {
+                    tracing::warn!(action = "wakeup", "wake-up set but not recorded: {e}");
+                }
+            }
+            Err(e) => tracing::error!(action = "wakeup", "{e}"),
+        }
     }
 
     /// Tells the chat what the run did, within the chat deadline. A chat outage is
@@ -365,4 +446,17 @@ fn log_event(e: &Event) {
             tracing::info!(schedule = %e.schedule, action = "event", event = %fields, "{}", fields);
         }
     }
+}
+
+/// `t` rounded up to a whole multiple of `step` since the epoch.
+fn ceil_to(t: DateTime<Utc>, step: chrono::Duration) -> DateTime<Utc> {
+    let step = step.num_seconds().max(1);
+    let secs = t.timestamp();
+    let up = secs.div_euclid(step) * step
+        + if secs.rem_euclid(step) == 0 && t.timestamp_subsec_nanos() == 0 {
+            0
+        } else {
+            step
+        };
+    DateTime::from_timestamp(up, 0).unwrap_or(t)
 }

@@ -3,7 +3,7 @@
 //! tick, each following its dependency chains within the same budget as the deployed
 //! function, and a report of what happened.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 
 use chrono::{DateTime, Duration, Utc};
@@ -18,6 +18,7 @@ use crate::plan::{Event, What};
 use crate::run::{RunConfig, Runner};
 use crate::store::Items;
 use crate::store::memory::MemoryStore;
+use crate::wakeup::Wakeups;
 
 /// The span and pace of a simulation.
 #[derive(Debug, Clone, Copy)]
@@ -42,11 +43,26 @@ pub struct Report {
     names: BTreeMap<String, String>,
 }
 
+/// Why the simulated function was invoked, and how often.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Invocations {
+    /// By the regular tick.
+    pub ticks: u64,
+    /// By state-change events.
+    pub events: u64,
+    /// Of those, events about nothing in progress, ended after reading the state.
+    pub ignored_events: u64,
+    /// By the wake-ups the function asked for.
+    pub wakeups: u64,
+}
+
 /// Totals of a simulation.
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {
-    /// Invocations of the function (ticks).
+    /// Ticks run.
     pub ticks: u64,
+    /// Every invocation, by cause.
+    pub invocations: Invocations,
     /// Instances that belong to a group of a valid schedule.
     pub instances: usize,
     /// Their billed hours.
@@ -57,6 +73,8 @@ pub struct Summary {
     pub saving_percent: f64,
     /// Every start that brought all its groups up: when it began and how long it took.
     pub starts: Vec<StartTook>,
+    /// Every stop that brought all its groups down, likewise.
+    pub stops: Vec<StartTook>,
 }
 
 /// How long one start took until every group was ready.
@@ -70,11 +88,41 @@ pub struct StartTook {
     pub seconds: i64,
 }
 
-/// Invokes the run step at every tick of `span`, acting on `fleet`, with the
-/// deployed function's settings in `config`.
-pub fn simulate(items: Items, fleet: FleetFile, span: Span, config: RunConfig) -> Report {
+/// What wakes the simulated function besides its tick, as in a deployment.
+#[derive(Debug, Clone, Copy)]
+pub struct Wakes {
+    /// State-change events (EC2 state changes, RDS events) as the template's rules
+    /// deliver them; `false` models a deployment without the rules.
+    pub events: bool,
+    /// How long after an instance reaches a state its event arrives.
+    pub event_delay: Duration,
+    /// One-time wake-ups (EventBridge Scheduler) at the instant the plan asks for.
+    pub wakeups: bool,
+}
+
+impl Default for Wakes {
+    fn default() -> Self {
+        Wakes {
+            events: true,
+            event_delay: Duration::seconds(5),
+            wakeups: true,
+        }
+    }
+}
+
+/// Runs the deployed function's run step against `fleet` over `span`: invoked every
+/// tick, and (as `wakes` says) on state-change events and at the wake-ups it asks
+/// for, one invocation at a time, with the function's settings in `config`.
+pub fn simulate(
+    items: Items,
+    fleet: FleetFile,
+    span: Span,
+    config: RunConfig,
+    wakes: Wakes,
+) -> Report {
     let mut config = config;
     config.settings.first_run_lookback = span.tick;
+    config.tick_every = Some(span.tick);
     let names: BTreeMap<String, String> = fleet
         .instances
         .iter()
@@ -96,26 +144,70 @@ pub fn simulate(items: Items, fleet: FleetFile, span: Span, config: RunConfig) -
             .map(|i| i.id.clone())
             .collect()
     });
+    let (wakeups, _) = Wakeups::recorder();
     let runner = Runner {
         cloud: cloud.clone(),
         store: MemoryStore::new(items),
         clock: clock.clone(),
         config,
         notifier: Notifier::default(),
+        wakeups: if wakes.wakeups { wakeups } else { Wakeups::Off },
     };
     let mut events = Vec::new();
-    let mut ticks = 0u64;
-    let mut tick_at = span.from;
-    while tick_at <= span.to {
-        // A run that outlasted the tick delays the next one, as Lambda does with one
-        // invocation at a time.
-        if clock.now() < tick_at {
-            clock.set(tick_at);
+    let mut counts = Invocations::default();
+    let mut next_tick = span.from;
+    let mut wake_at: Option<DateTime<Utc>> = None;
+    // State-change events not yet delivered, by delivery time; and those already
+    // queued, so an instance's arrival is announced once.
+    let mut deliveries: BTreeMap<DateTime<Utc>, Vec<String>> = BTreeMap::new();
+    let mut announced: HashSet<(String, DateTime<Utc>)> = HashSet::new();
+    loop {
+        let next_event = deliveries.keys().next().copied();
+        let Some(at) = [Some(next_tick), next_event, wake_at]
+            .into_iter()
+            .flatten()
+            .min()
+        else {
+            break;
+        };
+        if at > span.to {
+            break;
         }
-        ticks += 1;
+        // A run that outlasted the next wake delays it, as a busy function does.
+        if clock.now() < at {
+            clock.set(at);
+        }
+        let full = at == next_tick || wake_at == Some(at);
+        if at == next_tick {
+            counts.ticks += 1;
+            next_tick += span.tick;
+        }
+        if wake_at == Some(at) {
+            counts.wakeups += 1;
+            wake_at = None;
+        }
+        let mut ids = Vec::new();
+        while let Some(entry) = deliveries.first_entry() {
+            if *entry.key() > at {
+                break;
+            }
+            ids.extend(entry.remove());
+        }
         // Every adapter here is in memory: the future never waits on anything real.
-        match futures::executor::block_on(runner.run(&[])) {
-            Ok(report) => events.extend(report.events),
+        let outcome = if full {
+            futures::executor::block_on(runner.run(&[])).map(Some)
+        } else {
+            counts.events += 1;
+            futures::executor::block_on(runner.wake(&ids))
+        };
+        match outcome {
+            Ok(Some(report)) => {
+                if let Some(w) = report.wakeup {
+                    wake_at = Some(w);
+                }
+                events.extend(report.events);
+            }
+            Ok(None) => counts.ignored_events += 1,
             Err(e) => events.push(Event {
                 at: clock.now().fixed_offset(),
                 schedule: "(simulation)".into(),
@@ -124,7 +216,16 @@ pub fn simulate(items: Items, fleet: FleetFile, span: Span, config: RunConfig) -
                 },
             }),
         }
-        tick_at += span.tick;
+        if wakes.events {
+            for (id, reached) in cloud.with(|c| c.arrivals()) {
+                if announced.insert((id.clone(), reached)) {
+                    deliveries
+                        .entry(reached + wakes.event_delay)
+                        .or_default()
+                        .push(id);
+                }
+            }
+        }
     }
     // Events dated back to the instant a state was reached sort before the pass that saw it.
     events.sort_by_key(|e| e.at);
@@ -132,21 +233,27 @@ pub fn simulate(items: Items, fleet: FleetFile, span: Span, config: RunConfig) -
     let end = span.to;
     let running: i64 = cloud.with(|c| managed.iter().map(|id| c.billed_seconds(id, end)).sum());
     let always_on = managed.len() as i64 * (end - span.from).num_seconds();
-    let starts = events
-        .iter()
-        .filter_map(|e| match e.what {
-            What::ScheduleReady { seconds } => Some(StartTook {
+    let took = |ready: bool| -> Vec<StartTook> {
+        events
+            .iter()
+            .filter_map(|e| match e.what {
+                What::ScheduleReady { seconds } if ready => Some((e, seconds)),
+                What::ScheduleStopped { seconds } if !ready => Some((e, seconds)),
+                _ => None,
+            })
+            .map(|(e, seconds)| StartTook {
                 schedule: e.schedule.clone(),
                 began: e.at - Duration::seconds(seconds),
                 seconds,
-            }),
-            _ => None,
-        })
-        .collect();
+            })
+            .collect()
+    };
+    let (starts, stops) = (took(true), took(false));
     Report {
         events,
         summary: Summary {
-            ticks,
+            ticks: counts.ticks,
+            invocations: counts,
             instances: managed.len(),
             running_hours: running as f64 / 3600.0,
             always_on_hours: always_on as f64 / 3600.0,
@@ -156,6 +263,7 @@ pub fn simulate(items: Items, fleet: FleetFile, span: Span, config: RunConfig) -
                 0.0
             },
             starts,
+            stops,
         },
         names,
     }
@@ -192,21 +300,37 @@ impl fmt::Display for Report {
             .unwrap_or(8);
         let s = &self.summary;
         writeln!(f)?;
-        writeln!(f, "Summary ({} ticks)", s.ticks)?;
+        let i = &s.invocations;
+        writeln!(
+            f,
+            "Summary: {} invocations ({} ticks, {} state-change events of which {} about nothing in progress, {} wake-ups)",
+            i.ticks + i.events + i.wakeups,
+            i.ticks,
+            i.events,
+            i.ignored_events,
+            i.wakeups
+        )?;
         writeln!(
             f,
             "  {} scheduled instances ran {:.1} instance-hours of {:.1} always-on: {:.1}% saved",
             s.instances, s.running_hours, s.always_on_hours, s.saving_percent
         )?;
-        if !s.starts.is_empty() {
-            writeln!(f, "  time from each start until every group was ready:")?;
-            for t in &s.starts {
+        for (title, list) in [
+            ("from each start until every group was up", &s.starts),
+            ("from each stop until every group was down", &s.stops),
+        ] {
+            if list.is_empty() {
+                continue;
+            }
+            writeln!(f, "  {title}:")?;
+            for t in list {
                 writeln!(
                     f,
-                    "    {}  {:<width$}  {}",
-                    t.began.format("%a %Y-%m-%d %H:%M %:z"),
+                    "    {}  {:<width$}  {:>8}  (until {})",
+                    t.began.format("%a %Y-%m-%d %H:%M:%S %:z"),
                     t.schedule,
-                    human_seconds(t.seconds)
+                    human_seconds(t.seconds),
+                    (t.began + Duration::seconds(t.seconds)).format("%H:%M:%S")
                 )?;
             }
         }

@@ -550,6 +550,7 @@ async fn an_instance_that_cannot_start_holds_back_its_dependents_only() {
         clock: runner.clock,
         config: runner.config,
         notifier: runner.notifier,
+        wakeups: Default::default(),
     };
     let report = runner.run(&[]).await.unwrap();
     assert_eq!(groups(&report, Direction::Start), ["DB", "MW"]);

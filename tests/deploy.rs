@@ -86,6 +86,7 @@ async fn a_bot_command_during_a_long_scheduled_run_is_answered_within_three_seco
             ..RunConfig::default()
         },
         notifier: Default::default(),
+        wakeups: Default::default(),
     };
     // The bot function: its own runner, its own handoff to the scheduler function.
     let bot_runner = moto.runner("2026-11-30T12:00:00Z").await;

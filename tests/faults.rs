@@ -44,6 +44,7 @@ async fn dynamodb_that_never_answers_ends_the_run_within_a_minute_and_acts_on_no
         clock: VirtualClock::at(at("2026-11-30T09:00:00Z")),
         config: RunConfig::default(),
         notifier: Notifier::default(),
+        wakeups: Default::default(),
     };
     let started = Instant::now();
     let result = runner.run(&[]).await;
@@ -97,6 +98,7 @@ async fn a_chat_that_throttles_for_30_seconds_keeps_the_run_within_its_budget() 
         clock: SystemClock,
         config,
         notifier,
+        wakeups: Default::default(),
     };
     // A run that acts: every schedule's start transition is today's, so force them.
     let requests: Vec<_> = (0..10)
@@ -145,6 +147,7 @@ async fn throttled_starts_are_retried_and_batched_across_schedules() {
         clock: VirtualClock::at(at("2026-11-30T09:00:00Z")),
         config: RunConfig::default(),
         notifier: Notifier::default(),
+        wakeups: Default::default(),
     };
     let report = runner.run(&[]).await.unwrap();
     assert!(!report.has_errors(), "{:?}", report.events);
@@ -235,4 +238,84 @@ async fn an_idle_run_of_forty_schedules_makes_a_handful_of_requests_and_writes_n
     let counts = moto.recorded().await;
     assert_eq!(report.actions.len(), 40);
     assert_eq!(counts.get("StartInstances"), Some(&1), "{counts:?}");
+}
+
+#[tokio::test]
+async fn an_event_about_a_stranger_costs_one_read_and_one_about_a_chain_moves_it_on() {
+    let moto = Moto::start().await;
+    let stranger = ec2_instances(&moto, &[("Name", "bastion")], 1).await;
+    rds_instance(
+        &moto,
+        "dev-db",
+        &[("ScheduleName", "dev"), ("ScheduleGroupName", "DB")],
+    )
+    .await;
+    let app = ec2_instances(
+        &moto,
+        &[("ScheduleName", "dev"), ("ScheduleGroupName", "APP")],
+        1,
+    )
+    .await;
+    let runner = moto.runner("2026-11-30T09:00:00Z").await;
+    load_schedules(
+        &runner.store,
+        &[r#"{"ScheduleName":"Dev","TagValue":"dev","DaysActive":"weekdays","StartTime":"09:00","StopTime":"18:00",
+              "Groups":[{"GroupName":"DB","InstanceType":"RDS"},{"GroupName":"APP","InstanceType":"EC2","Dependency":["DB"]}]}"#],
+    )
+    .await;
+    // The 09:00 run starts the database; moto makes it available at once, but this
+    // run stops after one look (as if the database took minutes).
+    let mut once = moto.runner("2026-11-30T09:00:00Z").await;
+    once.config.budget = std::time::Duration::from_secs(21);
+    once.store = runner.store;
+    let report = once.run(&[]).await.unwrap();
+    assert_eq!(report.actions.len(), 1, "{:?}", report.actions);
+    let event = |id: &str, detail_type: &str, detail: serde_json::Value| {
+        json!({"version": "0", "id": "e", "detail-type": detail_type, "source": "aws.ec2",
+               "account": "123456789012", "time": "2026-11-30T09:01:00Z", "region": "us-east-1",
+               "resources": [], "detail": detail, "_id": id})
+    };
+    // A stranger's state change: the state is read, nothing else.
+    moto.record().await;
+    let answer = handle(
+        &once,
+        event(
+            &stranger[0],
+            "EC2 Instance State-change Notification",
+            json!({"instance-id": stranger[0], "state": "running"}),
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(answer["ignored"][0], stranger[0]);
+    let counts = moto.recorded().await;
+    assert_eq!(counts.values().sum::<usize>(), 1, "{counts:?}");
+    // The database's event: a run, which starts what waited for it.
+    let answer = handle(
+        &once,
+        event(
+            "dev-db",
+            "RDS DB Instance Event",
+            json!({"SourceIdentifier": "dev-db", "EventID": "RDS-EVENT-0088"}),
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(answer["actions"][0]["group"], "APP", "{answer}");
+    assert_eq!(states(&moto).await[&app[0]], "running");
+    // The same event again, late and twice: nothing more to do.
+    let again = handle(
+        &once,
+        event(
+            "dev-db",
+            "RDS DB Instance Event",
+            json!({"SourceIdentifier": "dev-db", "EventID": "RDS-EVENT-0088"}),
+        ),
+    )
+    .await
+    .unwrap();
+    assert!(
+        again.get("ignored").is_some() || again["actions"].as_array().is_some_and(Vec::is_empty),
+        "{again}"
+    );
 }

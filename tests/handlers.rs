@@ -8,7 +8,7 @@ use instance_scheduler::cloud::sim::{FleetFile, SimCloud, SimFleet};
 use instance_scheduler::lambda::handle;
 use instance_scheduler::plan::What;
 use instance_scheduler::run::{RunConfig, Runner};
-use instance_scheduler::simulate::{Span, simulate};
+use instance_scheduler::simulate::{Span, Wakes, simulate};
 use instance_scheduler::store::memory::MemoryStore;
 use instance_scheduler::store::{Items, files::parse_into};
 use serde_json::{Value, json};
@@ -47,6 +47,7 @@ fn runner(now: &str) -> Runner<SimFleet, MemoryStore, VirtualClock> {
         clock,
         config: RunConfig::default(),
         notifier: Default::default(),
+        wakeups: Default::default(),
     }
 }
 
@@ -135,6 +136,11 @@ fn the_simulator_follows_a_chain_within_an_invocation_as_the_function_does() {
         RunConfig {
             default_tz: chrono_tz::UTC,
             ..RunConfig::default()
+        },
+        Wakes {
+            events: false,
+            wakeups: false,
+            ..Wakes::default()
         },
     );
     let starts: Vec<String> = report

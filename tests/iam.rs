@@ -98,6 +98,7 @@ async fn world() -> World {
     let moto = Moto::start().await;
     moto_setup(&moto, &["enforce", "off"]);
     moto_setup(&moto, &["lambda-stub", "test-scheduler"]);
+    moto_setup(&moto, &["schedule-group", "test-wakeups"]);
     rds_instance(
         &moto,
         "dev-db",
@@ -146,6 +147,7 @@ async fn scheduler_as(
         clock: VirtualClock::at(common::at(at)),
         config: RunConfig::default(),
         notifier: Default::default(),
+        wakeups: Default::default(),
     }
 }
 
@@ -183,6 +185,22 @@ async fn the_function_and_the_bot_do_everything_with_the_templates_own_policies(
             .any(|a| a.direction == Direction::Stop)
     );
 
+    // A wake-up in the stack's own schedule group.
+    let wakeups = instance_scheduler::wakeup::Wakeups::scheduler(
+        &sdk_as(&w.moto.url, &scheduler.0, &scheduler.1).await,
+        "test-wakeups".into(),
+        "arn:aws:lambda:us-east-1:123456789012:function:test-scheduler".into(),
+        "arn:aws:iam::123456789012:role/test-wakeup".into(),
+    );
+    wakeups
+        .set(at("2026-12-01T00:16:00Z"))
+        .await
+        .expect("create the wake-up");
+    wakeups
+        .set(at("2026-12-01T00:17:00Z"))
+        .await
+        .expect("move the wake-up");
+
     // The bot: status, an exception set and deleted, a force-start handed over.
     let bot_sdk = sdk_as(&w.moto.url, &bot.0, &bot.1).await;
     let bot_runner = Runner {
@@ -191,6 +209,7 @@ async fn the_function_and_the_bot_do_everything_with_the_templates_own_policies(
         clock: VirtualClock::at(at("2026-11-30T12:00:00Z")),
         config: RunConfig::default(),
         notifier: Default::default(),
+        wakeups: Default::default(),
     };
     let status = ops::status(&bot_runner, "Dev").await.expect("status");
     assert_eq!(status.groups.len(), 2);

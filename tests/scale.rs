@@ -54,6 +54,7 @@ async fn eight_thousand_instances_and_twelve_hundred_schedules_start_in_one_run(
         clock: clock.clone(),
         config: RunConfig::default(),
         notifier: Notifier::default(),
+        wakeups: Default::default(),
     };
     runner
         .run(&[])

@@ -14,7 +14,7 @@ use instance_scheduler::config::Config;
 use instance_scheduler::fleet::Direction;
 use instance_scheduler::run::RunConfig;
 use instance_scheduler::schedule::{Catalog, parse_time, parse_time_zone};
-use instance_scheduler::simulate::{Span, simulate};
+use instance_scheduler::simulate::{Span, Wakes, simulate};
 use instance_scheduler::store::{Items, files};
 
 #[derive(Parser)]
@@ -64,6 +64,15 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// Model a deployment without the state-change event rules.
+        #[arg(long)]
+        no_events: bool,
+        /// Model a deployment without one-time wake-ups.
+        #[arg(long)]
+        no_wakeups: bool,
+        /// Seconds from an instance reaching a state to its event arriving.
+        #[arg(long, default_value_t = 5)]
+        event_delay: i64,
     },
     /// Makes the tables match the schedule files in DIR; refuses if any is invalid.
     Sync {
@@ -272,6 +281,9 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             tick,
             warn_minutes,
             format,
+            no_events,
+            no_wakeups,
+            event_delay,
         } => {
             let items = load(&schedules)?;
             let text = std::fs::read_to_string(&fleet)
@@ -287,7 +299,12 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 ..RunConfig::default()
             };
             config.settings.warn_before = Duration::minutes(warn_minutes);
-            let report = simulate(items, fleet, Span { from, to, tick }, config);
+            let wakes = Wakes {
+                events: !no_events,
+                event_delay: Duration::seconds(event_delay),
+                wakeups: !no_wakeups,
+            };
+            let report = simulate(items, fleet, Span { from, to, tick }, config, wakes);
             match format {
                 Format::Jsonl => emit(&report.jsonl()),
                 Format::Text => emit(&report.to_string()),
@@ -398,6 +415,7 @@ async fn remote(cli: Cli) -> Result<ExitCode, String> {
         )
         .await,
         config: config.run,
+        wakeups: Default::default(),
     };
     match cli.command {
         Command::Exception(ExceptionCommand::Set {

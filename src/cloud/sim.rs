@@ -199,6 +199,18 @@ impl SimCloud {
         Arc::clone(&self.view)
     }
 
+    /// The instances on their way to a state, and when they get there: what the
+    /// state-change events of a deployment announce.
+    pub fn arrivals(&self) -> Vec<(String, DateTime<Utc>)> {
+        self.instances
+            .iter()
+            .filter_map(|(spec, phase, _)| match phase {
+                Phase::Moving { until, .. } => Some((spec.id.clone(), *until)),
+                Phase::Settled { .. } => None,
+            })
+            .collect()
+    }
+
     /// Starts or stops instances at `now`; returns the ones that failed, with the
     /// error AWS would give.
     pub fn act(

@@ -14,9 +14,13 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 use serde::{Deserialize, Serialize};
 
+mod pace;
+
+pub use pace::{Durations, READY_BY_MARGIN, default_seconds};
+
 use crate::calendar::{self, Transition};
 use crate::fleet::{Direction, Failure, Instance, Kind, Power, Target};
-use crate::schedule::{Catalog, SCHEDULE_TAG, Schedule};
+use crate::schedule::{Catalog, SCHEDULE_TAG, Schedule, StartMode};
 
 /// Knobs of the planner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +38,13 @@ pub struct Settings {
     /// How long AWS lets a stopped RDS database or Aurora cluster stay stopped before
     /// it starts it by itself (seven days), less an hour of slack.
     pub aws_restart_after: Duration,
+    /// How far ahead the planner looks for the next instant it must look again at
+    /// (a transition, a warning): beyond it, the regular tick comes first anyway.
+    pub look_ahead: Duration,
+    /// The longest a `ready-by` start may begin before its time.
+    pub max_lead: Duration,
+    /// How soon to look again at a group that is past its expected readiness.
+    pub recheck: Duration,
     /// How long after acting on an instance the planner waits before calling an
     /// unchanged state a failure (the services take a moment to report a change).
     pub settle: Duration,
@@ -48,6 +59,9 @@ impl Default for Settings {
             max_catch_up: Duration::hours(24),
             settle: Duration::seconds(60),
             aws_restart_after: Duration::days(7) - Duration::hours(1),
+            look_ahead: Duration::minutes(15),
+            max_lead: Duration::hours(6),
+            recheck: Duration::seconds(30),
         }
     }
 }
@@ -85,6 +99,9 @@ pub struct RunWide {
     /// not scheduled (and why), as last reported: reported again only when it changes.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub reported_misfits: BTreeMap<String, String>,
+    /// The one-time wake-up last asked for, so it is not asked for again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wakeup: Option<DateTime<Utc>>,
 }
 
 /// What the scheduler remembers about one schedule.
@@ -106,6 +123,13 @@ pub struct ScheduleState {
     /// person and is left alone. Cleared by the next start.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub stopped: BTreeMap<String, DateTime<Utc>>,
+    /// How long each group's recent starts and stops took, as observed.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub durations: BTreeMap<String, Durations>,
+    /// The ready-by time whose start already began early, so that the start
+    /// transition itself does not begin it again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready_by_started: Option<DateTime<Utc>>,
 }
 
 /// A start or stop walking the groups in order, possibly over several runs.
@@ -135,6 +159,10 @@ pub struct Sequence {
     /// When the last group reported in `done` got there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settled_at: Option<DateTime<Utc>>,
+    /// For a `ready-by` start, when every group must be up: each group starts once
+    /// its dependencies are up and no earlier than its path needs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready_by: Option<DateTime<Utc>>,
 }
 
 /// `acted` grouped by instant when stored.
@@ -273,6 +301,17 @@ pub struct Plan {
     pub clear_force_start: Vec<String>,
     /// The state for the next run.
     pub state: RunState,
+    /// The next instant something is due (a transition, a warning, a group expected
+    /// ready, an early start, a timeout), within the look-ahead: when the scheduler
+    /// must look again, whatever the regular tick.
+    pub next_look: Option<DateTime<Utc>>,
+}
+
+impl Plan {
+    /// Notes that something is due at `at`.
+    fn look_at(&mut self, at: DateTime<Utc>) {
+        self.next_look = Some(self.next_look.map_or(at, |t| t.min(at)));
+    }
 }
 
 impl Plan {
@@ -387,6 +426,7 @@ pub fn plan(
 ) -> Plan {
     let mut out = Plan::default();
     out.state.run.reported_misfits = state.run.reported_misfits.clone();
+    out.state.run.wakeup = state.run.wakeup;
 
     // Broken schedules: announce each problem once, keep their state for when they
     // are mended.
@@ -476,6 +516,41 @@ pub fn plan(
         out.state.schedules.insert(schedule.name.clone(), kept);
     }
     out
+}
+
+/// What the scheduler expects of a group: how long a start and a stop take, learned
+/// from the runs it saw or, before it saw any, the defaults of its kinds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Expected {
+    /// Seconds a start takes.
+    pub start_seconds: i64,
+    /// Seconds a stop takes.
+    pub stop_seconds: i64,
+    /// How many starts and stops the estimates rest on (0: the defaults).
+    pub observed: usize,
+}
+
+/// The estimates for each group of `schedule`, whose instances per group are
+/// `members`, from what `state` learned.
+pub fn expectations(
+    schedule: &Schedule,
+    state: Option<&ScheduleState>,
+    members: &[Vec<&Instance>],
+) -> Vec<Expected> {
+    schedule
+        .groups
+        .iter()
+        .zip(members)
+        .map(|(g, members)| {
+            let learned = state.and_then(|s| s.durations.get(&g.name));
+            let estimate = |d| pace::estimate(learned, g.kind, members, d).num_seconds();
+            Expected {
+                start_seconds: estimate(Direction::Start),
+                stop_seconds: estimate(Direction::Stop),
+                observed: learned.map_or(0, |l| l.start.len() + l.stop.len()),
+            }
+        })
+        .collect()
 }
 
 /// A resource that carries the `ScheduleName` tag but that no schedule takes, and why.
@@ -614,10 +689,43 @@ impl<'a> ScheduleRun<'a> {
         members: impl FnOnce() -> &'a [&'a Instance],
     ) {
         let s = self.schedule;
-        let horizon = self.now + self.settings.warn_before;
-        let coming = calendar::transitions(s, since.min(self.now), horizon);
-        let (past, future): (Vec<&Transition>, Vec<&Transition>) =
-            coming.iter().partition(|t| t.at <= self.now);
+        let ready_by = s.start_mode == StartMode::ReadyBy;
+        let horizon = self.now + self.settings.warn_before.max(self.settings.look_ahead);
+        // A ready-by start begins before its time: look as far ahead as it may.
+        let until = if ready_by {
+            horizon + self.settings.max_lead
+        } else {
+            horizon
+        };
+        let coming = calendar::transitions(s, since.min(self.now), until);
+        let mut members = Some(members);
+        let lead = if ready_by
+            && coming
+                .iter()
+                .any(|t| t.direction == Direction::Start && t.at > self.now)
+        {
+            self.load_members(&mut members);
+            Some(self.lead())
+        } else {
+            None
+        };
+        // When each transition is due: a ready-by start its lead before its time.
+        let due = |t: &Transition| match (t.direction, lead) {
+            (Direction::Start, Some(lead)) => t.at - lead,
+            _ => t.at,
+        };
+        let started_early = self.state.ready_by_started;
+        let (past, future): (Vec<&Transition>, Vec<&Transition>) = coming
+            .iter()
+            .filter(|t| !(t.direction == Direction::Start && Some(t.at) == started_early))
+            .partition(|t| due(t) <= self.now);
+        let mut past = past;
+        past.sort_by_key(|t| (due(t), t.direction == Direction::Start));
+        for t in &future {
+            if due(t) <= horizon {
+                self.out.look_at(due(t));
+            }
+        }
 
         let request = requests.iter().rev().find_map(|r| match r {
             Request::ForceStart(n) if *n == s.name => Some(Direction::Start),
@@ -634,22 +742,33 @@ impl<'a> ScheduleRun<'a> {
             .as_ref()
             .is_some_and(|q| q.forced && q.direction == Direction::Start);
         let trigger = if let Some(direction) = request {
-            Some((direction, true))
+            Some((direction, true, None))
         } else if let Some(last) = past.last() {
-            Some((last.direction, false))
+            let early =
+                (last.direction == Direction::Start && last.at > self.now).then_some(last.at);
+            Some((
+                last.direction,
+                false,
+                early.or_else(|| {
+                    (ready_by && last.direction == Direction::Start).then_some(last.at)
+                }),
+            ))
         } else if s.force_start && !running_forced_start {
-            Some((Direction::Start, true))
+            Some((Direction::Start, true, None))
         } else {
             None
         };
 
-        if let Some((direction, forced)) = trigger {
+        if let Some((direction, forced, ready_time)) = trigger {
             // A stop ends any force-start, or the flag would start everything again.
             if direction == Direction::Stop && s.force_start {
                 self.out.clear_force_start.push(s.name.clone());
             }
             if direction == Direction::Start {
                 self.state.stopped.clear();
+            }
+            if ready_time.is_some_and(|t| t > self.now) {
+                self.state.ready_by_started = ready_time;
             }
             self.state.sequence = Some(Sequence {
                 direction,
@@ -660,31 +779,103 @@ impl<'a> ScheduleRun<'a> {
                 failed: BTreeSet::new(),
                 refused: BTreeSet::new(),
                 settled_at: None,
+                ready_by: ready_time,
             });
         } else if !s.enabled && self.state.sequence.as_ref().is_some_and(|q| !q.forced) {
             // Disabling a schedule abandons what its times had begun.
             self.state.sequence = None;
         }
+        // A ready-by time long past needs no remembering.
+        if self
+            .state
+            .ready_by_started
+            .is_some_and(|t| t < self.now - self.settings.max_catch_up)
+        {
+            self.state.ready_by_started = None;
+        }
 
         let next_stop = future
             .iter()
+            .filter(|t| t.at <= horizon)
             .find(|t| t.direction == Direction::Stop)
             .map(|t| t.at);
         if self.state.sequence.is_none() && next_stop.is_none() && self.state.stopped.is_empty() {
             self.state.warning = None;
             return;
         }
-        self.groups = s.members(members().iter().copied());
+        self.load_members(&mut members);
         if self.state.sequence.is_none() {
             self.stop_what_aws_restarted();
         }
         if let Some(sequence) = self.state.sequence.take() {
+            self.out
+                .look_at(sequence.began + self.settings.sequence_timeout);
             self.state.sequence = match sequence.direction {
                 Direction::Start => self.advance_start(sequence),
                 Direction::Stop => self.advance_stop(sequence),
             };
         }
         self.warn(next_stop);
+    }
+
+    /// The schedule's instances per group, looked up once, when first needed.
+    fn load_members(&mut self, members: &mut Option<impl FnOnce() -> &'a [&'a Instance]>) {
+        if let Some(members) = members.take() {
+            self.groups = self.schedule.members(members().iter().copied());
+        }
+    }
+
+    /// Each group's estimated duration in `direction`.
+    fn estimates(&self, direction: Direction) -> Vec<Duration> {
+        self.schedule
+            .groups
+            .iter()
+            .zip(&self.groups)
+            .map(|(g, members)| {
+                pace::estimate(
+                    self.state.durations.get(&g.name),
+                    g.kind,
+                    members,
+                    direction,
+                )
+            })
+            .collect()
+    }
+
+    /// How long before its ready-by time a start must begin: the critical path of
+    /// the learned durations, and the margin.
+    fn lead(&self) -> Duration {
+        let paths = pace::paths(self.schedule, &self.estimates(Direction::Start));
+        let critical = paths.into_iter().max().unwrap_or_else(Duration::zero);
+        (critical + READY_BY_MARGIN).min(self.settings.max_lead)
+    }
+
+    /// Records how long group `g` took in this sequence, from its first action to
+    /// `at`, and that it got there.
+    fn learn(&mut self, q: &Sequence, g: usize, members: &[&Instance], at: DateTime<Utc>) {
+        let acted = members.iter().filter_map(|i| q.acted.get(&i.id)).min();
+        if let Some(acted) = acted {
+            let seconds = (at - *acted).num_seconds().max(0);
+            self.state
+                .durations
+                .entry(self.schedule.groups[g].name.clone())
+                .or_default()
+                .record(q.direction, u32::try_from(seconds).unwrap_or(u32::MAX));
+        }
+    }
+
+    /// Looks again when the groups acted on but not there yet are expected there.
+    fn expect(&mut self, q: &Sequence, members: &[&Instance], estimate: Duration) {
+        let acted = members.iter().filter_map(|i| q.acted.get(&i.id)).min();
+        if let Some(acted) = acted {
+            let expected = *acted + estimate;
+            let at = if expected > self.now {
+                expected
+            } else {
+                self.now + self.settings.recheck
+            };
+            self.out.look_at(at);
+        }
     }
 
     fn event(&mut self, at: DateTime<Utc>, what: What) {
@@ -752,6 +943,8 @@ impl<'a> ScheduleRun<'a> {
         // Per group: up (dependents may start), blocked (never will be in this sequence).
         let mut up = vec![false; n];
         let mut blocked = vec![false; n];
+        let estimates = self.estimates(Direction::Start);
+        let paths = pace::paths(s, &estimates);
         for g in 0..n {
             let members = self.groups[g].clone();
             let deps: Vec<usize> = s.groups[g]
@@ -768,6 +961,7 @@ impl<'a> ScheduleRun<'a> {
                 {
                     let at = self.reached_at(&members);
                     q.settled_at = Some(q.settled_at.map_or(at, |t| t.max(at)));
+                    self.learn(&q, g, &members, at);
                     self.event(
                         at,
                         What::Ready {
@@ -777,6 +971,7 @@ impl<'a> ScheduleRun<'a> {
                 }
                 continue;
             }
+            self.expect(&q, &members, estimates[g]);
             let failed: Vec<&Instance> = members
                 .iter()
                 .copied()
@@ -790,7 +985,18 @@ impl<'a> ScheduleRun<'a> {
                     self.event(self.now, What::Error { message });
                 }
             }
-            if deps_up && !blocked[g] {
+            // A ready-by start begins each group no earlier than its path needs.
+            let not_before = q
+                .ready_by
+                .map(|t| t - paths[g] - READY_BY_MARGIN)
+                .filter(|t| *t > self.now);
+            if let Some(t) = not_before
+                && deps_up
+                && !blocked[g]
+            {
+                self.out.look_at(t);
+            }
+            if deps_up && !blocked[g] && not_before.is_none() {
                 let to_start: Vec<&Instance> = members
                     .iter()
                     .copied()
@@ -800,6 +1006,7 @@ impl<'a> ScheduleRun<'a> {
                     for i in &to_start {
                         q.acted.insert(i.id.clone(), self.now);
                     }
+                    self.out.look_at(self.now + estimates[g]);
                     self.act(Direction::Start, g, to_start);
                 }
             }
@@ -823,6 +1030,7 @@ impl<'a> ScheduleRun<'a> {
     fn advance_stop(&mut self, mut q: Sequence) -> Option<Sequence> {
         let s = self.schedule;
         let n = s.groups.len();
+        let estimates = self.estimates(Direction::Stop);
         let mut down = vec![false; n];
         let mut blocked = vec![false; n];
         for g in (0..n).rev() {
@@ -848,10 +1056,12 @@ impl<'a> ScheduleRun<'a> {
                 {
                     let at = self.reached_at(&members);
                     q.settled_at = Some(q.settled_at.map_or(at, |t| t.max(at)));
+                    self.learn(&q, g, &members, at);
                     self.event(at, What::Stopped { group: name });
                 }
                 continue;
             }
+            self.expect(&q, &members, estimates[g]);
             let failed: Vec<&Instance> = members
                 .iter()
                 .copied()
@@ -874,6 +1084,7 @@ impl<'a> ScheduleRun<'a> {
                     for i in &to_stop {
                         q.acted.insert(i.id.clone(), self.now);
                     }
+                    self.out.look_at(self.now + estimates[g]);
                     self.act(Direction::Stop, g, to_stop);
                 }
             }
@@ -1010,7 +1221,15 @@ impl<'a> ScheduleRun<'a> {
         let seconds_left = (stop_at - self.now).num_seconds();
         let minutes_left = (seconds_left + 59) / 60;
         let half = (self.settings.warn_before.num_seconds() + 1) / 2;
+        if stop_at - self.now > self.settings.warn_before {
+            // Not yet: the first warning is due when the stop enters the lead time.
+            self.out.look_at(stop_at - self.settings.warn_before);
+            return;
+        }
         let previous = self.state.warning.take().filter(|w| w.stop_at == stop_at);
+        if previous.as_ref().is_none_or(|w| w.sent < 2) && seconds_left > half {
+            self.out.look_at(stop_at - Duration::seconds(half));
+        }
         let send = match &previous {
             None => true,
             Some(w) => w.sent < 2 && seconds_left <= half && w.minutes_left * 60 > half,

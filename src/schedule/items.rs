@@ -35,6 +35,10 @@ pub struct ScheduleItem {
     /// IANA time zone of the times; the configured default when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_zone: Option<String>,
+    /// `at` (the default): the start begins at `StartTime`; `ready-by`: every group
+    /// is to be up by `StartTime`, so the start begins early enough.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_mode: Option<String>,
 }
 
 /// A row of the `ScheduleServerGroup` table.

@@ -158,6 +158,28 @@ pub struct ServerGroup {
     pub depends_on: Vec<String>,
 }
 
+/// What a schedule's start time means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StartMode {
+    /// The start begins at the start time (the default).
+    #[default]
+    At,
+    /// Every group is to be up by the start time: the start begins as early as the
+    /// learned durations of the dependency chain need, plus a margin.
+    ReadyBy,
+}
+
+impl StartMode {
+    fn parse(text: Option<&str>) -> Result<StartMode, String> {
+        match text.map(|t| t.trim().to_ascii_lowercase()).as_deref() {
+            None | Some("") | Some("at") => Ok(StartMode::At),
+            Some("ready-by" | "ready_by" | "readyby") => Ok(StartMode::ReadyBy),
+            Some(other) => Err(format!("StartMode \"{other}\" is not at or ready-by")),
+        }
+    }
+}
+
 /// Per-date replacements of a schedule's start or stop time; `None` means "not
 /// that day".
 pub type Exceptions = BTreeMap<(NaiveDate, Direction), Option<NaiveTime>>;
@@ -187,6 +209,8 @@ pub struct Schedule {
     pub groups: Vec<ServerGroup>,
     /// Per-date replacements of the start or stop time; `None` means "not that day".
     pub exceptions: Exceptions,
+    /// What the start time means: when the start begins, or when all must be up.
+    pub start_mode: StartMode,
     /// True when the schedule defines no groups and so has the one implicit group
     /// `all`, which takes its instances whatever their group tag. A group a user
     /// names `all` is an ordinary group.
@@ -492,6 +516,7 @@ fn build_schedule(
         stop,
         force_start: item.force_start,
         tz,
+        start_mode: StartMode::parse(item.start_mode.as_deref()).map_err(&err)?,
         implicit_group: groups.is_empty(),
         groups: order_groups(groups).map_err(&err)?,
         exceptions,

@@ -37,7 +37,7 @@ pub struct FileException {
     pub exception_value: Option<String>,
 }
 
-const SCHEDULE_FIELDS: [&str; 8] = [
+const SCHEDULE_FIELDS: [&str; 9] = [
     "ScheduleName",
     "TagValue",
     "DaysActive",
@@ -46,6 +46,7 @@ const SCHEDULE_FIELDS: [&str; 8] = [
     "StopTime",
     "ForceStart",
     "TimeZone",
+    "StartMode",
 ];
 
 /// Reads every `*.json` file of `dir`, in name order. A file that cannot be read is

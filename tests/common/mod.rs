@@ -87,6 +87,7 @@ impl Moto {
                 ..RunConfig::default()
             },
             notifier: Default::default(),
+            wakeups: Default::default(),
         }
     }
 

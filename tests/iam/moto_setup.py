@@ -6,6 +6,8 @@ switching IAM enforcement on. Prints one JSON object.
     moto_setup.py ENDPOINT user NAME POLICY_JSON_FILE
     moto_setup.py ENDPOINT role ACCOUNT NAME POLICY_JSON_FILE
     moto_setup.py ENDPOINT enforce on|off
+    moto_setup.py ENDPOINT schedule-group NAME
+    moto_setup.py ENDPOINT get-schedule GROUP NAME
 """
 
 import io
@@ -86,6 +88,14 @@ def main(endpoint, command, *args):
         with open(policy_file) as f:
             iam.put_role_policy(RoleName=name, PolicyName="policy", PolicyDocument=f.read())
         return {"arn": role["Role"]["Arn"]}
+    if command == "schedule-group":
+        (name,) = args
+        client(endpoint, "scheduler").create_schedule_group(Name=name)
+        return {"group": name}
+    if command == "get-schedule":
+        group, name = args
+        got = client(endpoint, "scheduler").get_schedule(GroupName=group, Name=name)
+        return {"expression": got["ScheduleExpression"], "input": got["Target"].get("Input")}
     raise SystemExit(f"unknown command {command}")
 
 
