@@ -34,8 +34,33 @@ pub enum Kind {
     Ec2,
     /// An RDS DB instance (not part of an Aurora cluster).
     Rds,
-    /// An Aurora DB cluster, started and stopped as a whole.
+    /// An Aurora DB cluster (or a DocumentDB or Neptune cluster, which the RDS API
+    /// serves alike), started and stopped as a whole.
     Aurora,
+    /// An Auto Scaling group: stopped by setting its sizes to zero.
+    Asg,
+    /// An ECS service: stopped by setting its desired count to zero.
+    Ecs,
+    /// An EKS managed node group: stopped by setting its minimum and desired size to
+    /// zero.
+    Eks,
+}
+
+impl Kind {
+    /// Every kind.
+    pub const ALL: [Kind; 6] = [
+        Kind::Ec2,
+        Kind::Rds,
+        Kind::Aurora,
+        Kind::Asg,
+        Kind::Ecs,
+        Kind::Eks,
+    ];
+
+    /// Whether it scales to zero rather than stops, and so has sizes to remember.
+    pub fn scales(self) -> bool {
+        matches!(self, Kind::Asg | Kind::Ecs | Kind::Eks)
+    }
 }
 
 impl std::fmt::Display for Kind {
@@ -44,6 +69,9 @@ impl std::fmt::Display for Kind {
             Kind::Ec2 => "ec2",
             Kind::Rds => "rds",
             Kind::Aurora => "aurora",
+            Kind::Asg => "asg",
+            Kind::Ecs => "ecs",
+            Kind::Eks => "eks",
         })
     }
 }
@@ -113,6 +141,9 @@ pub struct Instance {
     /// An EC2 instance configured for hibernation.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub hibernation: bool,
+    /// Its ARN, where the service's API needs it rather than the id (ECS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arn: Option<String>,
 }
 
 /// The sizes of a resource that scales: its minimum, desired and maximum count.
@@ -167,12 +198,19 @@ impl Instance {
             capacity: None,
             saved: None,
             hibernation: false,
+            arn: None,
         }
     }
 
     /// The `Name` tag, or the id.
     pub fn name(&self) -> &str {
         self.tags.get("Name").map_or(&self.id, String::as_str)
+    }
+
+    /// The account and Region it lives in (`account/region`), as its id carries it
+    /// (`id@account/region`); empty for the function's own.
+    pub fn place(&self) -> &str {
+        self.id.rsplit_once('@').map_or("", |(_, place)| place)
     }
 
     /// `name (id)`, or the id alone when it has no other name: how people see it.
@@ -184,11 +222,15 @@ impl Instance {
         }
     }
 
-    /// What an action on this instance needs.
+    /// What an action on this instance needs (sizes and hibernation are the
+    /// planner's to fill in).
     pub fn target(&self) -> Target {
         Target {
             id: self.id.clone(),
             kind: self.kind,
+            arn: self.arn.clone(),
+            capacity: None,
+            hibernate: false,
         }
     }
 }
@@ -200,6 +242,16 @@ pub struct Target {
     pub id: String,
     /// Its kind, which picks the API.
     pub kind: Kind,
+    /// Its ARN, where the API needs it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arn: Option<String>,
+    /// For a resource that scales: on a start, the sizes to restore; on a stop,
+    /// the sizes it has, to remember on the resource.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<Capacity>,
+    /// Hibernate this EC2 instance rather than stop it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hibernate: bool,
 }
 
 /// An instance the cloud would not start or stop, and why (with the service's error

@@ -211,7 +211,12 @@ pub async fn status<C: Cloud, S: Store, K: Clock>(
     name: &str,
 ) -> Result<Status, OpError> {
     let (catalog, s) = valid(runner, name).await?;
-    let fleet = runner.cloud.observe().await.map_err(RunError::from)?;
+    let fleet = runner
+        .cloud
+        .observe(&catalog.kinds_in_use())
+        .await
+        .map_err(RunError::from)?
+        .instances;
     let now = runner.clock.now();
     let unscheduled = misfits(&catalog, &fleet)
         .into_iter()
@@ -425,7 +430,12 @@ pub async fn preview<C: Cloud, S: Store, K: Clock>(
 ) -> Result<Preview, OpError> {
     let catalog = runner.catalog().await?;
     let state = runner.store.load_state().await?;
-    let fleet = runner.cloud.observe().await.map_err(RunError::from)?;
+    let fleet = runner
+        .cloud
+        .observe(&catalog.kinds_in_use())
+        .await
+        .map_err(RunError::from)?
+        .instances;
     let p = plan(
         at,
         &catalog,

@@ -122,6 +122,8 @@ pub struct Runner<C, S, K> {
 
 impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
     /// Loads the catalog, with what is wrong with the chat setup as warnings of it.
+    /// The accounts and Regions that could not be observed are reported by the run
+    /// itself.
     pub async fn catalog(&self) -> Result<Catalog, RunError> {
         let mut catalog = self.store.load_catalog(self.config.default_tz).await?;
         catalog.restrict(&self.config.allowed);
@@ -151,15 +153,45 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
             let now = self.clock.now();
             report.at.get_or_insert(now);
             report.passes += 1;
-            let fleet = self.cloud.observe().await?;
+            let seen = self.cloud.observe(&catalog.kinds_in_use()).await?;
+            let fleet = seen.instances;
+            let held = waiting(&catalog, &stored.state, &seen.unreachable);
+            let reported;
+            let planned_with = if seen.unreachable.is_empty() {
+                &catalog
+            } else {
+                // Said once while it lasts, like any other problem that skips nothing.
+                let mut with = catalog.clone();
+                let names: Vec<&str> = held.iter().map(String::as_str).collect();
+                for u in &seen.unreachable {
+                    with.warnings.push(ScheduleError::new(
+                        "(targets)",
+                        format!(
+                            "{} could not be observed ({}); its resources are left alone{}",
+                            u.place,
+                            u.error,
+                            if names.is_empty() {
+                                String::new()
+                            } else {
+                                format!(", and {} wait for it", names.join(", "))
+                            }
+                        ),
+                    ));
+                }
+                reported = with;
+                &reported
+            };
             let mut p = plan(
                 now,
-                &catalog,
+                planned_with,
                 &fleet,
                 &stored.state,
                 &requests,
                 &self.config.settings,
             );
+            if !held.is_empty() {
+                p.hold(&held, &stored.state);
+            }
             if self.config.dry_run {
                 // Nothing acts, so no chain progresses: keep only what a dry run can
                 // know (transitions seen, warnings sent, errors reported).
@@ -459,4 +491,29 @@ fn ceil_to(t: DateTime<Utc>, step: chrono::Duration) -> DateTime<Utc> {
             step
         };
     DateTime::from_timestamp(up, 0).unwrap_or(t)
+}
+
+/// The schedules that must wait because an account or Region they use could not be
+/// observed: those seen there before, and those never looked up (which could be).
+fn waiting(
+    catalog: &Catalog,
+    state: &crate::plan::RunState,
+    unreachable: &[crate::cloud::Unreachable],
+) -> BTreeSet<String> {
+    if unreachable.is_empty() {
+        return BTreeSet::new();
+    }
+    let down: BTreeSet<&str> = unreachable.iter().map(|u| u.place.as_str()).collect();
+    catalog
+        .schedules
+        .iter()
+        .filter(|s| {
+            state
+                .schedules
+                .get(&s.name)
+                .and_then(|st| st.places.as_ref())
+                .is_none_or(|places| places.iter().any(|p| down.contains(p.as_str())))
+        })
+        .map(|s| s.name.clone())
+        .collect()
 }

@@ -5,9 +5,9 @@ mod common;
 
 use common::*;
 use instance_scheduler::cloud::aws::AwsCloud;
-use instance_scheduler::cloud::{Cloud, ObserveError};
+use instance_scheduler::cloud::{Cloud, Observation, ObserveError};
 use instance_scheduler::fleet::Direction;
-use instance_scheduler::fleet::{Failure, Instance, Kind, Target};
+use instance_scheduler::fleet::{Failure, Instance, Kind, Power, Target};
 use instance_scheduler::lambda::handle;
 use instance_scheduler::plan::What;
 use instance_scheduler::run::{RunReport, Runner};
@@ -492,17 +492,17 @@ async fn an_ec2_batch_with_one_bad_instance_starts_the_others() {
     let cloud = AwsCloud::new(&moto.sdk);
     let mut targets: Vec<Target> = ids
         .iter()
-        .map(|id| Target {
-            id: id.clone(),
-            kind: Kind::Ec2,
-        })
+        .map(|id| Instance::new(id, Kind::Ec2, Default::default(), Power::Stopped).target())
         .collect();
     targets.insert(
         2,
-        Target {
-            id: "i-0123456789abcdef0".into(),
-            kind: Kind::Ec2,
-        },
+        Instance::new(
+            "i-0123456789abcdef0",
+            Kind::Ec2,
+            Default::default(),
+            Power::Stopped,
+        )
+        .target(),
     );
     let failures = cloud.act(Direction::Start, &targets).await;
     assert_eq!(failures.len(), 1);
@@ -521,8 +521,8 @@ async fn an_ec2_batch_with_one_bad_instance_starts_the_others() {
 struct NoCapacityFor(AwsCloud, String);
 
 impl Cloud for NoCapacityFor {
-    async fn observe(&self) -> Result<std::sync::Arc<Vec<Instance>>, ObserveError> {
-        self.0.observe().await
+    async fn observe(&self, kinds: &[Kind]) -> Result<Observation, ObserveError> {
+        self.0.observe(kinds).await
     }
     async fn act(&self, direction: Direction, targets: &[Target]) -> Vec<Failure> {
         let (bad, good): (Vec<Target>, Vec<Target>) = targets

@@ -7,7 +7,7 @@ pub mod sim;
 
 use std::sync::Arc;
 
-use crate::fleet::{Direction, Failure, Instance, Target};
+use crate::fleet::{Direction, Failure, Instance, Kind, Target};
 
 /// The fleet could not be observed at all.
 #[derive(Debug, thiserror::Error)]
@@ -19,12 +19,42 @@ pub struct ObserveError {
     pub message: String,
 }
 
+/// What a look at the fleet found.
+#[derive(Debug, Clone, Default)]
+pub struct Observation {
+    /// Every resource of the kinds asked for that carries the `ScheduleName` tag key.
+    /// Shared, so that a simulated fleet observed every pass need not be copied.
+    pub instances: Arc<Vec<Instance>>,
+    /// The accounts and Regions that could not be observed, and why: their
+    /// resources are missing from `instances`.
+    pub unreachable: Vec<Unreachable>,
+}
+
+impl Observation {
+    /// Everything was seen.
+    pub fn whole(instances: Vec<Instance>) -> Observation {
+        Observation {
+            instances: Arc::new(instances),
+            unreachable: Vec::new(),
+        }
+    }
+}
+
+/// An account and Region that could not be observed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unreachable {
+    /// `account/region`, as the resources' ids carry it (`id@account/region`).
+    pub place: String,
+    /// Why.
+    pub error: String,
+}
+
 /// Observes and acts on the fleet.
 #[allow(async_fn_in_trait)]
 pub trait Cloud {
-    /// Every instance that carries the `ScheduleName` tag key, whatever its value.
-    /// Shared, so that a simulated fleet observed every pass need not be copied.
-    async fn observe(&self) -> Result<Arc<Vec<Instance>>, ObserveError>;
+    /// Every resource of `kinds` that carries the `ScheduleName` tag key, whatever
+    /// its value. `Err` when nothing could be observed at all.
+    async fn observe(&self, kinds: &[Kind]) -> Result<Observation, ObserveError>;
     /// Starts or stops `targets`; returns those that failed. One failure never stops
     /// the others.
     async fn act(&self, direction: Direction, targets: &[Target]) -> Vec<Failure>;

@@ -9,9 +9,9 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 
-use super::{Cloud, ObserveError};
+use super::{Cloud, Observation, ObserveError};
 use crate::clock::{Clock, VirtualClock};
-use crate::fleet::{Direction, Failure, Instance, Kind, Power, Target};
+use crate::fleet::{Capacity, Direction, Failure, Instance, Kind, Power, Target};
 
 /// A fleet description, the `FLEET.json` of `schedctl simulate`.
 #[derive(Debug, Clone, Deserialize)]
@@ -46,6 +46,14 @@ pub struct SimInstance {
     /// Availability zone, for messages.
     #[serde(default)]
     pub zone: Option<String>,
+    /// For a resource that scales (`asg`, `ecs`, `eks`): its sizes when running. One
+    /// that starts stopped holds them as the scheduler's saved sizes (as if it had
+    /// stopped it); without them it is at zero with nothing to restore.
+    #[serde(default)]
+    pub capacity: Option<Capacity>,
+    /// An EC2 instance configured for hibernation.
+    #[serde(default)]
+    pub hibernation: bool,
 }
 
 /// The two states a fleet file may give.
@@ -95,6 +103,9 @@ pub struct SimCloud {
     view: Arc<Vec<Instance>>,
     /// When the simulation began: resources stopped then count as stopped since.
     from: DateTime<Utc>,
+    /// Per instance (as `instances`), the sizes of one that scales: now, and kept on
+    /// it (the saved-sizes tag) by the last stop.
+    sizes: Vec<(Option<Capacity>, Option<Capacity>)>,
 }
 
 impl SimCloud {
@@ -117,11 +128,20 @@ impl SimCloud {
             .enumerate()
             .map(|(k, (i, _, _))| (i.id.clone(), k))
             .collect();
+        let sizes = instances
+            .iter()
+            .map(|(i, _, _)| match (i.kind.scales(), i.state) {
+                (true, SimPower::Running) => (i.capacity, None),
+                (true, SimPower::Stopped) => (Some(Capacity::ZERO), i.capacity),
+                (false, _) => (None, None),
+            })
+            .collect();
         let view: Vec<Instance> = instances
             .iter()
             .map(|(i, _, _)| {
                 let mut seen = Instance::new(&i.id, i.kind, i.tags.clone(), Power::Stopped);
                 seen.zone = i.zone.clone();
+                seen.hibernation = i.hibernation;
                 seen
             })
             .collect();
@@ -130,6 +150,7 @@ impl SimCloud {
             index,
             view: Arc::new(view),
             from,
+            sizes,
         }
     }
 
@@ -188,6 +209,10 @@ impl SimCloud {
     pub fn snapshot(&mut self, now: DateTime<Utc>) -> Arc<Vec<Instance>> {
         self.settle(now);
         let view = Arc::make_mut(&mut self.view);
+        for (seen, (now_size, saved)) in view.iter_mut().zip(&self.sizes) {
+            seen.capacity = *now_size;
+            seen.saved = *saved;
+        }
         for ((_, phase, _), seen) in self.instances.iter().zip(view.iter_mut()) {
             (seen.power, seen.since) = match *phase {
                 Phase::Settled { up: true, since } => (Power::Running, since),
@@ -219,8 +244,46 @@ impl SimCloud {
         direction: Direction,
         ids: &[String],
     ) -> Vec<(String, String)> {
+        let targets: Vec<Target> = ids
+            .iter()
+            .map(|id| {
+                let k = self.index.get(id).copied();
+                let kind = k.map_or(Kind::Ec2, |k| self.instances[k].0.kind);
+                let mut t = Instance::new(id, kind, BTreeMap::new(), Power::Stopped).target();
+                t.capacity = k.and_then(|k| match direction {
+                    Direction::Start => self.sizes[k].1,
+                    Direction::Stop => self.sizes[k].0,
+                });
+                t
+            })
+            .collect();
+        self.act_on(now, direction, &targets)
+    }
+
+    /// Starts or stops `targets` at `now`, with the sizes and hibernation they ask
+    /// for; returns the ones that failed, with the error AWS would give.
+    pub fn act_on(
+        &mut self,
+        now: DateTime<Utc>,
+        direction: Direction,
+        targets: &[Target],
+    ) -> Vec<(String, String)> {
         let mut failures = Vec::new();
-        for id in ids {
+        for target in targets {
+            let id = &target.id;
+            if let Some(k) = self.index.get(id).copied()
+                && self.instances[k].0.kind.scales()
+            {
+                let sizes = &mut self.sizes[k];
+                match (direction, target.capacity) {
+                    (Direction::Start, Some(c)) => *sizes = (Some(c), sizes.1),
+                    (Direction::Stop, c) => *sizes = (Some(Capacity::ZERO), c.or(sizes.0)),
+                    (Direction::Start, None) => {
+                        failures.push((id.clone(), "ValidationError: no sizes to set".into()));
+                        continue;
+                    }
+                }
+            }
             let Some(k) = self.index.get(id).copied() else {
                 failures.push((id.clone(), "InvalidInstanceID.NotFound".to_string()));
                 continue;
@@ -283,15 +346,19 @@ impl SimFleet {
 }
 
 impl Cloud for SimFleet {
-    async fn observe(&self) -> Result<Arc<Vec<Instance>>, ObserveError> {
+    /// The whole simulated fleet, whatever kinds are asked for: it is all in
+    /// memory, and handing out the one shared copy keeps long simulations fast.
+    async fn observe(&self, _kinds: &[Kind]) -> Result<Observation, ObserveError> {
         let now = self.clock.now();
-        Ok(self.with(|c| c.snapshot(now)))
+        Ok(Observation {
+            instances: self.with(|c| c.snapshot(now)),
+            unreachable: Vec::new(),
+        })
     }
 
     async fn act(&self, direction: Direction, targets: &[Target]) -> Vec<Failure> {
         let now = self.clock.now();
-        let ids: Vec<String> = targets.iter().map(|t| t.id.clone()).collect();
-        self.with(|c| c.act(now, direction, &ids))
+        self.with(|c| c.act_on(now, direction, targets))
             .into_iter()
             .map(|(id, error)| Failure { id, error })
             .collect()

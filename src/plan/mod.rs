@@ -126,6 +126,15 @@ pub struct ScheduleState {
     /// How long each group's recent starts and stops took, as observed.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub durations: BTreeMap<String, Durations>,
+    /// The sizes the scheduler scaled resources down from, by id, as also kept on
+    /// the resources themselves: whichever survives is restored.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub saved: BTreeMap<String, crate::fleet::Capacity>,
+    /// The accounts and Regions its resources were last seen in (`""` for the
+    /// function's own); unknown until they were first looked up. While one of them
+    /// cannot be observed, the schedule waits rather than act on half a chain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub places: Option<BTreeSet<String>>,
     /// The ready-by time whose start already began early, so that the start
     /// transition itself does not begin it again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -315,6 +324,24 @@ impl Plan {
 }
 
 impl Plan {
+    /// Puts `schedules` back as `previous` left them, doing and saying nothing of
+    /// them: part of their fleet could not be observed, and acting on the rest could
+    /// break their order (a group that cannot be seen looks empty, so "up"). Their
+    /// transitions stay unconsumed, for a run that sees everything.
+    pub fn hold(&mut self, schedules: &BTreeSet<String>, previous: &RunState) {
+        self.drop_schedules(schedules);
+        for name in schedules {
+            match previous.schedules.get(name) {
+                Some(kept) => {
+                    self.state.schedules.insert(name.clone(), kept.clone());
+                }
+                None => {
+                    self.state.schedules.remove(name);
+                }
+            }
+        }
+    }
+
     /// Leaves out what the plan would do and say about `schedules`: another run
     /// committed them first, so they are its business.
     pub fn drop_schedules(&mut self, schedules: &BTreeSet<String>) {
@@ -821,7 +848,10 @@ impl<'a> ScheduleRun<'a> {
     /// The schedule's instances per group, looked up once, when first needed.
     fn load_members(&mut self, members: &mut Option<impl FnOnce() -> &'a [&'a Instance]>) {
         if let Some(members) = members.take() {
-            self.groups = self.schedule.members(members().iter().copied());
+            let all = members();
+            self.groups = self.schedule.members(all.iter().copied());
+            let places: BTreeSet<String> = all.iter().map(|i| i.place().to_string()).collect();
+            self.state.places = Some(places);
         }
     }
 
@@ -886,17 +916,56 @@ impl<'a> ScheduleRun<'a> {
         });
     }
 
+    /// What acting on `i` needs: for a resource that scales, the sizes to restore
+    /// (on a start) or to remember (on a stop); for an EC2 instance of a hibernating
+    /// group, whether to hibernate it.
+    fn target(&mut self, direction: Direction, group: usize, i: &Instance) -> Target {
+        let mut t = i.target();
+        match direction {
+            Direction::Start if i.kind.scales() => {
+                t.capacity = i.saved.or_else(|| self.state.saved.get(&i.id).copied());
+            }
+            Direction::Stop if i.kind.scales() => {
+                t.capacity = i.capacity.filter(|c| c.desired > 0);
+                if let Some(c) = t.capacity {
+                    self.state.saved.insert(i.id.clone(), c);
+                }
+            }
+            Direction::Stop => {
+                t.hibernate = self.schedule.groups[group].hibernate && i.hibernation;
+            }
+            Direction::Start => {}
+        }
+        t
+    }
+
     fn act(&mut self, direction: Direction, group: usize, instances: Vec<&Instance>) {
-        let group = self.schedule.groups[group].name.clone();
+        let targets: Vec<Target> = instances
+            .iter()
+            .map(|i| self.target(direction, group, i))
+            .collect();
+        let name = self.schedule.groups[group].name.clone();
+        if direction == Direction::Stop && self.schedule.groups[group].hibernate {
+            let plain: Vec<&Instance> = instances
+                .iter()
+                .copied()
+                .filter(|i| i.kind == Kind::Ec2 && !i.hibernation)
+                .collect();
+            if !plain.is_empty() {
+                let message = format!(
+                    "group {name}: {} not configured for hibernation; stopped normally",
+                    describe(&plain)
+                );
+                self.event(self.now, What::Notice { message });
+            }
+        }
+        let group = name;
         let ids: Vec<String> = instances.iter().map(|i| i.id.clone()).collect();
         self.out.actions.push(Action {
             direction,
             schedule: self.schedule.name.clone(),
             group: group.clone(),
-            targets: instances
-                .iter()
-                .map(|i| i.target())
-                .collect::<Vec<Target>>(),
+            targets,
         });
         let what = match direction {
             Direction::Start => What::Start {
@@ -997,14 +1066,46 @@ impl<'a> ScheduleRun<'a> {
                 self.out.look_at(t);
             }
             if deps_up && !blocked[g] && not_before.is_none() {
-                let to_start: Vec<&Instance> = members
+                let (to_start, sizeless): (Vec<&Instance>, Vec<&Instance>) = members
                     .iter()
                     .copied()
                     .filter(|i| i.power == Power::Stopped && !q.acted.contains_key(&i.id))
-                    .collect();
+                    .filter(|i| !q.refused.contains(&i.id))
+                    .partition(|i| {
+                        !i.kind.scales()
+                            || i.saved.is_some()
+                            || self.state.saved.contains_key(&i.id)
+                    });
+                if !sizeless.is_empty() {
+                    // Found at zero with no size remembered: restoring "zero" would
+                    // start nothing, and guessing a size could cost money.
+                    for i in &sizeless {
+                        q.refused.insert(i.id.clone());
+                    }
+                    blocked[g] = true;
+                    if q.failed.insert(s.groups[g].name.clone()) {
+                        let who: Vec<String> = sizeless
+                            .iter()
+                            .map(|i| {
+                                format!(
+                                    "{} (at size 0 with no earlier size known: the scheduler did not stop it; set its size once by hand)",
+                                    i.label()
+                                )
+                            })
+                            .collect();
+                        let message = failure_message(
+                            s,
+                            &s.groups[g].name,
+                            Direction::Start,
+                            &who.join(", "),
+                        );
+                        self.event(self.now, What::Error { message });
+                    }
+                }
                 if !to_start.is_empty() {
                     for i in &to_start {
                         q.acted.insert(i.id.clone(), self.now);
+                        self.state.saved.remove(&i.id);
                     }
                     self.out.look_at(self.now + estimates[g]);
                     self.act(Direction::Start, g, to_start);

@@ -63,6 +63,12 @@ pub fn default_seconds(kind: Kind, direction: Direction) -> u32 {
         (Kind::Ec2, Direction::Stop) => 60,
         (Kind::Rds | Kind::Aurora, Direction::Start) => 600,
         (Kind::Rds | Kind::Aurora, Direction::Stop) => 300,
+        (Kind::Asg, Direction::Start) => 300,
+        (Kind::Asg, Direction::Stop) => 120,
+        (Kind::Ecs, Direction::Start) => 120,
+        (Kind::Ecs, Direction::Stop) => 60,
+        (Kind::Eks, Direction::Start) => 600,
+        (Kind::Eks, Direction::Stop) => 300,
     }
 }
 
@@ -78,7 +84,7 @@ pub fn estimate(
         return Duration::seconds(i64::from(seconds));
     }
     let kinds: Vec<Kind> = if members.is_empty() {
-        [Kind::Ec2, Kind::Rds, Kind::Aurora]
+        Kind::ALL
             .into_iter()
             .filter(|k| filter.admits(*k))
             .collect()

@@ -59,6 +59,13 @@ pub struct GroupItem {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub dependency: Vec<String>,
+    /// Hibernate the group's EC2 instances configured for it instead of stopping them.
+    #[serde(
+        default,
+        deserialize_with = "flag",
+        skip_serializing_if = "std::ops::Not::not"
+    )]
+    pub hibernate: bool,
 }
 
 /// A row of the `ScheduleException` table.

@@ -33,6 +33,14 @@ pub fn protected(tags: &BTreeMap<String, String>) -> bool {
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
 }
 
+/// The Auto Scaling group an EC2 instance belongs to, by the tag AWS puts on it.
+pub fn auto_scaled(i: &Instance) -> Option<&str> {
+    if i.kind != Kind::Ec2 {
+        return None;
+    }
+    i.tags.get("aws:autoscaling:groupName").map(String::as_str)
+}
+
 /// The `ScheduleName` tag values a deployment may act on: values, or patterns with
 /// `*` (any run of characters) and `?` (one character), as IAM's `StringLike` reads
 /// them. The same list goes into the IAM condition and here, so the planner refuses
@@ -123,8 +131,14 @@ pub enum KindFilter {
     Any,
     /// EC2 instances only.
     Ec2,
-    /// RDS DB instances and Aurora DB clusters.
+    /// RDS DB instances and Aurora (DocumentDB, Neptune) DB clusters.
     Rds,
+    /// Auto Scaling groups.
+    Asg,
+    /// ECS services.
+    Ecs,
+    /// EKS managed node groups.
+    Eks,
 }
 
 impl KindFilter {
@@ -134,6 +148,9 @@ impl KindFilter {
             KindFilter::Any => "every kind",
             KindFilter::Ec2 => "EC2 instances",
             KindFilter::Rds => "RDS databases and clusters",
+            KindFilter::Asg => "Auto Scaling groups",
+            KindFilter::Ecs => "ECS services",
+            KindFilter::Eks => "EKS node groups",
         }
     }
 
@@ -143,6 +160,9 @@ impl KindFilter {
             KindFilter::Any => true,
             KindFilter::Ec2 => kind == Kind::Ec2,
             KindFilter::Rds => matches!(kind, Kind::Rds | Kind::Aurora),
+            KindFilter::Asg => kind == Kind::Asg,
+            KindFilter::Ecs => kind == Kind::Ecs,
+            KindFilter::Eks => kind == Kind::Eks,
         }
     }
 }
@@ -156,6 +176,8 @@ pub struct ServerGroup {
     pub kind: KindFilter,
     /// Groups that must be ready before this one starts (and stopped after it).
     pub depends_on: Vec<String>,
+    /// Hibernate its EC2 instances that are configured for it, rather than stop them.
+    pub hibernate: bool,
 }
 
 /// What a schedule's start time means.
@@ -240,6 +262,7 @@ impl Schedule {
         if i.power == Power::Gone
             || i.tags.get(SCHEDULE_TAG) != Some(&self.tag_value)
             || protected(&i.tags)
+            || auto_scaled(i).is_some()
         {
             return None;
         }
@@ -269,6 +292,11 @@ impl Schedule {
         if protected(&i.tags) {
             return Some(format!(
                 "it is protected ({PROTECTION_TAG}=true); the scheduler never acts on it"
+            ));
+        }
+        if let Some(group) = auto_scaled(i) {
+            return Some(format!(
+                "it belongs to Auto Scaling group {group}, which would replace it; schedule the group (InstanceType ASG), never its instances"
             ));
         }
         let names: Vec<&str> = self.groups.iter().map(|g| g.name.as_str()).collect();
@@ -443,6 +471,19 @@ impl Catalog {
         })
     }
 
+    /// The kinds of resource some group of a valid schedule takes: the only ones
+    /// worth listing.
+    pub fn kinds_in_use(&self) -> Vec<Kind> {
+        Kind::ALL
+            .into_iter()
+            .filter(|k| {
+                self.schedules
+                    .iter()
+                    .any(|s| s.groups.iter().any(|g| g.kind.admits(*k)))
+            })
+            .collect()
+    }
+
     /// Leaves out the schedules whose tag value this deployment may not act on,
     /// each reported with the reason.
     pub fn restrict(&mut self, allowed: &TagPatterns) {
@@ -532,6 +573,7 @@ fn order_groups(items: &[&GroupItem]) -> Result<Vec<ServerGroup>, String> {
             name: DEFAULT_GROUP.into(),
             kind: KindFilter::Any,
             depends_on: Vec::new(),
+            hibernate: false,
         }]);
     }
     let mut groups: BTreeMap<&str, ServerGroup> = BTreeMap::new();
@@ -546,9 +588,12 @@ fn order_groups(items: &[&GroupItem]) -> Result<Vec<ServerGroup>, String> {
             Some(t) if t.eq_ignore_ascii_case("rds") || t.eq_ignore_ascii_case("aurora") => {
                 KindFilter::Rds
             }
+            Some(t) if t.eq_ignore_ascii_case("asg") => KindFilter::Asg,
+            Some(t) if t.eq_ignore_ascii_case("ecs") => KindFilter::Ecs,
+            Some(t) if t.eq_ignore_ascii_case("eks") => KindFilter::Eks,
             Some(t) => {
                 return Err(format!(
-                    "group \"{name}\" has InstanceType \"{t}\" (expected EC2 or RDS)"
+                    "group \"{name}\" has InstanceType \"{t}\" (expected EC2, RDS, ASG, ECS or EKS)"
                 ));
             }
         };
@@ -559,6 +604,7 @@ fn order_groups(items: &[&GroupItem]) -> Result<Vec<ServerGroup>, String> {
             name: name.to_owned(),
             kind,
             depends_on,
+            hibernate: item.hibernate,
         };
         if groups.insert(name, group).is_some() {
             return Err(format!("group \"{name}\" is defined more than once"));
@@ -683,6 +729,7 @@ mod tests {
             group_name: name.into(),
             instance_type: None,
             dependency: deps.iter().map(|d| d.to_string()).collect(),
+            hibernate: false,
         }
     }
     fn dev() -> ScheduleItem {

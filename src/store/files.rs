@@ -22,6 +22,9 @@ pub struct FileGroup {
     /// See [`GroupItem::dependency`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dependency: Vec<String>,
+    /// See [`GroupItem::hibernate`].
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hibernate: bool,
 }
 
 /// An exception as written in a schedule file.
@@ -116,6 +119,7 @@ pub fn parse_into(text: &str, items: &mut Items) -> Result<(), (Option<String>, 
         group_name: g.group_name,
         instance_type: g.instance_type,
         dependency: g.dependency,
+        hibernate: g.hibernate,
     }));
     items
         .exceptions

@@ -221,6 +221,7 @@ pub fn export(items: &Items) -> Vec<(String, String)> {
                 group_name: g.group_name.clone(),
                 instance_type: g.instance_type.clone(),
                 dependency: g.dependency.clone(),
+                hibernate: g.hibernate,
             })
             .collect();
         let mut exceptions: Vec<FileException> = items

@@ -1,6 +1,13 @@
-//! The real fleet: EC2 instances, RDS DB instances and Aurora DB clusters, through
-//! the AWS SDK. A run costs one paginated listing per service, whatever the number of
-//! schedules: tags come with the listings, never one request per resource.
+//! The real fleet in one account and Region: EC2 instances, RDS DB instances,
+//! Aurora (DocumentDB, Neptune) clusters, and the kinds that scale to zero
+//! ([`scaling`]), through the AWS SDK. A run costs one paginated listing per kind in
+//! use, whatever the number of schedules: tags come with the listings, never one
+//! request per resource to read them.
+
+mod scaling;
+pub mod targets;
+
+pub use scaling::SAVED_CAPACITY_TAG;
 
 use std::collections::BTreeMap;
 
@@ -8,17 +15,24 @@ use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_ec2::types::{Filter, InstanceStateName};
 use futures::StreamExt;
 
-use super::{Cloud, ObserveError};
+use super::{Cloud, Observation, ObserveError};
 use crate::fleet::{Direction, Failure, Instance, Kind, Power, Target};
 use crate::schedule::SCHEDULE_TAG;
 
-/// EC2 and RDS clients, built once per process.
+/// The clients of one account and Region, built once per process.
 #[derive(Debug, Clone)]
 pub struct AwsCloud {
     ec2: aws_sdk_ec2::Client,
     rds: aws_sdk_rds::Client,
+    asg: aws_sdk_autoscaling::Client,
+    ecs: aws_sdk_ecs::Client,
+    eks: aws_sdk_eks::Client,
     ec2_page: i32,
     rds_page: i32,
+    /// How its resources are told apart from those of other accounts and Regions:
+    /// empty for the function's own (ids as they are), else `account/region`,
+    /// appended to each id as `id@account/region`.
+    place: String,
 }
 
 /// The most instance ids one StartInstances or StopInstances call takes here: EC2
@@ -98,13 +112,42 @@ pub async fn sdk_config(loader: aws_config::ConfigLoader) -> aws_config::SdkConf
 }
 
 impl AwsCloud {
-    /// Clients from one shared SDK configuration.
+    /// Clients from one shared SDK configuration, for the function's own account
+    /// and Region.
     pub fn new(config: &aws_config::SdkConfig) -> AwsCloud {
         AwsCloud {
             ec2: aws_sdk_ec2::Client::new(config),
             rds: aws_sdk_rds::Client::new(config),
+            asg: aws_sdk_autoscaling::Client::new(config),
+            ecs: aws_sdk_ecs::Client::new(config),
+            eks: aws_sdk_eks::Client::new(config),
             ec2_page: 1000,
             rds_page: 100,
+            place: String::new(),
+        }
+    }
+
+    /// The same, for resources elsewhere: their ids carry `@place`.
+    pub fn at_place(mut self, place: impl Into<String>) -> AwsCloud {
+        self.place = place.into();
+        self
+    }
+
+    /// The id the rest of the scheduler knows a resource by.
+    fn key(&self, id: &str) -> String {
+        if self.place.is_empty() {
+            id.to_string()
+        } else {
+            format!("{id}@{}", self.place)
+        }
+    }
+
+    /// The service's own id of a resource known by `key`.
+    fn local<'a>(&self, key: &'a str) -> &'a str {
+        if self.place.is_empty() {
+            key
+        } else {
+            key.strip_suffix(&format!("@{}", self.place)).unwrap_or(key)
         }
     }
 
@@ -151,7 +194,7 @@ impl AwsCloud {
                     .iter()
                     .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
                     .collect();
-                let mut instance = Instance::new(id, Kind::Ec2, tags, power);
+                let mut instance = Instance::new(self.key(id), Kind::Ec2, tags, power);
                 instance.zone = i
                     .placement()
                     .and_then(|p| p.availability_zone())
@@ -199,7 +242,7 @@ impl AwsCloud {
                     continue;
                 };
                 let power = rds_power(db.db_instance_status().unwrap_or_default());
-                let mut instance = Instance::new(id, Kind::Rds, tags, power);
+                let mut instance = Instance::new(self.key(id), Kind::Rds, tags, power);
                 instance.zone = db.availability_zone().map(str::to_string);
                 out.push(instance);
             }
@@ -227,7 +270,7 @@ impl AwsCloud {
                     continue;
                 };
                 let power = rds_power(c.status().unwrap_or_default());
-                let mut instance = Instance::new(id, Kind::Aurora, tags, power);
+                let mut instance = Instance::new(self.key(id), Kind::Aurora, tags, power);
                 instance.zone = c.availability_zones().first().cloned();
                 out.push(instance);
             }
@@ -240,17 +283,40 @@ impl AwsCloud {
     /// wrong state), the batch is split and the halves are tried again, so one bad
     /// instance costs only itself; a throttled call has already been retried by the
     /// SDK with backoff, and is not split into more calls.
-    async fn ec2_act(&self, direction: Direction, ids: Vec<String>) -> Vec<Failure> {
-        let batches: Vec<Vec<String>> = ids.chunks(EC2_BATCH).map(<[String]>::to_vec).collect();
+    async fn ec2_act(
+        &self,
+        direction: Direction,
+        ids: Vec<String>,
+        hibernate: bool,
+    ) -> Vec<Failure> {
+        let batches: Vec<Vec<String>> = ids
+            .iter()
+            .map(|k| self.local(k).to_string())
+            .collect::<Vec<_>>()
+            .chunks(EC2_BATCH)
+            .map(<[String]>::to_vec)
+            .collect();
         let results: Vec<Vec<Failure>> = futures::stream::iter(batches)
-            .map(|batch| self.ec2_batch(direction, batch))
+            .map(|batch| self.ec2_batch(direction, batch, hibernate))
             .buffer_unordered(CONCURRENT_CALLS)
             .collect()
             .await;
-        results.into_iter().flatten().collect()
+        results
+            .into_iter()
+            .flatten()
+            .map(|f| Failure {
+                id: self.key(&f.id),
+                error: f.error,
+            })
+            .collect()
     }
 
-    async fn ec2_batch(&self, direction: Direction, ids: Vec<String>) -> Vec<Failure> {
+    async fn ec2_batch(
+        &self,
+        direction: Direction,
+        ids: Vec<String>,
+        hibernate: bool,
+    ) -> Vec<Failure> {
         let mut failures = Vec::new();
         let mut batches = vec![ids];
         while let Some(batch) = batches.pop() {
@@ -270,6 +336,7 @@ impl AwsCloud {
                     .ec2
                     .stop_instances()
                     .set_instance_ids(Some(batch.clone()))
+                    .set_hibernate(hibernate.then_some(true))
                     .send()
                     .await
                     .map(|_| ())
@@ -295,7 +362,7 @@ impl AwsCloud {
     }
 
     async fn rds_act(&self, direction: Direction, target: &Target) -> Option<Failure> {
-        let id = target.id.clone();
+        let id = self.local(&target.id).to_string();
         let result = match (target.kind, direction) {
             (Kind::Rds, Direction::Start) => self
                 .rds
@@ -329,13 +396,16 @@ impl AwsCloud {
                 .await
                 .map(|_| ())
                 .map_err(|e| error_text(&e)),
-            (Kind::Ec2, _) => return None,
+            _ => return None,
         };
-        result.err().map(|error| Failure { id, error })
+        result.err().map(|error| Failure {
+            id: target.id.clone(),
+            error,
+        })
     }
 }
 
-fn tag_map<'a>(
+pub(crate) fn tag_map<'a>(
     tags: impl Iterator<Item = (Option<&'a str>, Option<&'a str>)>,
 ) -> BTreeMap<String, String> {
     tags.filter_map(|(k, v)| Some((k?.to_string(), v.unwrap_or_default().to_string())))
@@ -366,31 +436,89 @@ pub fn rds_power(status: &str) -> Power {
 }
 
 impl Cloud for AwsCloud {
-    async fn observe(&self) -> Result<std::sync::Arc<Vec<Instance>>, ObserveError> {
+    async fn observe(&self, kinds: &[Kind]) -> Result<Observation, ObserveError> {
+        let wants = |k: Kind| kinds.contains(&k);
+        let none = || async { Ok(Vec::new()) };
         let (ec2, rds, aurora) = tokio::join!(
-            self.ec2_instances(),
-            self.rds_instances(),
-            self.aurora_clusters()
+            async {
+                if wants(Kind::Ec2) {
+                    self.ec2_instances().await
+                } else {
+                    none().await
+                }
+            },
+            async {
+                if wants(Kind::Rds) {
+                    self.rds_instances().await
+                } else {
+                    none().await
+                }
+            },
+            async {
+                if wants(Kind::Aurora) {
+                    self.aurora_clusters().await
+                } else {
+                    none().await
+                }
+            }
+        );
+        let (asg, ecs, eks) = tokio::join!(
+            async {
+                if wants(Kind::Asg) {
+                    self.auto_scaling_groups().await
+                } else {
+                    none().await
+                }
+            },
+            async {
+                if wants(Kind::Ecs) {
+                    self.ecs_services().await
+                } else {
+                    none().await
+                }
+            },
+            async {
+                if wants(Kind::Eks) {
+                    self.eks_node_groups().await
+                } else {
+                    none().await
+                }
+            }
         );
         let mut all = ec2?;
-        all.extend(rds?);
-        all.extend(aurora?);
-        Ok(std::sync::Arc::new(all))
+        for more in [rds?, aurora?, asg?, ecs?, eks?] {
+            all.extend(more);
+        }
+        Ok(Observation::whole(all))
     }
 
     async fn act(&self, direction: Direction, targets: &[Target]) -> Vec<Failure> {
-        let ec2: Vec<String> = targets
-            .iter()
-            .filter(|t| t.kind == Kind::Ec2)
-            .map(|t| t.id.clone())
-            .collect();
-        // RDS has no batch call: one call a resource, a few at once.
-        let databases = futures::stream::iter(targets.iter().filter(|t| t.kind != Kind::Ec2))
-            .map(|t| self.rds_act(direction, t))
+        let ec2 = |hibernate: bool| -> Vec<String> {
+            targets
+                .iter()
+                .filter(|t| t.kind == Kind::Ec2 && t.hibernate == hibernate)
+                .map(|t| t.id.clone())
+                .collect()
+        };
+        // RDS and the scaling kinds have no batch call: one call a resource, a few
+        // at once.
+        let others = futures::stream::iter(targets.iter().filter(|t| t.kind != Kind::Ec2))
+            .map(|t| async move {
+                if t.kind.scales() {
+                    self.scale(direction, t).await
+                } else {
+                    self.rds_act(direction, t).await
+                }
+            })
             .buffer_unordered(CONCURRENT_CALLS)
             .collect::<Vec<_>>();
-        let (mut failures, databases) = tokio::join!(self.ec2_act(direction, ec2), databases);
-        failures.extend(databases.into_iter().flatten());
+        let (mut failures, hibernated, others) = tokio::join!(
+            self.ec2_act(direction, ec2(false), false),
+            self.ec2_act(direction, ec2(true), direction == Direction::Stop),
+            others
+        );
+        failures.extend(hibernated);
+        failures.extend(others.into_iter().flatten());
         failures
     }
 }
