@@ -9,7 +9,7 @@ SAM := $(VENV)/bin/sam
 # The SAM CLI sends no usage data from here.
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: build test lint demo simulate bench bench-aws venv package deploy destroy aws-ready bench-coldstart clean
+.PHONY: build test lint demo simulate bench bench-aws bench-targets venv package deploy destroy aws-ready bench-coldstart clean
 
 build:
 	$(CARGO) build --all-targets
@@ -56,6 +56,10 @@ bench: bench-aws
 
 bench-aws:
 	bench/aws_requests.sh
+
+## Requests and wall time per run at 1, 10 and 50 targets (accounts and Regions).
+bench-targets: venv
+	$(CARGO) run --quiet --example bench_targets
 
 ## Binary size, cold start and memory of the package (after make package).
 bench-coldstart: venv

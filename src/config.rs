@@ -9,6 +9,7 @@ use std::time::Duration as StdDuration;
 
 use chrono::Duration;
 
+use crate::cloud::aws::targets::{TargetSpec, parse_targets};
 use crate::notify::Language;
 use crate::notify::deliver::{ChatConfig, configs};
 use crate::plan::Settings;
@@ -48,6 +49,12 @@ pub struct Config {
     /// Where one-time wake-ups go: `WAKEUP_GROUP`, `WAKEUP_ROLE_ARN` and
     /// `SCHEDULER_FUNCTION_ARN`, all three or none.
     pub wakeup: Option<WakeupSettings>,
+    /// `TARGETS`: the accounts and Regions to schedule; empty for the function's own.
+    pub targets: Vec<TargetSpec>,
+    /// `EXTERNAL_ID`: sent when assuming the targets' roles.
+    pub external_id: Option<String>,
+    /// `SHARDS`: how many invocations share a tick's schedules (1: no sharding).
+    pub shards: u32,
 }
 
 /// EventBridge Scheduler wake-ups as configured.
@@ -206,7 +213,17 @@ impl Config {
             }
         };
 
+        let targets = parse_targets(&get("TARGETS").unwrap_or_default())
+            .map_err(|e| format!("TARGETS: {e}"))?;
+        let shards = match number("SHARDS", 1)? {
+            0 => return Err("SHARDS must be at least 1".into()),
+            n => u32::try_from(n).map_err(|_| "SHARDS is too large".to_string())?,
+        };
+
         Ok(Config {
+            targets,
+            external_id: get("EXTERNAL_ID"),
+            shards,
             wakeup,
             role,
             scheduler_function: get("SCHEDULER_FUNCTION_NAME"),

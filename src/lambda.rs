@@ -23,8 +23,9 @@ use serde_json::Value;
 use crate::clock::Clock;
 use crate::cloud::Cloud;
 use crate::fleet::Direction;
+use crate::handoff::Handoff;
 use crate::ops::{self, OpError};
-use crate::run::{RunError, Runner};
+use crate::run::{RunError, Runner, Scope};
 use crate::schedule::parse_time;
 use crate::store::Store;
 
@@ -37,6 +38,10 @@ pub enum Command {
         /// Preview a run at this instant instead (acts on nothing, records nothing).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         now: Option<DateTime<FixedOffset>>,
+        /// Run one shard of the schedules (`{"index":0,"count":4}`): what a sharded
+        /// tick hands each invocation.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        shard: Option<Shard>,
     },
     /// Start the schedule now, in dependency order.
     ForceStart {
@@ -65,6 +70,16 @@ pub enum Command {
         /// The instant.
         at: DateTime<FixedOffset>,
     },
+}
+
+/// One shard of a tick's schedules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Shard {
+    /// This shard, from 0.
+    pub index: u32,
+    /// How many there are.
+    pub count: u32,
 }
 
 /// Everything the function can be invoked with.
@@ -137,15 +152,25 @@ pub async fn handle<C: Cloud, S: Store, K: Clock>(
         )),
         Invocation::Event(event) => match event_subjects(&event) {
             // The regular tick (or an event of a kind this function does not read).
-            None => Ok(json(&runner.run(&[]).await?)),
+            None => tick(runner).await,
             Some(ids) => match runner.wake(&ids).await? {
                 Some(report) => Ok(json(&report)),
                 None => Ok(serde_json::json!({"ignored": ids})),
             },
         },
         Invocation::Command(command) => match command {
-            Command::Run { now: None } => Ok(json(&runner.run(&[]).await?)),
-            Command::Run { now: Some(at) } | Command::Plan { at } => {
+            Command::Run {
+                now: None,
+                shard: None,
+            } => tick(runner).await,
+            Command::Run {
+                now: None,
+                shard: Some(Shard { index, count }),
+            } => {
+                let scope = Scope::Shard { index, count };
+                Ok(json(&runner.run_in(&scope, &[]).await?))
+            }
+            Command::Run { now: Some(at), .. } | Command::Plan { at } => {
                 Ok(json(&ops::preview(runner, at.with_timezone(&Utc)).await?))
             }
             Command::ForceStart { schedule } => Ok(json(
@@ -163,6 +188,29 @@ pub async fn handle<C: Cloud, S: Store, K: Clock>(
             Command::Status { schedule } => Ok(json(&ops::status(runner, &schedule).await?)),
         },
     }
+}
+
+/// A regular run: every schedule here, or, with shards, one asynchronous
+/// invocation of this function per shard.
+async fn tick<C: Cloud, S: Store, K: Clock>(
+    runner: &Runner<C, S, K>,
+) -> Result<Value, HandlerError> {
+    let count = runner.shards.count;
+    let Some(invoke) = runner.shards.invoke.as_ref().filter(|_| count > 1) else {
+        return Ok(erased::Json::json(&runner.run(&[]).await?));
+    };
+    let mut handed = Vec::new();
+    for index in 0..count {
+        let command = Command::Run {
+            now: None,
+            shard: Some(Shard { index, count }),
+        };
+        match invoke.hand_off(&command).await {
+            Ok(()) => handed.push(index),
+            Err(e) => tracing::error!(action = "shard", shard = index, "{e}"),
+        }
+    }
+    Ok(serde_json::json!({"shards": count, "invoked": handed}))
 }
 
 /// The resources a state-change event is about (EC2 instance, RDS instance or

@@ -6,12 +6,13 @@
 use chrono::DateTime;
 use instance_scheduler::chatbot::{self, BotConfig};
 use instance_scheduler::clock::{Clock, SystemClock, VirtualClock};
-use instance_scheduler::cloud::aws::{AwsCloud, sdk_config};
+use instance_scheduler::cloud::aws::sdk_config;
+use instance_scheduler::cloud::aws::targets::AwsTargets;
 use instance_scheduler::config::{Config, Role};
 use instance_scheduler::handoff::LambdaHandoff;
 use instance_scheduler::lambda::handle;
 use instance_scheduler::notify::deliver::{Notifier, connect};
-use instance_scheduler::run::Runner;
+use instance_scheduler::run::{Runner, Shards};
 use instance_scheduler::store::dynamo::DynamoStore;
 use instance_scheduler::wakeup::Wakeups;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
@@ -39,7 +40,7 @@ async fn main() -> Result<(), Error> {
     let bot = BotConfig::connect(&sdk, &config.bot)
         .await
         .map_err(|e| format!("configuration: {e}"))?;
-    let cloud = AwsCloud::new(&sdk);
+    let cloud = targets(&sdk, &config).await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.tables.clone());
 
     let handoff = match (config.role, &config.scheduler_function) {
@@ -103,17 +104,27 @@ async fn main() -> Result<(), Error> {
 
 fn runner<K: Clock>(
     sdk: Option<&aws_config::SdkConfig>,
-    cloud: AwsCloud,
+    cloud: AwsTargets,
     store: DynamoStore,
     clock: K,
     config: Config,
     notifier: Notifier,
-) -> Runner<AwsCloud, DynamoStore, K> {
+) -> Runner<AwsTargets, DynamoStore, K> {
     let wakeups = match (&config.wakeup, sdk) {
         (Some(w), Some(sdk)) => {
             Wakeups::scheduler(sdk, w.group.clone(), w.target.clone(), w.role.clone())
         }
         _ => Wakeups::Off,
+    };
+    // A sharded tick invokes this very function once per shard.
+    let shards = Shards {
+        count: config.shards,
+        invoke: match (sdk, &config.function_name) {
+            (Some(sdk), Some(name)) if config.shards > 1 => {
+                Some(LambdaHandoff::new(sdk, name.clone()))
+            }
+            _ => None,
+        },
     };
     Runner {
         cloud,
@@ -122,6 +133,7 @@ fn runner<K: Clock>(
         config: config.run,
         notifier,
         wakeups,
+        shards,
     }
 }
 
@@ -135,7 +147,7 @@ struct Local<'a> {
 impl Local<'_> {
     async fn invoke<K: Clock>(
         &self,
-        runner: Runner<AwsCloud, DynamoStore, K>,
+        runner: Runner<AwsTargets, DynamoStore, K>,
         payload: Value,
     ) -> Result<Value, Error> {
         Ok(match self.role {
@@ -145,4 +157,25 @@ impl Local<'_> {
             )?,
         })
     }
+}
+
+/// The accounts and Regions to schedule. With targets configured, every resource's
+/// id names its account and Region, this account's found out once with STS.
+async fn targets(sdk: &aws_config::SdkConfig, config: &Config) -> AwsTargets {
+    if config.targets.is_empty() {
+        return AwsTargets::own(sdk);
+    }
+    let own = aws_sdk_sts::Client::new(sdk)
+        .get_caller_identity()
+        .send()
+        .await
+        .ok()
+        .and_then(|who| who.account().map(str::to_string));
+    AwsTargets::connect(
+        sdk,
+        &config.targets,
+        config.external_id.as_deref(),
+        own.as_deref(),
+    )
+    .await
 }

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::calendar;
 use crate::clock::Clock;
-use crate::cloud::Cloud;
+use crate::cloud::{Cloud, Look};
 use crate::fleet::{Direction, Instance, Power};
 use crate::notify::human_seconds;
 use crate::notify::write_timeline;
@@ -213,7 +213,7 @@ pub async fn status<C: Cloud, S: Store, K: Clock>(
     let (catalog, s) = valid(runner, name).await?;
     let fleet = runner
         .cloud
-        .observe(&catalog.kinds_in_use())
+        .observe(&Look::kinds(catalog.kinds_in_use()))
         .await
         .map_err(RunError::from)?
         .instances;
@@ -432,7 +432,7 @@ pub async fn preview<C: Cloud, S: Store, K: Clock>(
     let state = runner.store.load_state().await?;
     let fleet = runner
         .cloud
-        .observe(&catalog.kinds_in_use())
+        .observe(&Look::kinds(catalog.kinds_in_use()))
         .await
         .map_err(RunError::from)?
         .instances;

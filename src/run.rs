@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::clock::Clock;
-use crate::cloud::{Cloud, ObserveError};
+use crate::cloud::{Cloud, Look, ObserveError};
 use crate::fleet::{Direction, Failure, Instance, Target};
 use crate::notify::deliver::Notifier;
 use crate::notify::{Context, InstanceInfo, Message, compose};
@@ -103,6 +103,35 @@ pub enum RunError {
     Observe(#[from] ObserveError),
 }
 
+/// Which schedules a run plans.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scope {
+    /// Every schedule.
+    All,
+    /// Those of shard `index` of `count`: with state kept per schedule, shards run
+    /// at once without contending. Shard 0 reports the catalog's problems.
+    Shard {
+        /// This shard, from 0.
+        index: u32,
+        /// How many there are.
+        count: u32,
+    },
+    /// These schedules only (an event about them).
+    Only(BTreeSet<String>),
+}
+
+/// The shard a schedule belongs to: a stable hash of its name (FNV-1a), so every
+/// invocation agrees without talking to the others.
+pub fn shard_of(name: &str, count: u32) -> u32 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    (h % u64::from(count.max(1))) as u32
+}
+
 /// The adapters a run needs, built once per process.
 #[derive(Debug)]
 pub struct Runner<C, S, K> {
@@ -118,6 +147,17 @@ pub struct Runner<C, S, K> {
     pub notifier: Notifier,
     /// Where one-time wake-ups go.
     pub wakeups: Wakeups,
+    /// How a tick shares its schedules among invocations.
+    pub shards: Shards,
+}
+
+/// How many invocations share a tick's schedules, and how to start them.
+#[derive(Debug, Clone, Default)]
+pub struct Shards {
+    /// How many (1 or 0: no sharding).
+    pub count: u32,
+    /// This function, invoked asynchronously once per shard.
+    pub invoke: Option<crate::handoff::LambdaHandoff>,
 }
 
 impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
@@ -136,15 +176,46 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
         Ok(catalog)
     }
 
-    /// One run at the clock's time; `requests` are operators' asks.
+    /// One run at the clock's time, of every schedule; `requests` are operators' asks.
     pub async fn run(&self, requests: &[Request]) -> Result<RunReport, RunError> {
+        self.run_in(&Scope::All, requests).await
+    }
+
+    /// One run of the schedules of `scope`.
+    pub async fn run_in(&self, scope: &Scope, requests: &[Request]) -> Result<RunReport, RunError> {
         let started = self.clock.now();
         let mut report = RunReport {
             dry_run: self.config.dry_run,
             ..RunReport::default()
         };
         let mut catalog = self.catalog().await?;
+        match scope {
+            Scope::All => {}
+            Scope::Shard { index, count } => {
+                catalog.narrow(|s| shard_of(&s.name, *count) == *index, *index == 0)
+            }
+            Scope::Only(names) => catalog.narrow(|s| names.contains(&s.name), false),
+        }
         let mut stored = self.store.load_state().await?;
+        // A run of part of the schedules looks only where they live, once known.
+        let look = Look {
+            kinds: catalog.kinds_in_use(),
+            places: match scope {
+                Scope::All => None,
+                _ => catalog
+                    .schedules
+                    .iter()
+                    .map(|s| {
+                        stored
+                            .state
+                            .schedules
+                            .get(&s.name)
+                            .and_then(|st| st.places.clone())
+                    })
+                    .collect::<Option<Vec<_>>>()
+                    .map(|known| known.into_iter().flatten().collect()),
+            },
+        };
         let mut requests = requests.to_vec();
         let mut infos: BTreeMap<String, InstanceInfo> = BTreeMap::new();
         let follow_for = self.config.budget.saturating_sub(self.config.chat_deadline);
@@ -153,7 +224,7 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
             let now = self.clock.now();
             report.at.get_or_insert(now);
             report.passes += 1;
-            let seen = self.cloud.observe(&catalog.kinds_in_use()).await?;
+            let seen = self.cloud.observe(&look).await?;
             let fleet = seen.instances;
             let held = waiting(&catalog, &stored.state, &seen.unreachable);
             let reported;
@@ -292,7 +363,7 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
             }
         }
         report.events.sort_by_key(|e| e.at);
-        self.set_wakeup(&mut report, &mut stored).await;
+        self.set_wakeup(scope, &mut report, &mut stored).await;
         self.notify(&mut report, infos).await;
         Ok(report)
     }
@@ -308,23 +379,35 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
             let bare = key.rsplit_once('@').map_or(key.as_str(), |(id, _)| id);
             ids.iter().any(|id| id == key || id == bare)
         };
-        let relevant = stored.state.schedules.values().any(|s| {
-            s.sequence
-                .as_ref()
-                .is_some_and(|q| q.acted.keys().any(matches))
-                || s.stopped.keys().any(matches)
-        });
-        if !relevant {
+        let relevant: BTreeSet<String> = stored
+            .state
+            .schedules
+            .iter()
+            .filter(|(_, s)| {
+                s.sequence
+                    .as_ref()
+                    .is_some_and(|q| q.acted.keys().any(matches))
+                    || s.stopped.keys().any(matches)
+            })
+            .map(|(name, _)| name.clone())
+            .collect();
+        if relevant.is_empty() {
             tracing::debug!(action = "event", ?ids, "not part of anything in progress");
             return Ok(None);
         }
-        self.run(&[]).await.map(Some)
+        // Only the schedules the event is about: the tick looks after the rest.
+        self.run_in(&Scope::Only(relevant), &[]).await.map(Some)
     }
 
     /// Asks for a wake-up when the next look falls before the next regular tick
     /// (rounded up to the whole minute, as EventBridge Scheduler keeps time), unless
     /// the same one was asked for already.
-    async fn set_wakeup(&self, report: &mut RunReport, stored: &mut crate::store::Versioned) {
+    async fn set_wakeup(
+        &self,
+        scope: &Scope,
+        report: &mut RunReport,
+        stored: &mut crate::store::Versioned,
+    ) {
         let (Some(at), Some(tick)) = (report.next_look, self.config.tick_every) else {
             return;
         };
@@ -334,14 +417,28 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
         let minute = chrono::Duration::minutes(1);
         let at = ceil_to(at, minute);
         let next_tick = ceil_to(self.clock.now() + chrono::Duration::seconds(1), tick);
-        if at >= next_tick || stored.state.run.wakeup == Some(at) {
+        if at >= next_tick {
             return;
         }
-        match self.wakeups.set(at).await {
+        // A shard wakes itself; any other run wakes a whole run.
+        let (name, input) = match scope {
+            Scope::Shard { index, count } => (
+                format!("{}-{index}", crate::wakeup::NEXT_LOOK),
+                format!(r#"{{"action":"run","shard":{{"index":{index},"count":{count}}}}}"#),
+            ),
+            _ => (
+                crate::wakeup::NEXT_LOOK.to_string(),
+                r#"{"action":"run"}"#.to_string(),
+            ),
+        };
+        if stored.state.run.wakeups.get(&name) == Some(&at) {
+            return;
+        }
+        match self.wakeups.set(&name, at, &input).await {
             Ok(()) => {
                 report.wakeup = Some(at);
                 let mut next = stored.state.clone();
-                next.run.wakeup = Some(at);
+                next.run.wakeups.insert(name, at);
                 if let Err(e) = save_state(&self.store, stored, &next).await {
                     tracing::warn!(action = "wakeup", "wake-up set but not recorded: {e}");
                 }

@@ -152,6 +152,7 @@ pub fn simulate(
         config,
         notifier: Notifier::default(),
         wakeups: if wakes.wakeups { wakeups } else { Wakeups::Off },
+        shards: Default::default(),
     };
     let mut events = Vec::new();
     let mut counts = Invocations::default();

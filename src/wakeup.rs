@@ -30,8 +30,8 @@ pub struct SchedulerWakeups {
     role: String,
 }
 
-/// The one schedule the function keeps in its group.
-const NAME: &str = "next-look";
+/// The schedule a run that plans every schedule keeps in the group.
+pub const NEXT_LOOK: &str = "next-look";
 
 impl Wakeups {
     /// EventBridge Scheduler wake-ups in `group`, invoking `target` as `role`.
@@ -60,21 +60,22 @@ impl Wakeups {
         !matches!(self, Wakeups::Off)
     }
 
-    /// Asks to be invoked at `at` (whole seconds, UTC).
-    pub async fn set(&self, at: DateTime<Utc>) -> Result<(), String> {
+    /// Asks to be invoked at `at` (whole seconds, UTC) with `input`; `name` tells
+    /// apart the wake-ups of runs that share a tick (shards), each kept in place.
+    pub async fn set(&self, name: &str, at: DateTime<Utc>, input: &str) -> Result<(), String> {
         match self {
             Wakeups::Off => Ok(()),
             Wakeups::Recorded(log) => {
                 log.lock().unwrap_or_else(|p| p.into_inner()).push(at);
                 Ok(())
             }
-            Wakeups::Scheduler(s) => s.set(at).await,
+            Wakeups::Scheduler(s) => s.set(name, at, input).await,
         }
     }
 }
 
 impl SchedulerWakeups {
-    async fn set(&self, at: DateTime<Utc>) -> Result<(), String> {
+    async fn set(&self, name: &str, at: DateTime<Utc>, input: &str) -> Result<(), String> {
         use aws_sdk_scheduler::types::{
             ActionAfterCompletion, FlexibleTimeWindow, FlexibleTimeWindowMode, ScheduleState,
             Target,
@@ -87,13 +88,13 @@ impl SchedulerWakeups {
         let target = Target::builder()
             .arn(&self.target)
             .role_arn(&self.role)
-            .input(r#"{"action":"run"}"#)
+            .input(input)
             .build()
             .map_err(|e| e.to_string())?;
         let updated = self
             .client
             .update_schedule()
-            .name(NAME)
+            .name(name)
             .group_name(&self.group)
             .schedule_expression(&expression)
             .schedule_expression_timezone("UTC")
@@ -111,7 +112,7 @@ impl SchedulerWakeups {
             {
                 self.client
                     .create_schedule()
-                    .name(NAME)
+                    .name(name)
                     .group_name(&self.group)
                     .schedule_expression(&expression)
                     .schedule_expression_timezone("UTC")

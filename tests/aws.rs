@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use instance_scheduler::cloud::aws::AwsCloud;
-use instance_scheduler::cloud::{Cloud, Observation, ObserveError};
+use instance_scheduler::cloud::{Cloud, Look, Observation, ObserveError};
 use instance_scheduler::fleet::Direction;
 use instance_scheduler::fleet::{Failure, Instance, Kind, Power, Target};
 use instance_scheduler::lambda::handle;
@@ -521,8 +521,8 @@ async fn an_ec2_batch_with_one_bad_instance_starts_the_others() {
 struct NoCapacityFor(AwsCloud, String);
 
 impl Cloud for NoCapacityFor {
-    async fn observe(&self, kinds: &[Kind]) -> Result<Observation, ObserveError> {
-        self.0.observe(kinds).await
+    async fn observe(&self, look: &Look) -> Result<Observation, ObserveError> {
+        self.0.observe(look).await
     }
     async fn act(&self, direction: Direction, targets: &[Target]) -> Vec<Failure> {
         let (bad, good): (Vec<Target>, Vec<Target>) = targets
@@ -551,6 +551,7 @@ async fn an_instance_that_cannot_start_holds_back_its_dependents_only() {
         config: runner.config,
         notifier: runner.notifier,
         wakeups: Default::default(),
+        shards: Default::default(),
     };
     let report = runner.run(&[]).await.unwrap();
     assert_eq!(groups(&report, Direction::Start), ["DB", "MW"]);

@@ -11,9 +11,9 @@ use hmac::{KeyInit, Mac};
 use instance_scheduler::chatbot::{self, BotConfig};
 use instance_scheduler::clock::{Clock, SystemClock};
 use instance_scheduler::cloud::aws::AwsCloud;
-use instance_scheduler::cloud::{Cloud, Observation, ObserveError};
+use instance_scheduler::cloud::{Cloud, Look, Observation, ObserveError};
 use instance_scheduler::config::Config;
-use instance_scheduler::fleet::{Direction, Failure, Kind, Target};
+use instance_scheduler::fleet::{Direction, Failure, Target};
 use instance_scheduler::handoff::LambdaHandoff;
 use instance_scheduler::notify::deliver::connect;
 use instance_scheduler::plan::{Request, What};
@@ -31,9 +31,9 @@ const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
 struct Slow(AwsCloud);
 
 impl Cloud for Slow {
-    async fn observe(&self, kinds: &[Kind]) -> Result<Observation, ObserveError> {
+    async fn observe(&self, look: &Look) -> Result<Observation, ObserveError> {
         tokio::time::sleep(Duration::from_secs(2)).await;
-        self.0.observe(kinds).await
+        self.0.observe(look).await
     }
     async fn act(&self, direction: Direction, targets: &[Target]) -> Vec<Failure> {
         self.0.act(direction, targets).await
@@ -87,6 +87,7 @@ async fn a_bot_command_during_a_long_scheduled_run_is_answered_within_three_seco
         },
         notifier: Default::default(),
         wakeups: Default::default(),
+        shards: Default::default(),
     };
     // The bot function: its own runner, its own handoff to the scheduler function.
     let bot_runner = moto.runner("2026-11-30T12:00:00Z").await;

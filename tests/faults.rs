@@ -45,6 +45,7 @@ async fn dynamodb_that_never_answers_ends_the_run_within_a_minute_and_acts_on_no
         config: RunConfig::default(),
         notifier: Notifier::default(),
         wakeups: Default::default(),
+        shards: Default::default(),
     };
     let started = Instant::now();
     let result = runner.run(&[]).await;
@@ -99,6 +100,7 @@ async fn a_chat_that_throttles_for_30_seconds_keeps_the_run_within_its_budget() 
         config,
         notifier,
         wakeups: Default::default(),
+        shards: Default::default(),
     };
     // A run that acts: every schedule's start transition is today's, so force them.
     let requests: Vec<_> = (0..10)
@@ -137,7 +139,7 @@ async fn throttled_starts_are_retried_and_batched_across_schedules() {
     // EC2 answers the first three StartInstances with RequestLimitExceeded.
     let proxy = Proxy::start(
         &moto.url,
-        Box::new(|op, before| (op == "StartInstances" && before < 3).then(ec2_throttled)),
+        Box::new(|op, before, _| (op == "StartInstances" && before < 3).then(ec2_throttled)),
     )
     .await;
     let ec2 = sdk_at(&proxy.url).await;
@@ -148,6 +150,7 @@ async fn throttled_starts_are_retried_and_batched_across_schedules() {
         config: RunConfig::default(),
         notifier: Notifier::default(),
         wakeups: Default::default(),
+        shards: Default::default(),
     };
     let report = runner.run(&[]).await.unwrap();
     assert!(!report.has_errors(), "{:?}", report.events);

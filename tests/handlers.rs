@@ -48,6 +48,7 @@ fn runner(now: &str) -> Runner<SimFleet, MemoryStore, VirtualClock> {
         config: RunConfig::default(),
         notifier: Default::default(),
         wakeups: Default::default(),
+        shards: Default::default(),
     }
 }
 

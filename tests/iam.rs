@@ -30,8 +30,11 @@ use serde_json::{Value, json};
 
 const DEV: &str = r#"{"ScheduleName":"Dev","TagValue":"dev","DaysActive":"weekdays","StartTime":"09:00","StopTime":"18:00",
   "Groups":[{"GroupName":"DB","InstanceType":"RDS"},{"GroupName":"APP","InstanceType":"EC2","Dependency":["DB"]}]}"#;
-const FORCED: &str =
-    r#"{"ScheduleName":"Weekend","TagValue":"weekend","DaysActive":"sat","ForceStart":true}"#;
+// Its one group names its kind: a group of every kind would list EKS node groups,
+// and moto fails every body-less request (EKS's listings are GETs) while it enforces
+// IAM, whatever the policy.
+const FORCED: &str = r#"{"ScheduleName":"Weekend","TagValue":"weekend","DaysActive":"sat","ForceStart":true,
+  "Groups":[{"GroupName":"ALL","InstanceType":"EC2"}]}"#;
 
 /// The statements the template gives `role`, without those named in `without`, as
 /// moto can check them.
@@ -111,7 +114,12 @@ async fn world() -> World {
         2,
     )
     .await;
-    ec2_instances(&moto, &[("ScheduleName", "weekend")], 1).await;
+    ec2_instances(
+        &moto,
+        &[("ScheduleName", "weekend"), ("ScheduleGroupName", "ALL")],
+        1,
+    )
+    .await;
     let store = moto.store().await;
     load_schedules(&store, &[DEV, FORCED]).await;
     let christmas_eve = chrono::NaiveDate::from_ymd_opt(2026, 12, 24).unwrap();
@@ -148,6 +156,7 @@ async fn scheduler_as(
         config: RunConfig::default(),
         notifier: Default::default(),
         wakeups: Default::default(),
+        shards: Default::default(),
     }
 }
 
@@ -193,11 +202,19 @@ async fn the_function_and_the_bot_do_everything_with_the_templates_own_policies(
         "arn:aws:iam::123456789012:role/test-wakeup".into(),
     );
     wakeups
-        .set(at("2026-12-01T00:16:00Z"))
+        .set(
+            "next-look",
+            at("2026-12-01T00:16:00Z"),
+            r#"{"action":"run"}"#,
+        )
         .await
         .expect("create the wake-up");
     wakeups
-        .set(at("2026-12-01T00:17:00Z"))
+        .set(
+            "next-look",
+            at("2026-12-01T00:17:00Z"),
+            r#"{"action":"run"}"#,
+        )
         .await
         .expect("move the wake-up");
 
@@ -210,6 +227,7 @@ async fn the_function_and_the_bot_do_everything_with_the_templates_own_policies(
         config: RunConfig::default(),
         notifier: Default::default(),
         wakeups: Default::default(),
+        shards: Default::default(),
     };
     let status = ops::status(&bot_runner, "Dev").await.expect("status");
     assert_eq!(status.groups.len(), 2);

@@ -513,7 +513,12 @@ async fn each_kind_in_use_costs_an_idle_run_one_listing_at_most() {
     runner.run(&[]).await.unwrap();
     let with = moto.recorded().await;
     // Without the new kinds in use, they cost nothing: not even their listings.
-    for op in ["DescribeAutoScalingGroups", "DescribeServices", "ListServices", "DescribeDBInstances"] {
+    for op in [
+        "DescribeAutoScalingGroups",
+        "DescribeServices",
+        "ListServices",
+        "DescribeDBInstances",
+    ] {
         assert_eq!(without.get(op), None, "{without:?}");
     }
     // With them, one listing each: Auto Scaling one call; ECS its clusters, each
@@ -524,5 +529,8 @@ async fn each_kind_in_use_costs_an_idle_run_one_listing_at_most() {
     assert_eq!(with.get("DescribeServices"), Some(&1), "{with:?}");
     assert_eq!(with.get("DescribeDBInstances"), Some(&1), "{with:?}");
     assert_eq!(with.get("DescribeDBClusters"), Some(&1), "{with:?}");
-    assert_eq!(with.get("DescribeInstances"), without.get("DescribeInstances"));
+    assert_eq!(
+        with.get("DescribeInstances"),
+        without.get("DescribeInstances")
+    );
 }

@@ -55,6 +55,7 @@ async fn eight_thousand_instances_and_twelve_hundred_schedules_start_in_one_run(
         config: RunConfig::default(),
         notifier: Notifier::default(),
         wakeups: Default::default(),
+        shards: Default::default(),
     };
     runner
         .run(&[])

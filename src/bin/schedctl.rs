@@ -319,7 +319,8 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
 /// through the same typed operations as the function and the bot.
 async fn remote(cli: Cli) -> Result<ExitCode, String> {
     use instance_scheduler::clock::{Clock, SystemClock};
-    use instance_scheduler::cloud::aws::{AwsCloud, sdk_config};
+    use instance_scheduler::cloud::aws::sdk_config;
+    use instance_scheduler::cloud::aws::targets::AwsTargets;
     use instance_scheduler::ops;
     use instance_scheduler::run::Runner;
     use instance_scheduler::store::Store;
@@ -404,8 +405,25 @@ async fn remote(cli: Cli) -> Result<ExitCode, String> {
         _ => {}
     }
 
+    let own = if config.targets.is_empty() {
+        None
+    } else {
+        aws_sdk_sts::Client::new(&sdk)
+            .get_caller_identity()
+            .send()
+            .await
+            .ok()
+            .and_then(|who| who.account().map(str::to_string))
+    };
+    let cloud = AwsTargets::connect(
+        &sdk,
+        &config.targets,
+        config.external_id.as_deref(),
+        own.as_deref(),
+    )
+    .await;
     let runner = Runner {
-        cloud: AwsCloud::new(&sdk),
+        cloud,
         store,
         clock: SystemClock,
         notifier: instance_scheduler::notify::deliver::connect(
@@ -416,6 +434,7 @@ async fn remote(cli: Cli) -> Result<ExitCode, String> {
         .await,
         config: config.run,
         wakeups: Default::default(),
+        shards: Default::default(),
     };
     match cli.command {
         Command::Exception(ExceptionCommand::Set {

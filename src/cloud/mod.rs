@@ -49,12 +49,39 @@ pub struct Unreachable {
     pub error: String,
 }
 
+/// What a look at the fleet is for: the kinds of resource some schedule takes, and,
+/// for a run that plans part of the schedules, the accounts and Regions they use
+/// (`None`: every one).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Look {
+    /// The kinds to list.
+    pub kinds: Vec<Kind>,
+    /// The places to look in, by label (`""` for the function's own); `None` for all.
+    pub places: Option<std::collections::BTreeSet<String>>,
+}
+
+impl Look {
+    /// These kinds, everywhere.
+    pub fn kinds(kinds: Vec<Kind>) -> Look {
+        Look {
+            kinds,
+            places: None,
+        }
+    }
+
+    /// Whether a place is to be looked in.
+    pub fn includes(&self, place: &str) -> bool {
+        self.places.as_ref().is_none_or(|p| p.contains(place))
+    }
+}
+
 /// Observes and acts on the fleet.
 #[allow(async_fn_in_trait)]
 pub trait Cloud {
-    /// Every resource of `kinds` that carries the `ScheduleName` tag key, whatever
-    /// its value. `Err` when nothing could be observed at all.
-    async fn observe(&self, kinds: &[Kind]) -> Result<Observation, ObserveError>;
+    /// Every resource of the kinds `look` asks for, in the places it asks for, that
+    /// carries the `ScheduleName` tag key, whatever its value. `Err` when nothing
+    /// could be observed at all.
+    async fn observe(&self, look: &Look) -> Result<Observation, ObserveError>;
     /// Starts or stops `targets`; returns those that failed. One failure never stops
     /// the others.
     async fn act(&self, direction: Direction, targets: &[Target]) -> Vec<Failure>;

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 
-use super::{Cloud, Observation, ObserveError};
+use super::{Cloud, Look, Observation, ObserveError};
 use crate::clock::{Clock, VirtualClock};
 use crate::fleet::{Capacity, Direction, Failure, Instance, Kind, Power, Target};
 
@@ -348,7 +348,7 @@ impl SimFleet {
 impl Cloud for SimFleet {
     /// The whole simulated fleet, whatever kinds are asked for: it is all in
     /// memory, and handing out the one shared copy keeps long simulations fast.
-    async fn observe(&self, _kinds: &[Kind]) -> Result<Observation, ObserveError> {
+    async fn observe(&self, _look: &Look) -> Result<Observation, ObserveError> {
         let now = self.clock.now();
         Ok(Observation {
             instances: self.with(|c| c.snapshot(now)),

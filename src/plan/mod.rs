@@ -99,9 +99,10 @@ pub struct RunWide {
     /// not scheduled (and why), as last reported: reported again only when it changes.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub reported_misfits: BTreeMap<String, String>,
-    /// The one-time wake-up last asked for, so it is not asked for again.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub wakeup: Option<DateTime<Utc>>,
+    /// The one-time wake-ups last asked for, by name (one per shard), so that none
+    /// is asked for twice.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub wakeups: BTreeMap<String, DateTime<Utc>>,
 }
 
 /// What the scheduler remembers about one schedule.
@@ -453,11 +454,22 @@ pub fn plan(
 ) -> Plan {
     let mut out = Plan::default();
     out.state.run.reported_misfits = state.run.reported_misfits.clone();
-    out.state.run.wakeup = state.run.wakeup;
+    out.state.run.wakeups = state.run.wakeups.clone();
+    if catalog.quiet {
+        out.state.run = state.run.clone();
+    }
+    // A run that plans part of the catalog keeps the rest of the state as it is.
+    if catalog.quiet || !catalog.elsewhere.is_empty() {
+        for (name, kept) in &state.schedules {
+            if catalog.get(name).is_none() {
+                out.state.schedules.insert(name.clone(), kept.clone());
+            }
+        }
+    }
 
     // Broken schedules: announce each problem once, keep their state for when they
     // are mended.
-    for e in &catalog.errors {
+    for e in catalog.errors.iter().filter(|_| !catalog.quiet) {
         let text = e.to_string();
         if !state.run.reported_errors.contains(&text) {
             out.events.push(Event {
@@ -474,7 +486,7 @@ pub fn plan(
         }
     }
     // Problems that skip nothing: announced once, like errors.
-    for w in &catalog.warnings {
+    for w in catalog.warnings.iter().filter(|_| !catalog.quiet) {
         let text = w.to_string();
         if !state.run.reported_errors.contains(&text) {
             let tz = catalog.get(&w.schedule).map_or(chrono_tz::UTC, |s| s.tz);
@@ -500,7 +512,9 @@ pub fn plan(
             });
         }
     }
-    report_misfits(now, catalog, fleet, &mut out);
+    if !catalog.quiet {
+        report_misfits(now, catalog, fleet, &mut out);
+    }
 
     // Most runs of a large catalog touch few schedules: index the fleet only when one
     // of them needs its instances.
@@ -521,6 +535,15 @@ pub fn plan(
         index.get(tag).map_or(&[][..], Vec::as_slice)
     };
 
+    // Where each schedule's resources live, so that while an account or Region
+    // cannot be observed, a run knows which schedules it would cut in half.
+    let mut places: HashMap<&str, BTreeSet<&str>> = HashMap::new();
+    for i in fleet {
+        if let Some(tag) = i.tags.get(SCHEDULE_TAG) {
+            places.entry(tag.as_str()).or_default().insert(i.place());
+        }
+    }
+
     for schedule in &catalog.schedules {
         let previous = state.schedules.get(&schedule.name);
         // A schedule seen for the first time looks back a little; one seen before
@@ -539,7 +562,13 @@ pub fn plan(
             groups: Vec::new(),
         };
         run.decide(since, requests, members);
-        let kept = run.state;
+        let mut kept = run.state;
+        kept.places = Some(
+            places
+                .get(schedule.tag_value.as_str())
+                .map(|p| p.iter().map(|p| p.to_string()).collect())
+                .unwrap_or_default(),
+        );
         out.state.schedules.insert(schedule.name.clone(), kept);
     }
     out
@@ -613,6 +642,7 @@ pub fn misfits(catalog: &Catalog, fleet: &[Instance]) -> Vec<Misfit> {
         }
         let reason = match by_tag.get(tag.as_str()) {
             None if catalog.errors.iter().any(|e| &e.schedule == tag) => continue,
+            None if catalog.elsewhere.contains(tag) => continue,
             None => format!("its ScheduleName \"{tag}\" is the TagValue of no schedule"),
             Some(s) => match s.unscheduled_because(i) {
                 None => continue,
@@ -848,10 +878,7 @@ impl<'a> ScheduleRun<'a> {
     /// The schedule's instances per group, looked up once, when first needed.
     fn load_members(&mut self, members: &mut Option<impl FnOnce() -> &'a [&'a Instance]>) {
         if let Some(members) = members.take() {
-            let all = members();
-            self.groups = self.schedule.members(all.iter().copied());
-            let places: BTreeSet<String> = all.iter().map(|i| i.place().to_string()).collect();
-            self.state.places = Some(places);
+            self.groups = self.schedule.members(members().iter().copied());
         }
     }
 

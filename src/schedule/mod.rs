@@ -354,6 +354,12 @@ pub struct Catalog {
     /// Problems that skip nothing (a part of a schedule ignored, a chat channel off):
     /// reported once, like errors, while everything else carries on.
     pub warnings: Vec<ScheduleError>,
+    /// Tag values of valid schedules another run plans (another shard): their
+    /// resources are not "tagged but unscheduled".
+    pub elsewhere: BTreeSet<String>,
+    /// Another run reports the problems of the whole catalog; this one keeps quiet
+    /// about them and leaves the run-wide state as it is.
+    pub quiet: bool,
 }
 
 impl Catalog {
@@ -451,6 +457,8 @@ impl Catalog {
             schedules: built,
             errors,
             warnings,
+            elsewhere: BTreeSet::new(),
+            quiet: false,
         }
     }
 
@@ -469,6 +477,19 @@ impl Catalog {
             Some(e) => UnknownSchedule::Broken(e.clone()),
             None => UnknownSchedule::Missing(name.to_string()),
         })
+    }
+
+    /// Keeps the schedules `keep` accepts, for a run that plans only those; the
+    /// others' tag values are remembered, and unless `report` the run stays quiet
+    /// about the catalog's problems (another run reports them).
+    pub fn narrow(&mut self, keep: impl Fn(&Schedule) -> bool, report: bool) {
+        let (kept, others): (Vec<Schedule>, Vec<Schedule>) = std::mem::take(&mut self.schedules)
+            .into_iter()
+            .partition(|s| keep(s));
+        self.elsewhere
+            .extend(others.into_iter().map(|s| s.tag_value));
+        self.schedules = kept;
+        self.quiet = !report;
     }
 
     /// The kinds of resource some group of a valid schedule takes: the only ones

@@ -88,6 +88,7 @@ impl Moto {
             },
             notifier: Default::default(),
             wakeups: Default::default(),
+            shards: Default::default(),
         }
     }
 
@@ -247,13 +248,38 @@ pub async fn ec2_instances(moto: &Moto, tags: &[(&str, &str)], count: i32) -> Ve
     ids
 }
 
+/// Launches `count` stopped EC2 instances with these tags through `sdk` (another
+/// account or Region); returns ids.
+pub async fn ec2_instances_with(
+    sdk: &aws_config::SdkConfig,
+    tags: &[(&str, &str)],
+    count: i32,
+) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut left = count;
+    while left > 0 {
+        let n = left.min(500);
+        ids.extend(ec2_launch_with(sdk, tags, n).await);
+        left -= n;
+    }
+    ids
+}
+
 async fn ec2_launch(moto: &Moto, tags: &[(&str, &str)], count: i32) -> Vec<String> {
+    ec2_launch_with(&moto.sdk, tags, count).await
+}
+
+async fn ec2_launch_with(
+    sdk: &aws_config::SdkConfig,
+    tags: &[(&str, &str)],
+    count: i32,
+) -> Vec<String> {
     let mut spec = TagSpecification::builder().resource_type(ResourceType::Instance);
     for (k, v) in tags {
         spec = spec.tags(Tag::builder().key(*k).value(*v).build());
     }
-    let out = moto
-        .ec2()
+    let ec2 = aws_sdk_ec2::Client::new(sdk);
+    let out = ec2
         .run_instances()
         .image_id("ami-12c6146b")
         .instance_type(aws_sdk_ec2::types::InstanceType::T3Micro)
@@ -268,8 +294,7 @@ async fn ec2_launch(moto: &Moto, tags: &[(&str, &str)], count: i32) -> Vec<Strin
         .iter()
         .filter_map(|i| i.instance_id().map(str::to_string))
         .collect();
-    moto.ec2()
-        .stop_instances()
+    ec2.stop_instances()
         .set_instance_ids(Some(ids.clone()))
         .send()
         .await
@@ -285,8 +310,13 @@ fn rds_tags(tags: &[(&str, &str)]) -> Vec<aws_sdk_rds::types::Tag> {
 
 /// Creates a stopped RDS PostgreSQL instance with these tags.
 pub async fn rds_instance(moto: &Moto, id: &str, tags: &[(&str, &str)]) {
-    moto.rds()
-        .create_db_instance()
+    rds_instance_with(&moto.sdk, id, tags).await
+}
+
+/// The same through `sdk` (another account or Region).
+pub async fn rds_instance_with(sdk: &aws_config::SdkConfig, id: &str, tags: &[(&str, &str)]) {
+    let rds = aws_sdk_rds::Client::new(sdk);
+    rds.create_db_instance()
         .db_instance_identifier(id)
         .db_instance_class("db.t3.micro")
         .engine("postgres")
@@ -297,8 +327,7 @@ pub async fn rds_instance(moto: &Moto, id: &str, tags: &[(&str, &str)]) {
         .send()
         .await
         .expect("create_db_instance");
-    moto.rds()
-        .stop_db_instance()
+    rds.stop_db_instance()
         .db_instance_identifier(id)
         .send()
         .await
@@ -400,4 +429,63 @@ pub async fn sdk_as(url: &str, key: &str, secret: &str) -> aws_config::SdkConfig
             )),
     )
     .await
+}
+
+/// The emulator's SDK configuration in `region`, as `role` (assumed) or as the
+/// default account when `None`.
+pub async fn sdk_in(moto: &Moto, role: Option<&str>, region: &str) -> aws_config::SdkConfig {
+    let regional = moto
+        .sdk
+        .to_builder()
+        .region(aws_config::Region::new(region.to_string()))
+        .build();
+    match role {
+        None => regional,
+        Some(role) => {
+            let provider = aws_config::sts::AssumeRoleProvider::builder(role)
+                .session_name("tests")
+                .region(aws_config::Region::new(region.to_string()))
+                .configure(&moto.sdk)
+                .build()
+                .await;
+            regional
+                .to_builder()
+                .credentials_provider(aws_sdk_sts::config::SharedCredentialsProvider::new(
+                    provider,
+                ))
+                .build()
+        }
+    }
+}
+
+/// The power states of EC2 instances and RDS databases seen through `sdk`, by id.
+pub async fn states_with(sdk: &aws_config::SdkConfig) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let ec2 = aws_sdk_ec2::Client::new(sdk)
+        .describe_instances()
+        .send()
+        .await
+        .expect("describe");
+    for i in ec2.reservations().iter().flat_map(|r| r.instances()) {
+        let state = i
+            .state()
+            .and_then(|s| s.name())
+            .map(|n| n.as_str().to_string());
+        out.insert(
+            i.instance_id().unwrap_or_default().to_string(),
+            state.unwrap_or_default(),
+        );
+    }
+    let dbs = aws_sdk_rds::Client::new(sdk)
+        .describe_db_instances()
+        .send()
+        .await
+        .expect("describe db");
+    for d in dbs.db_instances() {
+        out.insert(
+            d.db_instance_identifier().unwrap_or_default().to_string(),
+            d.db_instance_status().unwrap_or_default().to_string(),
+        );
+    }
+    out
 }

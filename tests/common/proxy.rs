@@ -16,9 +16,9 @@ pub struct Seen {
     pub injected: bool,
 }
 
-/// Decides, per request, whether to answer it with a fault: the operation and how
-/// many requests of that operation came before.
-pub type Rule = Box<dyn Fn(&str, usize) -> Option<String> + Send + Sync>;
+/// Decides, per request, whether to answer it with a fault: the operation, how
+/// many requests of that operation came before, and the request's body.
+pub type Rule = Box<dyn Fn(&str, usize, &str) -> Option<String> + Send + Sync>;
 
 /// The proxy; it stops when the test's runtime ends.
 pub struct Proxy {
@@ -73,7 +73,7 @@ async fn serve(mut client: TcpStream, upstream: &str, log: &Mutex<Vec<Seen>>, ru
             .iter()
             .filter(|s| s.operation == operation)
             .count();
-        let injected = rule(&operation, before);
+        let injected = rule(&operation, before, &String::from_utf8_lossy(&body));
         log.lock().unwrap().push(Seen {
             operation: operation.clone(),
             injected: injected.is_some(),
@@ -164,4 +164,13 @@ fn operation_of(head: &str, body: &[u8]) -> String {
         .find_map(|p| p.strip_prefix("Action="))
         .unwrap_or_default()
         .to_string()
+}
+
+/// STS refusing to let the caller assume a role, as STS says it.
+pub fn sts_access_denied() -> String {
+    let body = "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User is not authorized to perform: sts:AssumeRole</Message></Error><RequestId>proxy</RequestId></ErrorResponse>";
+    format!(
+        "HTTP/1.1 403 Forbidden\r\nContent-Type: text/xml\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
 }

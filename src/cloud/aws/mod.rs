@@ -15,7 +15,7 @@ use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_ec2::types::{Filter, InstanceStateName};
 use futures::StreamExt;
 
-use super::{Cloud, Observation, ObserveError};
+use super::{Cloud, Look, Observation, ObserveError};
 use crate::fleet::{Direction, Failure, Instance, Kind, Power, Target};
 use crate::schedule::SCHEDULE_TAG;
 
@@ -436,8 +436,8 @@ pub fn rds_power(status: &str) -> Power {
 }
 
 impl Cloud for AwsCloud {
-    async fn observe(&self, kinds: &[Kind]) -> Result<Observation, ObserveError> {
-        let wants = |k: Kind| kinds.contains(&k);
+    async fn observe(&self, look: &Look) -> Result<Observation, ObserveError> {
+        let wants = |k: Kind| look.kinds.contains(&k);
         let none = || async { Ok(Vec::new()) };
         let (ec2, rds, aurora) = tokio::join!(
             async {
