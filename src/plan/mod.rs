@@ -425,6 +425,20 @@ impl Plan {
 
 /// What a group that did not start or stop means for the rest of its schedule.
 fn failure_message(schedule: &Schedule, group: &str, direction: Direction, who: &str) -> String {
+    let mut message = failure_text(schedule, group, direction, who);
+    // The best-known cause of an instance that will not start, and its fix.
+    if direction == Direction::Start
+        && (who.contains("KMS") || who.contains("Client.InternalError"))
+    {
+        message.push_str(
+            " (an instance whose volumes use a customer-managed KMS key needs kms:CreateGrant \
+             on that key: deploy with KmsKeyArns listing it)",
+        );
+    }
+    message
+}
+
+fn failure_text(schedule: &Schedule, group: &str, direction: Direction, who: &str) -> String {
     match direction {
         Direction::Start => {
             let held = schedule.dependents_of(group);
@@ -1383,7 +1397,13 @@ impl<'a> ScheduleRun<'a> {
 }
 
 fn describe(instances: &[&Instance]) -> String {
-    let names: Vec<String> = instances.iter().map(|i| i.label()).collect();
+    let names: Vec<String> = instances
+        .iter()
+        .map(|i| match &i.reason {
+            Some(reason) => format!("{} ({reason})", i.label()),
+            None => i.label(),
+        })
+        .collect();
     names.join(", ")
 }
 

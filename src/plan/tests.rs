@@ -702,3 +702,50 @@ fn a_database_aws_restarted_after_seven_days_is_stopped_again_one_started_by_a_p
     assert!(acts(&h.run("2026-12-13T23:30:00Z")).is_empty());
     assert_eq!(h.power("db", "2026-12-13T23:30:00Z"), Power::Running);
 }
+
+#[test]
+fn an_instance_that_falls_back_to_stopped_for_a_kms_key_is_reported_with_the_fix() {
+    let catalog = catalog(&[r#"{"ScheduleName":"Dev","StartTime":"09:00","StopTime":"18:00"}"#]);
+    let mut i = Instance::new(
+        "i-1",
+        crate::fleet::Kind::Ec2,
+        Default::default(),
+        Power::Stopped,
+    );
+    i.tags.insert("ScheduleName".into(), "Dev".into());
+    let start = at("2026-11-30T09:00:00Z");
+    let mut state = RunState::default();
+    state.schedules.insert(
+        "Dev".into(),
+        ScheduleState {
+            consumed: Some(start - Duration::minutes(5)),
+            ..ScheduleState::default()
+        },
+    );
+    let p = plan(
+        start,
+        &catalog,
+        &[i.clone()],
+        &state,
+        &[],
+        &Settings::default(),
+    );
+    assert_eq!(acts(&p), ["start all [i-1]"]);
+    // Two minutes on, EC2 says it stopped again, and why.
+    i.reason = Some("Client.InternalError: Client error on launch".into());
+    let p = plan(
+        start + Duration::minutes(2),
+        &catalog,
+        &[i],
+        &p.state,
+        &[],
+        &Settings::default(),
+    );
+    let e = errors(&p);
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].contains("i-1 (Client.InternalError: Client error on launch) did not start"),
+        "{e:?}"
+    );
+    assert!(e[0].contains("deploy with KmsKeyArns"), "{e:?}");
+}
