@@ -144,6 +144,12 @@ pub struct Instance {
     /// Its ARN, where the service's API needs it rather than the id (ECS).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arn: Option<String>,
+    /// For people only: the place (`account/region`) of a resource in the
+    /// function's own account and Region while other targets are scheduled too.
+    /// Its id stays plain, so that turning targets on renames nothing the state
+    /// and the reported problems already know.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub home: Option<String>,
 }
 
 /// The sizes of a resource that scales: its minimum, desired and maximum count.
@@ -199,6 +205,7 @@ impl Instance {
             saved: None,
             hibernation: false,
             arn: None,
+            home: None,
         }
     }
 
@@ -213,12 +220,20 @@ impl Instance {
         self.id.rsplit_once('@').map_or("", |(_, place)| place)
     }
 
+    /// The id as people see it: with its place wherever there is more than one.
+    pub fn shown_id(&self) -> String {
+        match &self.home {
+            Some(home) => format!("{}@{home}", self.id),
+            None => self.id.clone(),
+        }
+    }
+
     /// `name (id)`, or the id alone when it has no other name: how people see it.
     pub fn label(&self) -> String {
         if self.name() == self.id {
-            self.id.clone()
+            self.shown_id()
         } else {
-            format!("{} ({})", self.name(), self.id)
+            format!("{} ({})", self.name(), self.shown_id())
         }
     }
 

@@ -159,8 +159,9 @@ impl Local<'_> {
     }
 }
 
-/// The accounts and Regions to schedule. With targets configured, every resource's
-/// id names its account and Region, this account's found out once with STS.
+/// The accounts and Regions to schedule. With targets configured, a resource's id
+/// names its account and Region unless it is the function's own Region; this
+/// account is found out once with STS.
 async fn targets(sdk: &aws_config::SdkConfig, config: &Config) -> AwsTargets {
     if config.targets.is_empty() {
         return AwsTargets::own(sdk);

@@ -239,7 +239,11 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
                         "(targets)",
                         format!(
                             "{} could not be observed ({}); its resources are left alone{}",
-                            u.place,
+                            if u.place.is_empty() {
+                                "This account and Region"
+                            } else {
+                                &u.place
+                            },
                             u.error,
                             if names.is_empty() {
                                 String::new()
@@ -533,6 +537,7 @@ fn remember_names(infos: &mut BTreeMap<String, InstanceInfo>, p: &Plan, fleet: &
                     name: i.name().to_string(),
                     kind: i.kind.to_string(),
                     zone: i.zone.clone(),
+                    shown_id: i.home.as_ref().map(|_| i.shown_id()),
                 },
             );
         }

@@ -290,3 +290,70 @@ async fn a_tick_shared_by_two_shards_acts_on_each_schedule_once() {
     let s = states(&moto).await;
     assert!(ids.iter().all(|id| s[id] == "running"));
 }
+
+#[tokio::test]
+async fn turning_targets_on_keeps_the_own_regions_ids_so_nothing_is_acted_or_reported_twice() {
+    let moto = Moto::start().await;
+    let own = ec2_instances(&moto, &[("ScheduleName", "far")], 1).await;
+    let retired = ec2_instances(&moto, &[("ScheduleName", "retired")], 1).await;
+    let in_333 = sdk_in(&moto, Some(ROLE_333), "eu-west-1").await;
+    let far = ec2_instances_with(&in_333, &[("ScheduleName", "far")], 1).await;
+    let store = moto.store().await;
+    load_schedules(
+        &store,
+        &[r#"{"ScheduleName":"Far","TagValue":"far","DaysActive":"weekdays","StartTime":"09:00","StopTime":"18:00"}"#],
+    )
+    .await;
+    // Before: the function's own account and Region only.
+    let before = moto.runner("2026-11-30T09:00:00Z").await;
+    let report = before.run(&[]).await.unwrap();
+    assert_eq!(report.actions.len(), 1);
+    assert_eq!(report.actions[0].targets[0].id, own[0]);
+    assert!(
+        errors(&report).iter().any(|e| e.contains(&retired[0])),
+        "{:?}",
+        errors(&report)
+    );
+
+    // After: the own Region listed among others. Its ids stay as they were, so the
+    // started instance is not started again and the known problem not re-reported.
+    let targets = format!("us-east-1,{ROLE_333}@eu-west-1");
+    let after = runner(&moto, store, &moto.sdk, &targets, "2026-11-30T09:05:00Z").await;
+    let report = after.run(&[]).await.unwrap();
+    assert!(errors(&report).is_empty(), "{:?}", errors(&report));
+    assert!(report.actions.is_empty(), "{:?}", report.actions);
+    assert_eq!(states(&moto).await[&own[0]], "running");
+
+    // The next morning both start, the own one under its plain id; messages name
+    // the own place too, now that there is more than one.
+    let gone = ec2_instances(&moto, &[("ScheduleName", "gone")], 1).await;
+    let next = runner(
+        &moto,
+        moto.store().await,
+        &moto.sdk,
+        &targets,
+        "2026-12-01T09:00:00Z",
+    )
+    .await;
+    next.clock.set(common::at("2026-11-30T18:00:00Z"));
+    let report = next.run(&[]).await.unwrap();
+    let shown = format!("{}@{OWN}/us-east-1", gone[0]);
+    assert!(
+        errors(&report).iter().any(|e| e.contains(&shown)),
+        "{:?}",
+        errors(&report)
+    );
+    next.clock.set(common::at("2026-12-01T09:00:00Z"));
+    let report = next.run(&[]).await.unwrap();
+    let mut ids: Vec<&str> = report
+        .actions
+        .iter()
+        .flat_map(|a| a.targets.iter().map(|t| t.id.as_str()))
+        .collect();
+    ids.sort();
+    let mut want = vec![own[0].clone(), format!("{}@333333333333/eu-west-1", far[0])];
+    want.sort();
+    assert_eq!(ids, want);
+    assert_eq!(states(&moto).await[&own[0]], "running");
+    assert_eq!(states_with(&in_333).await[&far[0]], "running");
+}

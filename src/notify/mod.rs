@@ -100,6 +100,10 @@ pub struct InstanceInfo {
     pub kind: String,
     /// Availability zone.
     pub zone: Option<String>,
+    /// The id as people see it, where it differs from the id (see
+    /// [`Instance::shown_id`](crate::fleet::Instance::shown_id)).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shown_id: Option<String>,
 }
 
 /// What is needed beyond the events to write messages.
@@ -220,10 +224,11 @@ pub fn compose(events: &[Event], ctx: &Context) -> Vec<Message> {
                             Some(i) => {
                                 let zone =
                                     i.zone.as_ref().map_or(String::new(), |z| format!(", {z}"));
+                                let shown = i.shown_id.as_ref().unwrap_or(id);
                                 if i.name == *id {
-                                    format!("{id} ({}{zone})", i.kind)
+                                    format!("{shown} ({}{zone})", i.kind)
                                 } else {
-                                    format!("{} ({id}, {}{zone})", i.name, i.kind)
+                                    format!("{} ({shown}, {}{zone})", i.name, i.kind)
                                 }
                             }
                             None => id.clone(),
@@ -393,6 +398,7 @@ mod tests {
                     name: "api-1".into(),
                     kind: "ec2".into(),
                     zone: Some("ap-northeast-2a".into()),
+                    shown_id: None,
                 },
             )]),
             language,

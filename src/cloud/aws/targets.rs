@@ -8,7 +8,7 @@ use futures::StreamExt;
 
 use super::AwsCloud;
 use crate::cloud::{Cloud, Look, Observation, ObserveError, Unreachable};
-use crate::fleet::{Direction, Failure, Target};
+use crate::fleet::{Direction, Failure, Instance, Target};
 
 /// Targets observed or acted on at once.
 const AT_ONCE: usize = 8;
@@ -70,9 +70,12 @@ pub fn parse_targets(text: &str) -> Result<Vec<TargetSpec>, String> {
 /// The fleet across targets.
 #[derive(Debug, Clone)]
 pub struct AwsTargets {
-    /// Each target's label (`account/region`; empty for the one implicit target)
-    /// and clients.
+    /// Each target's label (`account/region`; empty for the function's own
+    /// Region) and clients.
     places: Vec<(String, AwsCloud)>,
+    /// How people see the function's own place among others (`account/region`);
+    /// `None` when it is the only target.
+    home: Option<String>,
 }
 
 impl AwsTargets {
@@ -80,13 +83,15 @@ impl AwsTargets {
     pub fn own(sdk: &aws_config::SdkConfig) -> AwsTargets {
         AwsTargets {
             places: vec![(String::new(), AwsCloud::new(sdk))],
+            home: None,
         }
     }
 
     /// Clients for `targets`; no target means the function's own account and
     /// Region. Roles are assumed lazily, on the first call, so one that cannot be
-    /// assumed fails its own target's calls only. `own_account` labels the
-    /// function's own targets (`account/region`), or they go by their Region.
+    /// assumed fails its own target's calls only. The function's own Region keeps
+    /// plain ids; `own_account` labels its other Regions (`account/region`), or
+    /// they go by their Region.
     pub async fn connect(
         sdk: &aws_config::SdkConfig,
         targets: &[TargetSpec],
@@ -97,6 +102,7 @@ impl AwsTargets {
             return AwsTargets::own(sdk);
         }
         let mut places = Vec::new();
+        let mut home_place = None;
         for t in targets {
             let region = aws_config::Region::new(t.region.clone());
             let regional = sdk.to_builder().region(Some(region.clone())).build();
@@ -122,14 +128,23 @@ impl AwsTargets {
                         .build()
                 }
             };
-            let account = t.account().or(own_account);
-            let label = match account {
+            // The function's own account and Region keeps plain ids, so turning
+            // TARGETS on later does not rename every resource the state and the
+            // reported problems already know.
+            let home = t.role.is_none() && sdk.region().map(|r| r.as_ref()) == Some(&t.region);
+            let mut label = match t.account().or(own_account) {
                 Some(a) => format!("{a}/{}", t.region),
                 None => t.region.clone(),
             };
+            if home {
+                home_place = Some(std::mem::take(&mut label));
+            }
             places.push((label.clone(), AwsCloud::new(&config).at_place(label)));
         }
-        AwsTargets { places }
+        AwsTargets {
+            home: home_place.filter(|_| places.len() > 1),
+            places,
+        }
     }
 
     /// The targets' labels, as resources' ids carry them.
@@ -161,7 +176,14 @@ impl Cloud for AwsTargets {
         let mut unreachable = Vec::new();
         for (place, look) in looks {
             match look {
-                Ok(seen) => instances.extend(seen.instances.iter().cloned()),
+                Ok(seen) => instances.extend(seen.instances.iter().map(|i| Instance {
+                    home: if place.is_empty() {
+                        self.home.clone()
+                    } else {
+                        None
+                    },
+                    ..i.clone()
+                })),
                 Err(e) => {
                     tracing::error!(action = "observe", place = %place, "{e}");
                     unreachable.push(Unreachable {
