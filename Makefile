@@ -38,9 +38,10 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
 
-## The real Lambda binary through a working day on the local emulator.
+## The real Lambda binary through a working day on the local emulator, then a chain
+## of more kinds, a chain across accounts and Regions, and schedctl simulate's pacing.
 demo: venv
-	$(CARGO) build --bin instance-scheduler --example demo
+	$(CARGO) build --bin instance-scheduler --bin schedctl --example demo
 	./target/debug/examples/demo
 
 ## A week of the shipped schedules against examples/fleet.json, simulated.

@@ -489,3 +489,132 @@ pub async fn states_with(sdk: &aws_config::SdkConfig) -> BTreeMap<String, String
     }
     out
 }
+
+/// The first subnet of the emulator's default VPC.
+pub async fn subnet(moto: &Moto) -> String {
+    let vpcs = moto.ec2().describe_subnets().send().await.unwrap();
+    vpcs.subnets()[0].subnet_id().unwrap().to_string()
+}
+
+/// An Auto Scaling group of `min/desired/max`, tagged; its instances come up at once.
+pub async fn asg(moto: &Moto, name: &str, sizes: (i32, i32, i32), tags: &[(&str, String)]) {
+    let ec2 = moto.ec2();
+    let template = ec2
+        .create_launch_template()
+        .launch_template_name(format!("{name}-lt"))
+        .launch_template_data(
+            aws_sdk_ec2::types::RequestLaunchTemplateData::builder()
+                .image_id("ami-12c6146b")
+                .instance_type(aws_sdk_ec2::types::InstanceType::T3Micro)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let id = template
+        .launch_template()
+        .unwrap()
+        .launch_template_id()
+        .unwrap()
+        .to_string();
+    let client = aws_sdk_autoscaling::Client::new(&moto.sdk);
+    let mut create = client
+        .create_auto_scaling_group()
+        .auto_scaling_group_name(name)
+        .launch_template(
+            aws_sdk_autoscaling::types::LaunchTemplateSpecification::builder()
+                .launch_template_id(id)
+                .version("$Latest")
+                .build(),
+        )
+        .min_size(sizes.0)
+        .desired_capacity(sizes.1)
+        .max_size(sizes.2)
+        .vpc_zone_identifier(subnet(moto).await);
+    for (k, v) in tags {
+        create = create.tags(
+            aws_sdk_autoscaling::types::Tag::builder()
+                .key(*k)
+                .value(v)
+                .propagate_at_launch(false)
+                .build(),
+        );
+    }
+    create.send().await.expect("create ASG");
+}
+
+/// An Auto Scaling group's min, desired and max sizes and how many instances it has.
+pub async fn asg_sizes(moto: &Moto, name: &str) -> (i32, i32, i32, usize) {
+    let got = aws_sdk_autoscaling::Client::new(&moto.sdk)
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names(name)
+        .send()
+        .await
+        .unwrap();
+    let g = &got.auto_scaling_groups()[0];
+    (
+        g.min_size().unwrap(),
+        g.desired_capacity().unwrap(),
+        g.max_size().unwrap(),
+        g.instances().len(),
+    )
+}
+
+/// An ECS service of `desired` tasks, tagged, running.
+pub async fn ecs_service(
+    moto: &Moto,
+    cluster: &str,
+    name: &str,
+    desired: i32,
+    tags: &[(&str, String)],
+) {
+    let ecs = aws_sdk_ecs::Client::new(&moto.sdk);
+    ecs.create_cluster()
+        .cluster_name(cluster)
+        .send()
+        .await
+        .unwrap();
+    ecs.register_task_definition()
+        .family("app")
+        .container_definitions(
+            aws_sdk_ecs::types::ContainerDefinition::builder()
+                .name("app")
+                .image("nginx")
+                .memory(128)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let mut create = ecs
+        .create_service()
+        .cluster(cluster)
+        .service_name(name)
+        .task_definition("app")
+        .desired_count(desired);
+    for (k, v) in tags {
+        create = create.tags(aws_sdk_ecs::types::Tag::builder().key(*k).value(v).build());
+    }
+    create.send().await.expect("create service");
+    // moto counts a new service's tasks as pending until its next update.
+    ecs.update_service()
+        .cluster(cluster)
+        .service(name)
+        .desired_count(desired)
+        .send()
+        .await
+        .unwrap();
+}
+
+/// An ECS service's desired and running task counts.
+pub async fn ecs_counts(moto: &Moto, cluster: &str, name: &str) -> (i32, i32) {
+    let got = aws_sdk_ecs::Client::new(&moto.sdk)
+        .describe_services()
+        .cluster(cluster)
+        .services(name)
+        .send()
+        .await
+        .unwrap();
+    let s = &got.services()[0];
+    (s.desired_count(), s.running_count())
+}
