@@ -3,7 +3,7 @@
 //! tick, each following its dependency chains within the same budget as the deployed
 //! function, and a report of what happened.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 
 use chrono::{DateTime, Duration, Utc};
@@ -134,12 +134,17 @@ pub fn simulate(
     // Only what a schedule's group takes is scheduled; the rest is not counted.
     let managed: Vec<String> = cloud.with(|c| {
         let seen: Vec<Instance> = c.observe(span.from).to_vec();
+        let by_tag: HashMap<&str, &crate::schedule::Schedule> = catalog
+            .schedules
+            .iter()
+            .map(|s| (s.tag_value.as_str(), s))
+            .collect();
         seen.iter()
             .filter(|i| {
-                catalog
-                    .schedules
-                    .iter()
-                    .any(|s| s.group_of_instance(i).is_some())
+                i.tags
+                    .get(crate::schedule::SCHEDULE_TAG)
+                    .and_then(|t| by_tag.get(t.as_str()))
+                    .is_some_and(|s| s.group_of_instance(i).is_some())
             })
             .map(|i| i.id.clone())
             .collect()
@@ -232,7 +237,7 @@ pub fn simulate(
     events.sort_by_key(|e| e.at);
 
     let end = span.to;
-    let running: i64 = cloud.with(|c| managed.iter().map(|id| c.billed_seconds(id, end)).sum());
+    let running: i64 = cloud.with(|c| c.billed_seconds(&managed, end));
     let always_on = managed.len() as i64 * (end - span.from).num_seconds();
     let took = |ready: bool| -> Vec<StartTook> {
         events

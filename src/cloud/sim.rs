@@ -189,13 +189,22 @@ impl SimCloud {
         }
     }
 
-    /// Seconds the instance was billed from the start of the simulation to `until`.
-    pub fn billed_seconds(&mut self, id: &str, until: DateTime<Utc>) -> i64 {
+    /// Seconds the instances `ids` were billed in all, from the start of the
+    /// simulation to `until`. The fleet is settled once, not once per instance: a
+    /// fleet of 20,000 would otherwise take 400 million steps.
+    pub fn billed_seconds<'a>(
+        &mut self,
+        ids: impl IntoIterator<Item = &'a String>,
+        until: DateTime<Utc>,
+    ) -> i64 {
         self.settle(until);
-        self.index.get(id).map_or(0, |k| {
-            let b = self.instances[*k].2;
-            b.seconds + b.since.map_or(0, |s| (until - s).num_seconds().max(0))
-        })
+        ids.into_iter()
+            .filter_map(|id| self.index.get(id))
+            .map(|k| {
+                let b = self.instances[*k].2;
+                b.seconds + b.since.map_or(0, |s| (until - s).num_seconds().max(0))
+            })
+            .sum()
     }
 
     /// The fleet as seen at `now`.
@@ -400,7 +409,10 @@ mod tests {
             .is_empty()
         );
         // Billed from the start request until the stop completes (30 s after it).
-        assert_eq!(c.billed_seconds("i-1", t0 + Duration::hours(1)), 130);
+        assert_eq!(
+            c.billed_seconds(&["i-1".to_string()], t0 + Duration::hours(1)),
+            130
+        );
     }
 
     #[test]
