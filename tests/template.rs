@@ -15,7 +15,7 @@ const HUB_ROLE: &str = "HubRoleArn=arn:aws:iam::111122223333:role/hub-SchedulerR
 
 /// Every action that changes a resource of the fleet: each must be tag-limited and
 /// covered by the SchedulerProtected Deny.
-const CHANGING_ACTIONS: [&str; 12] = [
+const CHANGING_ACTIONS: [&str; 11] = [
     "ec2:StartInstances",
     "ec2:StopInstances",
     "rds:StartDBInstance",
@@ -27,7 +27,6 @@ const CHANGING_ACTIONS: [&str; 12] = [
     "ecs:UpdateService",
     "ecs:TagResource",
     "eks:UpdateNodegroupConfig",
-    "eks:TagResource",
 ];
 
 /// What `policy.py` printed: its exit status, the JSON (when it succeeded) and stderr.
