@@ -34,5 +34,5 @@ rds.stop_db_instance(DBInstanceIdentifier="dev-db")
 PY
 echo "binary: $(stat -c %s "$bin") bytes ($(stat -c %s "$zip") zipped)"
 POLL_SECONDS=0 RUST_LOG=warn /usr/bin/time -f "first run: %e s wall, %M KiB peak memory" \
-  "$bin" invoke '{"action":"run","now":"2026-12-21T09:30:00+09:00"}' > /tmp/coldstart-answer.json
+  "$bin" invoke --at 2026-12-21T09:30:00+09:00 '{"action":"run"}' > /tmp/coldstart-answer.json
 echo "actions: $(.venv/bin/python -c 'import json; print(len(json.load(open("/tmp/coldstart-answer.json"))["actions"]))')"
