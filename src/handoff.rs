@@ -1,10 +1,66 @@
-//! Where the schedule bot hands work that takes longer than a chat waits for (a
-//! force-start follows a dependency chain for minutes): the scheduler function,
-//! invoked asynchronously. The bot answers at once; the scheduler's run tells the
-//! chat how it went.
+//! The commands the scheduler function takes, and how one invocation hands a
+//! command to it without waiting: the schedule bot hands over work that takes longer
+//! than a chat waits for (a force-start follows a dependency chain for minutes), and
+//! a sharded tick hands each shard its run. The scheduler's run tells the chat how
+//! it went.
+
+use chrono::{DateTime, FixedOffset};
+use serde::{Deserialize, Serialize};
 
 use crate::cloud::aws::error_text;
-use crate::lambda::Command;
+
+/// A manual invocation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Command {
+    /// A normal run; with `now`, a preview of a run at that instant.
+    Run {
+        /// Preview a run at this instant instead (acts on nothing, records nothing).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        now: Option<DateTime<FixedOffset>>,
+        /// Run one shard of the schedules (`{"index":0,"count":4}`): what a sharded
+        /// tick hands each invocation.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        shard: Option<Shard>,
+    },
+    /// Start the schedule now, in dependency order.
+    ForceStart {
+        /// The schedule.
+        schedule: String,
+    },
+    /// Stop the schedule now, in reverse dependency order.
+    ForceStop {
+        /// The schedule.
+        schedule: String,
+    },
+    /// Today's stop becomes `until` (`HH:MM`, the schedule's zone).
+    Extend {
+        /// The schedule.
+        schedule: String,
+        /// The new stop time.
+        until: String,
+    },
+    /// The schedule's groups, instances and states, and today's times.
+    Status {
+        /// The schedule.
+        schedule: String,
+    },
+    /// What a run at `at` would do; changes nothing.
+    Plan {
+        /// The instant.
+        at: DateTime<FixedOffset>,
+    },
+}
+
+/// One shard of a tick's schedules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Shard {
+    /// This shard, from 0.
+    pub index: u32,
+    /// How many there are.
+    pub count: u32,
+}
 
 /// Hands a command to the scheduler without waiting for it.
 #[allow(async_fn_in_trait)]

@@ -16,71 +16,19 @@
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_lambda_events::lambda_function_urls::LambdaFunctionUrlRequest;
-use chrono::{DateTime, FixedOffset, Utc};
-use serde::{Deserialize, Serialize};
+use chrono::Utc;
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::clock::Clock;
 use crate::cloud::Cloud;
 use crate::fleet::Direction;
 use crate::handoff::Handoff;
+pub use crate::handoff::{Command, Shard};
 use crate::ops::{self, OpError};
 use crate::run::{RunError, Runner, Scope};
 use crate::schedule::parse_time;
 use crate::store::Store;
-
-/// A manual invocation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "action", rename_all = "kebab-case", deny_unknown_fields)]
-pub enum Command {
-    /// A normal run; with `now`, a preview of a run at that instant.
-    Run {
-        /// Preview a run at this instant instead (acts on nothing, records nothing).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        now: Option<DateTime<FixedOffset>>,
-        /// Run one shard of the schedules (`{"index":0,"count":4}`): what a sharded
-        /// tick hands each invocation.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        shard: Option<Shard>,
-    },
-    /// Start the schedule now, in dependency order.
-    ForceStart {
-        /// The schedule.
-        schedule: String,
-    },
-    /// Stop the schedule now, in reverse dependency order.
-    ForceStop {
-        /// The schedule.
-        schedule: String,
-    },
-    /// Today's stop becomes `until` (`HH:MM`, the schedule's zone).
-    Extend {
-        /// The schedule.
-        schedule: String,
-        /// The new stop time.
-        until: String,
-    },
-    /// The schedule's groups, instances and states, and today's times.
-    Status {
-        /// The schedule.
-        schedule: String,
-    },
-    /// What a run at `at` would do; changes nothing.
-    Plan {
-        /// The instant.
-        at: DateTime<FixedOffset>,
-    },
-}
-
-/// One shard of a tick's schedules.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Shard {
-    /// This shard, from 0.
-    pub index: u32,
-    /// How many there are.
-    pub count: u32,
-}
 
 /// Everything the function can be invoked with.
 #[derive(Debug, Clone, Deserialize)]
