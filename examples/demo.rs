@@ -367,25 +367,17 @@ async fn across_accounts(demo: &mut Demo) {
     let payload = json!({"action":"run","now":"2026-12-29T10:00:00+09:00"});
     if let Some(answer) = demo.invoke(payload, &[("TARGETS", &targets)]).await {
         show(&answer, &|id| demo.names.name_and_id(id));
-        let mut up = Vec::new();
-        for (sdk, id) in &chain {
+        let mut seen = Vec::new();
+        for (sdk, id) in chain.iter().chain(&strangers) {
             let state = states_with(sdk).await.get(id).cloned();
-            up.push(format!(
+            seen.push(format!(
                 "{}={}",
                 demo.names.name(id),
                 state.as_deref().unwrap_or("?")
             ));
         }
+        let (up, untouched) = seen.split_at(chain.len());
         println!("   states: {}", up.join(" "));
-        let mut untouched = Vec::new();
-        for (sdk, id) in &strangers {
-            let state = states_with(sdk).await.get(id).cloned();
-            untouched.push(format!(
-                "{}={}",
-                demo.names.name(id),
-                state.as_deref().unwrap_or("?")
-            ));
-        }
         println!("   untagged: {}", untouched.join(", "));
     }
     demo.print_chat(true);
