@@ -134,12 +134,7 @@ async fn a_chain_of_database_service_group_and_nodes_stops_and_starts_back_to_it
     runner.clock.set(at("2026-11-30T18:00:00Z"));
     let report = runner.run(&[]).await.unwrap();
     let stopped = groups(&report, Direction::Stop);
-    let pos = |g: &str| {
-        stopped
-            .iter()
-            .position(|x| x == g)
-            .unwrap_or_else(|| panic!("{g} in {stopped:?}"))
-    };
+    let pos = |g: &str| position(&stopped, g);
     assert!(
         pos("WORKERS") < pos("SVC") && pos("SVC") < pos("DB") && pos("NODES") < pos("DB"),
         "{stopped:?}"
@@ -179,12 +174,7 @@ async fn a_chain_of_database_service_group_and_nodes_stops_and_starts_back_to_it
     runner.clock.set(at("2026-12-01T09:00:00Z"));
     let report = runner.run(&[]).await.unwrap();
     let started = groups(&report, Direction::Start);
-    let pos = |g: &str| {
-        started
-            .iter()
-            .position(|x| x == g)
-            .unwrap_or_else(|| panic!("{g} in {started:?}"))
-    };
+    let pos = |g: &str| position(&started, g);
     assert!(
         pos("DB") < pos("SVC") && pos("SVC") < pos("WORKERS") && pos("DB") < pos("NODES"),
         "{started:?}"
@@ -407,4 +397,12 @@ async fn each_kind_in_use_costs_an_idle_run_one_listing_at_most() {
         with.get("DescribeInstances"),
         without.get("DescribeInstances")
     );
+}
+
+/// Where group `g` stands among the groups acted on, in order.
+fn position(groups: &[String], g: &str) -> usize {
+    groups
+        .iter()
+        .position(|x| x == g)
+        .unwrap_or_else(|| panic!("{g} in {groups:?}"))
 }

@@ -354,50 +354,10 @@ pub async fn aurora_cluster(moto: &Moto, id: &str, tags: &[(&str, &str)]) {
         .expect("stop_db_cluster");
 }
 
-/// The power states of every tagged or untagged EC2 instance and database, by id.
+/// The power states of every tagged or untagged EC2 instance, database and cluster
+/// in the function's own account and Region, by id.
 pub async fn states(moto: &Moto) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    let ec2 = moto
-        .ec2()
-        .describe_instances()
-        .send()
-        .await
-        .expect("describe");
-    for i in ec2.reservations().iter().flat_map(|r| r.instances()) {
-        let state = i
-            .state()
-            .and_then(|s| s.name())
-            .map(|n| n.as_str().to_string());
-        out.insert(
-            i.instance_id().unwrap_or_default().to_string(),
-            state.unwrap_or_default(),
-        );
-    }
-    let dbs = moto
-        .rds()
-        .describe_db_instances()
-        .send()
-        .await
-        .expect("describe db");
-    for d in dbs.db_instances() {
-        out.insert(
-            d.db_instance_identifier().unwrap_or_default().to_string(),
-            d.db_instance_status().unwrap_or_default().to_string(),
-        );
-    }
-    let clusters = moto
-        .rds()
-        .describe_db_clusters()
-        .send()
-        .await
-        .expect("describe clusters");
-    for c in clusters.db_clusters() {
-        out.insert(
-            c.db_cluster_identifier().unwrap_or_default().to_string(),
-            c.status().unwrap_or_default().to_string(),
-        );
-    }
-    out
+    states_with(&moto.sdk).await
 }
 
 /// Runs `tests/iam/moto_setup.py` against this emulator (IAM users and roles, a
@@ -458,7 +418,8 @@ pub async fn sdk_in(moto: &Moto, role: Option<&str>, region: &str) -> aws_config
     }
 }
 
-/// The power states of EC2 instances and RDS databases seen through `sdk`, by id.
+/// The power states of EC2 instances, RDS databases and clusters seen through `sdk`,
+/// by id.
 pub async fn states_with(sdk: &aws_config::SdkConfig) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     let ec2 = aws_sdk_ec2::Client::new(sdk)
@@ -485,6 +446,17 @@ pub async fn states_with(sdk: &aws_config::SdkConfig) -> BTreeMap<String, String
         out.insert(
             d.db_instance_identifier().unwrap_or_default().to_string(),
             d.db_instance_status().unwrap_or_default().to_string(),
+        );
+    }
+    let clusters = aws_sdk_rds::Client::new(sdk)
+        .describe_db_clusters()
+        .send()
+        .await
+        .expect("describe clusters");
+    for c in clusters.db_clusters() {
+        out.insert(
+            c.db_cluster_identifier().unwrap_or_default().to_string(),
+            c.status().unwrap_or_default().to_string(),
         );
     }
     out
