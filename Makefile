@@ -12,7 +12,7 @@ export SAM_CLI_TELEMETRY := 0
 .PHONY: build test lint demo simulate bench bench-aws bench-targets venv package deploy destroy aws-ready bench-coldstart clean
 
 build:
-	$(CARGO) build --all-targets
+	$(CARGO) build --workspace --all-targets
 
 ## The local AWS emulator, the template linters and the SAM CLI, in a project
 ## virtualenv (requirements-dev.txt pins them).
@@ -28,7 +28,7 @@ $(MOTO): requirements-dev.txt
 ## reads the templates' IAM policies through tests/iam/policy.py), then both templates
 ## through cfn-lint and `sam validate --lint`, offline (a Region is all they need).
 test: lint venv
-	$(CARGO) test --all-targets
+	$(CARGO) test --workspace --all-targets
 	./target/debug/schedctl validate schedules
 	$(VENV)/bin/cfn-lint infra/template.yaml infra/spoke.yaml
 	AWS_DEFAULT_REGION=us-east-1 $(SAM) validate --lint --template infra/template.yaml
@@ -36,7 +36,7 @@ test: lint venv
 
 lint:
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 ## The real Lambda binary through a working day on the local emulator, then a chain
 ## of more kinds, a chain across accounts and Regions, and schedctl simulate's pacing.

@@ -22,19 +22,18 @@
 //! - [`simulate`]: the same run step on a virtual clock and a simulated fleet.
 #![warn(missing_docs)]
 
-pub mod calendar;
+// The core crate's modules, at the paths they have always had here.
+pub use scheduler_core::{calendar, fleet, plan, schedule};
+
 pub mod chatbot;
 pub mod clock;
 pub mod cloud;
 pub mod config;
-pub mod fleet;
 pub mod handoff;
 pub mod lambda;
 pub mod notify;
 pub mod ops;
-pub mod plan;
 pub mod run;
-pub mod schedule;
 pub mod secrets;
 pub mod simulate;
 pub mod store;

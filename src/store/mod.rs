@@ -13,37 +13,8 @@ use chrono::{NaiveDate, NaiveTime};
 
 use crate::fleet::Direction;
 use crate::plan::RunState;
-use crate::schedule::{Catalog, ExceptionItem, GroupItem, ScheduleError, ScheduleItem};
-
-/// The items of the three schedule tables (or a folder of schedule files).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Items {
-    /// Schedule items.
-    pub schedules: Vec<ScheduleItem>,
-    /// Group items.
-    pub groups: Vec<GroupItem>,
-    /// Exception items.
-    pub exceptions: Vec<ExceptionItem>,
-    /// Files that could not be read as schedule files, by the schedule (or file) name.
-    pub errors: Vec<ScheduleError>,
-}
-
-impl Items {
-    /// Validates the items into a catalog; items that could not even be read are
-    /// reported with the catalog's own errors.
-    pub fn catalog(&self, default_tz: chrono_tz::Tz) -> Catalog {
-        let mut catalog =
-            Catalog::build(&self.schedules, &self.groups, &self.exceptions, default_tz);
-        // A schedule with an unreadable group or exception item is incomplete: skip it.
-        catalog
-            .schedules
-            .retain(|s| !self.errors.iter().any(|e| e.schedule == s.name));
-        catalog.errors.extend(self.errors.iter().cloned());
-        catalog.errors.sort();
-        catalog.errors.dedup();
-        catalog
-    }
-}
+use crate::schedule::Catalog;
+pub use crate::schedule::Items;
 
 /// What can go wrong reading or writing the store.
 #[derive(Debug, thiserror::Error)]

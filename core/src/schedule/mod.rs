@@ -1,6 +1,7 @@
 //! The schedule model: the stored items, the validated types the planner uses, and
 //! the step between them that rejects a broken schedule with an error naming it.
 
+pub mod file;
 mod items;
 mod parse;
 
@@ -101,6 +102,36 @@ fn glob(pattern: &[u8], text: &[u8]) -> bool {
     }
     pattern[p..].iter().all(|c| *c == b'*')
 }
+/// The items of the three schedule tables (or a folder of schedule files).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Items {
+    /// Schedule items.
+    pub schedules: Vec<ScheduleItem>,
+    /// Group items.
+    pub groups: Vec<GroupItem>,
+    /// Exception items.
+    pub exceptions: Vec<ExceptionItem>,
+    /// Files that could not be read as schedule files, by the schedule (or file) name.
+    pub errors: Vec<ScheduleError>,
+}
+
+impl Items {
+    /// Validates the items into a catalog; items that could not even be read are
+    /// reported with the catalog's own errors.
+    pub fn catalog(&self, default_tz: chrono_tz::Tz) -> Catalog {
+        let mut catalog =
+            Catalog::build(&self.schedules, &self.groups, &self.exceptions, default_tz);
+        // A schedule with an unreadable group or exception item is incomplete: skip it.
+        catalog
+            .schedules
+            .retain(|s| !self.errors.iter().any(|e| e.schedule == s.name));
+        catalog.errors.extend(self.errors.iter().cloned());
+        catalog.errors.sort();
+        catalog.errors.dedup();
+        catalog
+    }
+}
+
 /// Name of the one implicit group of a schedule that defines no groups.
 pub const DEFAULT_GROUP: &str = "all";
 

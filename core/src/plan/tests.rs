@@ -1,7 +1,7 @@
 use super::*;
-use crate::cloud::sim::{FleetFile, SimCloud};
-use crate::store::Items;
-use crate::store::files::parse_into;
+use crate::schedule::Items;
+use crate::schedule::file::parse_into;
+use crate::sim::{FleetFile, SimCloud};
 use chrono_tz::Tz;
 use proptest::prelude::*;
 
