@@ -202,6 +202,7 @@ fn power_word(p: Power) -> &'static str {
         Power::Stopped => "stopped",
         Power::Busy => "busy",
         Power::Gone => "gone",
+        Power::Failed => "failed",
     }
 }
 

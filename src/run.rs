@@ -1,11 +1,15 @@
-//! One run: load → observe → plan → commit → act → the bookkeeping after acting,
-//! then follow the dependency chain while the time budget lasts, and tell the chat.
+//! One run, I/O only: load → observe → plan → commit → act → the bookkeeping after
+//! acting, pass after pass while the core says to look again and the budget allows;
+//! then the wake-up, and the chat.
 //!
 //! The state is committed with a conditional write *before* acting, so when two runs
 //! overlap only the one whose write lands acts; the other stops without touching
-//! anything. The Lambda function, `schedctl` and the simulator all run this loop.
+//! anything. Every decision between the I/O steps is the core's
+//! ([`crate::plan::steps`]). The Lambda function, `schedctl` and the simulator all run
+//! this loop.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Utc};
@@ -14,11 +18,13 @@ use serde::Serialize;
 use crate::clock::Clock;
 use crate::cloud::{Cloud, Look, ObserveError};
 use crate::fleet::{Direction, Failure, Instance, Target};
+use crate::handoff::{Command, Shard};
 use crate::notify::deliver::Notifier;
-use crate::notify::{Context, InstanceInfo, Message, compose};
-use crate::plan::{Action, Event, Plan, Request, Settings, What, plan};
+use crate::notify::{Context, InstanceInfo, Message, compose_for};
+use crate::plan::steps::{Next, Steps, World};
+use crate::plan::{Action, Event, Plan, Request, RunState, Settings, Unseen, What};
 use crate::schedule::{Catalog, ScheduleError, TagPatterns};
-use crate::store::{StateKey, Store, StoreError, save_state};
+use crate::store::{Store, StoreError, Versioned, commit};
 use crate::wakeup::Wakeups;
 
 /// How runs behave.
@@ -81,6 +87,10 @@ pub struct RunReport {
     pub next_look: Option<DateTime<Utc>>,
     /// The wake-up the run asked for, if it needed one before the next tick.
     pub wakeup: Option<DateTime<Utc>>,
+    /// The schedules whose start or stop began in this run (the chat says
+    /// "starting" once per start, however many runs carry it on).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub began: BTreeMap<String, Direction>,
 }
 
 impl RunReport {
@@ -103,34 +113,7 @@ pub enum RunError {
     Observe(#[from] ObserveError),
 }
 
-/// Which schedules a run plans.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Scope {
-    /// Every schedule.
-    All,
-    /// Those of shard `index` of `count`: with state kept per schedule, shards run
-    /// at once without contending. Shard 0 reports the catalog's problems.
-    Shard {
-        /// This shard, from 0.
-        index: u32,
-        /// How many there are.
-        count: u32,
-    },
-    /// These schedules only (an event about them).
-    Only(BTreeSet<String>),
-}
-
-/// The shard a schedule belongs to: a stable hash of its name (FNV-1a), so every
-/// invocation agrees without talking to the others.
-pub fn shard_of(name: &str, count: u32) -> u32 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in name.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    (h % u64::from(count.max(1))) as u32
-}
+pub use crate::plan::{Scope, shard_of};
 
 /// The adapters a run needs, built once per process.
 #[derive(Debug)]
@@ -181,109 +164,79 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
         self.run_in(&Scope::All, requests).await
     }
 
-    /// One run of the schedules of `scope`.
+    /// One run of the schedules of `scope`: load, then pass by pass observe, plan
+    /// (the core's [`Steps`]), commit, act; sleep when the core says to look again
+    /// within the budget; then ask for a wake-up and tell the chat, always, even when a
+    /// later step failed (the error is said too, and returned).
     pub async fn run_in(&self, scope: &Scope, requests: &[Request]) -> Result<RunReport, RunError> {
         let started = self.clock.now();
         let mut report = RunReport {
             dry_run: self.config.dry_run,
             ..RunReport::default()
         };
-        let mut catalog = self.catalog().await?;
-        match scope {
-            Scope::All => {}
-            Scope::Shard { index, count } => {
-                catalog.narrow(|s| shard_of(&s.name, *count) == *index, *index == 0)
-            }
-            Scope::Only(names) => catalog.narrow(|s| names.contains(&s.name), false),
-        }
-        let mut stored = self.store.load_state().await?;
-        // A run of part of the schedules looks only where they live, once known.
+        let mut catalog = self
+            .store
+            .load_catalog_shared(self.config.default_tz)
+            .await?;
+        let mut stored = self.store.checkout_state().await?;
+        let notes = self.notes();
+        let settings = Settings {
+            poll_every: chrono::Duration::from_std(self.config.poll_every)
+                .unwrap_or(self.config.settings.poll_every),
+            ..self.config.settings
+        };
         let look = Look {
             kinds: catalog.kinds_in_use(),
-            places: match scope {
-                Scope::All => None,
-                _ => catalog
-                    .schedules
-                    .iter()
-                    .map(|s| {
-                        stored
-                            .state
-                            .schedules
-                            .get(&s.name)
-                            .and_then(|st| st.places.clone())
-                    })
-                    .collect::<Option<Vec<_>>>()
-                    .map(|known| known.into_iter().flatten().collect()),
-            },
+            places: self.places(scope, &catalog, &stored),
         };
-        let mut requests = requests.to_vec();
+        let mut steps = Steps::new(scope.clone(), requests, self.config.dry_run);
         let mut infos: BTreeMap<String, InstanceInfo> = BTreeMap::new();
         let follow_for = self.config.budget.saturating_sub(self.config.chat_deadline);
-        let mut superseded_passes = 0;
+        let mut failure: Option<RunError> = None;
         loop {
             let now = self.clock.now();
             report.at.get_or_insert(now);
             report.passes += 1;
-            let seen = self.cloud.observe(&look).await?;
-            let fleet = seen.instances;
-            let held = waiting(&catalog, &stored.state, &seen.unreachable);
-            let reported;
-            let planned_with = if seen.unreachable.is_empty() {
-                &catalog
-            } else {
-                // Said once while it lasts, like any other problem that skips nothing.
-                let mut with = catalog.clone();
-                let names: Vec<&str> = held.iter().map(String::as_str).collect();
-                for u in &seen.unreachable {
-                    with.warnings.push(ScheduleError::new(
-                        "(targets)",
-                        format!(
-                            "{} could not be observed ({}); its resources are left alone{}",
-                            if u.place.is_empty() {
-                                "This account and Region"
-                            } else {
-                                &u.place
-                            },
-                            u.error,
-                            if names.is_empty() {
-                                String::new()
-                            } else {
-                                format!(", and {} wait for it", names.join(", "))
-                            }
-                        ),
-                    ));
+            let seen = match self.cloud.observe(&look).await {
+                Ok(seen) => seen,
+                Err(e) => {
+                    failure = Some(e.into());
+                    break;
                 }
-                reported = with;
-                &reported
             };
-            let mut p = plan(
-                now,
-                planned_with,
-                &fleet,
-                &stored.state,
-                &requests,
-                &self.config.settings,
-            );
-            if !held.is_empty() {
-                p.hold(&held, &stored.state);
-            }
-            if self.config.dry_run {
-                // Nothing acts, so no chain progresses: keep only what a dry run can
-                // know (transitions seen, warnings sent, errors reported).
-                for s in p.state.schedules.values_mut() {
-                    s.sequence = None;
-                }
-            }
-            // Commit before acting: a schedule another run wrote first is that run's
-            // to act on, and this run leaves it alone.
-            let lost = save_state(&self.store, &mut stored, &p.state).await?;
-            let lost: BTreeSet<String> = lost
-                .into_iter()
-                .filter_map(|k| match k {
-                    StateKey::Schedule(name) => Some(name),
-                    StateKey::Run => None,
+            let unseen: Vec<Unseen> = seen
+                .unreachable
+                .iter()
+                .map(|u| Unseen {
+                    place: u.place.clone(),
+                    kind: None,
+                    error: u.error.clone(),
                 })
                 .collect();
+            let world = World {
+                catalog: &catalog,
+                settings: &settings,
+                allowed: Some(&self.config.allowed),
+                notes: &notes,
+            };
+            let fleet = &seen.instances;
+            let mut p = steps.pass(
+                now,
+                world,
+                fleet,
+                seen.index.as_deref(),
+                &unseen,
+                &stored.state,
+            );
+            // Commit before acting: a schedule another run wrote first is that run's
+            // to act on, and this run leaves it alone.
+            let lost = match commit(&self.store, &mut stored, &p).await {
+                Ok(lost) => lost,
+                Err(e) => {
+                    failure = Some(e.into());
+                    break;
+                }
+            };
             if !lost.is_empty() {
                 tracing::warn!(
                     action = "skip",
@@ -291,85 +244,133 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
                     "another run committed these schedules first; this run leaves them to it"
                 );
                 report.superseded = true;
-                p.drop_schedules(&lost);
             }
-            // A request for a schedule another run took is still to be done.
-            requests.retain(|r| {
-                let (Request::ForceStart(n) | Request::ForceStop(n)) = r;
-                lost.contains(n)
-            });
-            remember_names(&mut infos, &p, &fleet);
-            let failures = if self.config.dry_run {
+            steps.committed(&mut p, &lost);
+            remember_names(&mut infos, &p, fleet);
+            let failures = if steps.acts() {
+                self.act(&p.actions).await
+            } else {
                 for a in &p.actions {
                     log_action(a, true);
                 }
                 Vec::new()
-            } else {
-                self.act(&p.actions).await
             };
-            p.after_act(now, &catalog, &fleet, &failures);
-            catalog.clear_force_start(&p.clear_force_start);
-            if !self.config.dry_run {
-                for name in &p.clear_force_start {
-                    if let Err(e) = self.store.clear_force_start(name).await {
-                        p.events.push(error_event(
+            p.after_act(now, &catalog, fleet, &failures);
+            if !p.clear_force_start.is_empty() {
+                Arc::make_mut(&mut catalog).clear_force_start(&p.clear_force_start);
+                for name in p.clear_force_start.clone() {
+                    if !steps.acts() {
+                        break;
+                    }
+                    if let Err(e) = self.store.clear_force_start(&name).await {
+                        p.note_error(
                             now,
                             &catalog,
-                            name,
+                            &name,
                             format!("cannot clear ForceStart: {e}"),
-                        ));
+                        );
                     }
                 }
             }
             if !failures.is_empty() {
                 // Keep what the cloud refused: these parts were just written by this
                 // run, so only a run that overtook it since can have changed them.
-                save_state(&self.store, &mut stored, &p.state).await?;
+                if let Err(e) = commit(&self.store, &mut stored, &p).await {
+                    failure = Some(e.into());
+                }
             }
             for e in &p.events {
                 log_event(e);
             }
             report.actions.append(&mut p.actions);
             report.events.append(&mut p.events);
+            for (name, direction) in std::mem::take(&mut p.began) {
+                report.began.insert(name, direction);
+            }
             report.next_look = p.next_look;
-
-            let elapsed = (self.clock.now() - started).to_std().unwrap_or_default();
-            if !lost.is_empty() && superseded_passes < 3 && elapsed < follow_for {
-                // A superseded step is not a lost one: look again at once, from the
-                // state the other run left.
-                superseded_passes += 1;
-                stored = self.store.load_state().await?;
-                continue;
+            if failure.is_some() {
+                break;
             }
-            // Follow what is due within the budget: wait for the next look when it is
-            // near, and look every poll interval while a chain is open (a group may
-            // be up sooner than expected); beyond the budget, events, wake-ups and
-            // the tick take over.
-            let chain_open = stored
-                .state
-                .schedules
-                .values()
-                .any(|s| s.sequence.is_some());
             let now = self.clock.now();
-            let left = follow_for.saturating_sub(elapsed);
-            let due_in = report
-                .next_look
-                .map(|t| (t - now).to_std().unwrap_or_default());
-            let wait = match due_in {
-                _ if self.config.dry_run => None,
-                Some(d) if d <= self.config.poll_every.min(left) => Some(d),
-                _ if chain_open && self.config.poll_every <= left => Some(self.config.poll_every),
-                _ => None,
-            };
-            match wait {
-                Some(w) => self.clock.sleep(w.max(StdDuration::from_secs(1))).await,
-                None => break,
+            let elapsed = (now - started).to_std().unwrap_or_default();
+            let left = chrono::Duration::from_std(follow_for.saturating_sub(elapsed))
+                .unwrap_or_else(|_| chrono::Duration::zero());
+            match steps.next(&p, &lost, now, left) {
+                Next::Done => break,
+                Next::Reload => match self.store.load_state().await {
+                    Ok(fresh) => stored = fresh,
+                    Err(e) => {
+                        failure = Some(e.into());
+                        break;
+                    }
+                },
+                Next::At(at) => {
+                    let wait = (at - now).to_std().unwrap_or_default();
+                    self.clock.sleep(wait.max(StdDuration::from_secs(1))).await;
+                }
             }
+        }
+        if let Some(e) = failure.take() {
+            if report.actions.is_empty() && report.events.is_empty() {
+                // Nothing was done or decided: nothing to tell but the error.
+                self.store.checkin_state(stored);
+                return Err(e);
+            }
+            tracing::error!(action = "error", "the run stopped early: {e}");
+            report.events.push(Event {
+                at: self.clock.now().fixed_offset(),
+                schedule: "(run)".into(),
+                what: What::Error {
+                    message: format!(
+                        "the run stopped early: {e}; what it did is above, and the next run carries on from what was saved"
+                    ),
+                },
+            });
+            failure = Some(e);
         }
         report.events.sort_by_key(|e| e.at);
         self.set_wakeup(scope, &mut report, &mut stored).await;
+        self.store.checkin_state(stored);
         self.notify(&mut report, infos).await;
-        Ok(report)
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(report),
+        }
+    }
+
+    /// The deployment's own problems that skip nothing (a chat channel that is off).
+    fn notes(&self) -> Vec<ScheduleError> {
+        self.notifier
+            .problems
+            .iter()
+            .map(|p| ScheduleError::new("(chat)", p.clone()))
+            .collect()
+    }
+
+    /// A run of part of the schedules looks only where they live, once that is known
+    /// for all of them.
+    fn places(
+        &self,
+        scope: &Scope,
+        catalog: &Catalog,
+        stored: &Versioned,
+    ) -> Option<BTreeSet<String>> {
+        if matches!(scope, Scope::All) {
+            return None;
+        }
+        catalog
+            .schedules
+            .iter()
+            .filter(|s| scope.includes(&s.name))
+            .map(|s| {
+                stored
+                    .state
+                    .schedules
+                    .get(&s.name)
+                    .and_then(|st| st.places.clone())
+            })
+            .collect::<Option<Vec<_>>>()
+            .map(|known| known.into_iter().flatten().collect())
     }
 
     /// An event about `ids` (they reached a state): a full run when one of them is
@@ -377,7 +378,7 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
     /// otherwise, for the price of reading the state. Events are wake-ups only:
     /// missing, late or repeated ones change nothing but timing.
     pub async fn wake(&self, ids: &[String]) -> Result<Option<RunReport>, RunError> {
-        let stored = self.store.load_state().await?;
+        let stored = self.store.checkout_state().await?;
         // An id may come with its place (`id@account/region`) or without.
         let matches = |key: &String| {
             let bare = key.rsplit_once('@').map_or(key.as_str(), |(id, _)| id);
@@ -395,6 +396,7 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
             })
             .map(|(name, _)| name.clone())
             .collect();
+        self.store.checkin_state(stored);
         if relevant.is_empty() {
             tracing::debug!(action = "event", ?ids, "not part of anything in progress");
             return Ok(None);
@@ -425,25 +427,48 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
             return;
         }
         // A shard wakes itself; any other run wakes a whole run.
-        let (name, input) = match scope {
+        let (name, command) = match scope {
             Scope::Shard { index, count } => (
                 format!("{}-{index}", crate::wakeup::NEXT_LOOK),
-                format!(r#"{{"action":"run","shard":{{"index":{index},"count":{count}}}}}"#),
+                Command::Run {
+                    now: None,
+                    shard: Some(Shard {
+                        index: *index,
+                        count: *count,
+                    }),
+                },
             ),
             _ => (
                 crate::wakeup::NEXT_LOOK.to_string(),
-                r#"{"action":"run"}"#.to_string(),
+                Command::Run {
+                    now: None,
+                    shard: None,
+                },
             ),
         };
         if stored.state.run.wakeups.get(&name) == Some(&at) {
             return;
         }
+        let input = match serde_json::to_string(&command) {
+            Ok(input) => input,
+            Err(e) => {
+                tracing::error!(action = "wakeup", "cannot encode the wake-up: {e}");
+                return;
+            }
+        };
         match self.wakeups.set(&name, at, &input).await {
             Ok(()) => {
                 report.wakeup = Some(at);
-                let mut next = stored.state.clone();
-                next.run.wakeups.insert(name, at);
-                if let Err(e) = save_state(&self.store, stored, &next).await {
+                let mut run = stored.state.run.clone();
+                run.wakeups.insert(name, at);
+                let record = Plan {
+                    state: RunState {
+                        run,
+                        ..RunState::default()
+                    },
+                    ..Plan::default()
+                };
+                if let Err(e) = commit(&self.store, stored, &record).await {
                     tracing::warn!(action = "wakeup", "wake-up set but not recorded: {e}");
                 }
             }
@@ -459,7 +484,7 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
             language: self.notifier.language,
             function_name: self.notifier.function_name.clone(),
         };
-        let mut messages = compose(&report.events, &ctx);
+        let mut messages = compose_for(&report.events, &report.began, &ctx);
         if self.config.dry_run {
             for m in &mut messages {
                 m.title = format!("[dry run] {}", m.title);
@@ -544,15 +569,6 @@ fn remember_names(infos: &mut BTreeMap<String, InstanceInfo>, p: &Plan, fleet: &
     }
 }
 
-fn error_event(now: DateTime<Utc>, catalog: &Catalog, schedule: &str, message: String) -> Event {
-    let tz = catalog.get(schedule).map_or(chrono_tz::UTC, |s| s.tz);
-    Event {
-        at: now.with_timezone(&tz).fixed_offset(),
-        schedule: schedule.to_string(),
-        what: What::Error { message },
-    }
-}
-
 fn log_action(a: &Action, dry_run: bool) {
     for t in &a.targets {
         tracing::info!(
@@ -593,29 +609,4 @@ fn ceil_to(t: DateTime<Utc>, step: chrono::Duration) -> DateTime<Utc> {
             step
         };
     DateTime::from_timestamp(up, 0).unwrap_or(t)
-}
-
-/// The schedules that must wait because an account or Region they use could not be
-/// observed: those seen there before, and those never looked up (which could be).
-fn waiting(
-    catalog: &Catalog,
-    state: &crate::plan::RunState,
-    unreachable: &[crate::cloud::Unreachable],
-) -> BTreeSet<String> {
-    if unreachable.is_empty() {
-        return BTreeSet::new();
-    }
-    let down: BTreeSet<&str> = unreachable.iter().map(|u| u.place.as_str()).collect();
-    catalog
-        .schedules
-        .iter()
-        .filter(|s| {
-            state
-                .schedules
-                .get(&s.name)
-                .and_then(|st| st.places.as_ref())
-                .is_none_or(|places| places.iter().any(|p| down.contains(p.as_str())))
-        })
-        .map(|s| s.name.clone())
-        .collect()
 }

@@ -167,6 +167,7 @@ pub fn simulate(
     // queued, so an instance's arrival is announced once.
     let mut deliveries: BTreeMap<DateTime<Utc>, Vec<String>> = BTreeMap::new();
     let mut announced: HashSet<(String, DateTime<Utc>)> = HashSet::new();
+    let mut progress = Progress::new(span);
     loop {
         let next_event = deliveries.keys().next().copied();
         let Some(at) = [Some(next_tick), next_event, wake_at]
@@ -179,6 +180,7 @@ pub fn simulate(
         if at > span.to {
             break;
         }
+        progress.at(at);
         // A run that outlasted the next wake delays it, as a busy function does.
         if clock.now() < at {
             clock.set(at);
@@ -233,6 +235,7 @@ pub fn simulate(
             }
         }
     }
+    progress.done();
     // Events dated back to the instant a state was reached sort before the pass that saw it.
     events.sort_by_key(|e| e.at);
 
@@ -341,5 +344,45 @@ impl fmt::Display for Report {
             }
         }
         Ok(())
+    }
+}
+
+/// How far a long simulation has got, on standard error when it is a terminal: a
+/// week of a large fleet takes seconds, and silence would look like a hang.
+struct Progress {
+    span: Span,
+    shown: Option<std::time::Instant>,
+    on: bool,
+}
+
+impl Progress {
+    fn new(span: Span) -> Progress {
+        use std::io::IsTerminal;
+        Progress {
+            span,
+            shown: None,
+            on: std::io::stderr().is_terminal() && span.to - span.from > Duration::days(1),
+        }
+    }
+
+    /// Shows the simulated instant `at`, at most a few times a second.
+    fn at(&mut self, at: DateTime<Utc>) {
+        if !self.on || self.shown.is_some_and(|t| t.elapsed().as_millis() < 250) {
+            return;
+        }
+        self.shown = Some(std::time::Instant::now());
+        let whole = (self.span.to - self.span.from).num_seconds().max(1);
+        let part = (at - self.span.from).num_seconds();
+        eprint!(
+            "\rsimulating {}  {:>3}%",
+            at.format("%Y-%m-%d %H:%M"),
+            part * 100 / whole
+        );
+    }
+
+    fn done(&mut self) {
+        if self.on && self.shown.is_some() {
+            eprint!("\r{:40}\r", "");
+        }
     }
 }

@@ -91,8 +91,12 @@ pub enum Power {
     /// Up but not to be acted on now (RDS `backing-up`, `modifying`, ...): counts as
     /// ready for dependents, and a stop waits for it to settle.
     Busy,
-    /// Gone or broken (terminated, deleted, failed): not part of any group.
+    /// Gone (terminated, deleted): not part of any group.
     Gone,
+    /// In a state the service cannot start or stop it from (RDS `failed`,
+    /// `incompatible-parameters`, `inaccessible-encryption-credentials`, ...): still
+    /// a member of its group, never up, and reported with the state as its reason.
+    Failed,
 }
 
 impl Power {

@@ -10,6 +10,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 
 use crate::fleet::{Capacity, Direction, Instance, Kind, Power, Target};
+use crate::plan::FleetIndex;
 
 /// A fleet description, the `FLEET.json` of `schedctl simulate`.
 #[derive(Debug, Clone, Deserialize)]
@@ -104,6 +105,9 @@ pub struct SimCloud {
     /// Per instance (as `instances`), the sizes of one that scales: now, and kept on
     /// it (the saved-sizes tag) by the last stop.
     sizes: Vec<(Option<Capacity>, Option<Capacity>)>,
+    /// The fleet indexed by `ScheduleName`: the simulated fleet keeps its tags, so
+    /// one index serves every observation.
+    tags: Arc<FleetIndex>,
 }
 
 impl SimCloud {
@@ -146,10 +150,16 @@ impl SimCloud {
         SimCloud {
             instances,
             index,
+            tags: Arc::new(FleetIndex::build(&view)),
             view: Arc::new(view),
             from,
             sizes,
         }
+    }
+
+    /// The fleet indexed by `ScheduleName`, for every observation of it.
+    pub fn index(&self) -> Arc<FleetIndex> {
+        Arc::clone(&self.tags)
     }
 
     fn settle(&mut self, now: DateTime<Utc>) {

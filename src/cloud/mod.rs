@@ -8,6 +8,7 @@ pub mod sim;
 use std::sync::Arc;
 
 use crate::fleet::{Direction, Failure, Instance, Kind, Target};
+use crate::plan::FleetIndex;
 
 /// The fleet could not be observed at all.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +29,10 @@ pub struct Observation {
     /// The accounts and Regions that could not be observed, and why: their
     /// resources are missing from `instances`.
     pub unreachable: Vec<Unreachable>,
+    /// `instances` indexed by `ScheduleName`, when the observer keeps one (the
+    /// simulated fleet, whose tags never change, builds it once); the planner builds
+    /// it otherwise.
+    pub index: Option<Arc<FleetIndex>>,
 }
 
 impl Observation {
@@ -36,6 +41,7 @@ impl Observation {
         Observation {
             instances: Arc::new(instances),
             unreachable: Vec::new(),
+            index: None,
         }
     }
 }

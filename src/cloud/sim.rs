@@ -39,10 +39,11 @@ impl Cloud for SimFleet {
     /// memory, and handing out the one shared copy keeps long simulations fast.
     async fn observe(&self, _look: &Look) -> Result<Observation, ObserveError> {
         let now = self.clock.now();
-        Ok(Observation {
-            instances: self.with(|c| c.snapshot(now)),
+        Ok(self.with(|c| Observation {
+            instances: c.snapshot(now),
             unreachable: Vec::new(),
-        })
+            index: Some(c.index()),
+        }))
     }
 
     async fn act(&self, direction: Direction, targets: &[Target]) -> Vec<Failure> {

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, FixedOffset};
 use serde::Serialize;
 
+use crate::fleet::Direction;
 use crate::plan::{Event, What};
 
 /// What a message is about, which decides its colour in every format.
@@ -200,8 +201,28 @@ fn hhmm(t: &DateTime<FixedOffset>) -> String {
 }
 
 /// The messages for one run's events: per schedule, one for everything but errors and
-/// one for errors.
+/// one for errors. A run with a group's start says "starting".
 pub fn compose(events: &[Event], ctx: &Context) -> Vec<Message> {
+    let began: BTreeMap<String, Direction> = events
+        .iter()
+        .filter_map(|e| match e.what {
+            What::Start { .. } => Some((e.schedule.clone(), Direction::Start)),
+            What::Stop { .. } => Some((e.schedule.clone(), Direction::Stop)),
+            _ => None,
+        })
+        .collect();
+    compose_for(events, &began, ctx)
+}
+
+/// [`compose`], knowing which schedules' starts or stops `began` in this run: only
+/// those say "starting" (or "stopping"); a run that carries on one another run began
+/// says it is under way, so one start is announced once however many runs (ticks,
+/// events, wake-ups, overlapping) take part in it.
+pub fn compose_for(
+    events: &[Event],
+    began: &BTreeMap<String, Direction>,
+    ctx: &Context,
+) -> Vec<Message> {
     let lang = ctx.language;
     let mut by_schedule: BTreeMap<&str, Vec<&Event>> = BTreeMap::new();
     for e in events {
@@ -240,20 +261,33 @@ pub fn compose(events: &[Event], ctx: &Context) -> Vec<Message> {
                         (true, Language::Ko) => "시작",
                         (false, Language::Ko) => "중지",
                     };
-                    headline.get_or_insert_with(|| {
-                        if starting {
-                            tr(
-                                lang,
-                                &format!("{schedule}: starting"),
-                                &format!("{schedule}: 시작 중"),
-                            )
+                    let fresh = began.get(schedule)
+                        == Some(if starting {
+                            &Direction::Start
                         } else {
-                            tr(
-                                lang,
-                                &format!("{schedule}: stopping"),
-                                &format!("{schedule}: 중지 중"),
-                            )
-                        }
+                            &Direction::Stop
+                        });
+                    headline.get_or_insert_with(|| match (starting, fresh) {
+                        (true, true) => tr(
+                            lang,
+                            &format!("{schedule}: starting"),
+                            &format!("{schedule}: 시작 중"),
+                        ),
+                        (true, false) => tr(
+                            lang,
+                            &format!("{schedule}: start under way"),
+                            &format!("{schedule}: 시작 진행 중"),
+                        ),
+                        (false, true) => tr(
+                            lang,
+                            &format!("{schedule}: stopping"),
+                            &format!("{schedule}: 중지 중"),
+                        ),
+                        (false, false) => tr(
+                            lang,
+                            &format!("{schedule}: stop under way"),
+                            &format!("{schedule}: 중지 진행 중"),
+                        ),
                     });
                     fields.push(Field {
                         title: format!("{group} {verb} · {at}"),

@@ -2,7 +2,7 @@
 //! DynamoDB, with the same conditional-write rule. The simulator runs on it, and the
 //! handlers are tested on it without an emulator.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use chrono::{NaiveDate, NaiveTime};
 
@@ -24,8 +24,12 @@ struct Inner {
     /// The state's parts as stored: version and JSON, as in DynamoDB.
     state: BTreeMap<StateKey, (u64, String)>,
     /// The catalog built from `items`, until they change: the simulator loads the
-    /// catalog every run, and rebuilding it would dominate a long simulation.
-    catalog: Option<(chrono_tz::Tz, Catalog)>,
+    /// catalog every run, and rebuilding (or copying) it would dominate a long
+    /// simulation.
+    catalog: Option<(chrono_tz::Tz, Arc<Catalog>)>,
+    /// The state as the last run of this process left it, decoded: the next run
+    /// takes it and decodes only the parts written since.
+    decoded: Option<Versioned>,
 }
 
 impl MemoryStore {
@@ -56,15 +60,68 @@ impl Store for MemoryStore {
     }
 
     async fn load_catalog(&self, default_tz: chrono_tz::Tz) -> Result<Catalog, StoreError> {
+        Ok(self.load_catalog_shared(default_tz).await?.as_ref().clone())
+    }
+
+    async fn load_catalog_shared(
+        &self,
+        default_tz: chrono_tz::Tz,
+    ) -> Result<Arc<Catalog>, StoreError> {
         let mut inner = self.lock();
         if let Some((tz, catalog)) = &inner.catalog
             && *tz == default_tz
         {
-            return Ok(catalog.clone());
+            return Ok(Arc::clone(catalog));
         }
-        let catalog = inner.items.catalog(default_tz);
-        inner.catalog = Some((default_tz, catalog.clone()));
+        let catalog = Arc::new(inner.items.catalog(default_tz));
+        inner.catalog = Some((default_tz, Arc::clone(&catalog)));
         Ok(catalog)
+    }
+
+    async fn checkout_state(&self) -> Result<Versioned, StoreError> {
+        let kept = self.lock().decoded.take();
+        let Some(mut kept) = kept else {
+            return self.load_state().await;
+        };
+        let inner = self.lock();
+        // Bring it up to date part by part: only what another run wrote since is
+        // decoded again.
+        let stale: Vec<StateKey> = kept
+            .versions
+            .keys()
+            .filter(|k| !inner.state.contains_key(*k))
+            .cloned()
+            .collect();
+        for key in stale {
+            kept.versions.remove(&key);
+            if let StateKey::Schedule(name) = &key {
+                kept.state.schedules.remove(name);
+            }
+        }
+        for (key, (version, json)) in &inner.state {
+            if kept.versions.get(key) == Some(version) {
+                continue;
+            }
+            let part = assemble(vec![(key.clone(), *version, json.clone())]);
+            match key {
+                StateKey::Run => kept.state.run = part.state.run,
+                StateKey::Schedule(name) => {
+                    let decoded = part
+                        .state
+                        .schedules
+                        .into_values()
+                        .next()
+                        .unwrap_or_default();
+                    kept.state.schedules.insert(name.clone(), decoded);
+                }
+            }
+            kept.versions.insert(key.clone(), *version);
+        }
+        Ok(kept)
+    }
+
+    fn checkin_state(&self, state: Versioned) {
+        self.lock().decoded = Some(state);
     }
 
     async fn load_state(&self) -> Result<Versioned, StoreError> {
@@ -169,9 +226,11 @@ impl MemoryStore {
         item.force_start = on;
         // The flag is the only difference: mend the kept catalog rather than rebuild it.
         if let Some((_, catalog)) = &mut inner.catalog {
+            let catalog = Arc::make_mut(catalog);
             for s in &mut catalog.schedules {
                 if s.name == schedule {
                     s.force_start = on;
+                    s.digest = s.fingerprint();
                 }
             }
         }

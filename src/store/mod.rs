@@ -8,11 +8,12 @@ pub mod memory;
 pub mod sync;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use chrono::{NaiveDate, NaiveTime};
 
 use crate::fleet::Direction;
-use crate::plan::RunState;
+use crate::plan::{Plan, RunState};
 use crate::schedule::Catalog;
 pub use crate::schedule::Items;
 
@@ -146,6 +147,79 @@ pub async fn save_state<S: Store>(
     Ok(written.conflicts)
 }
 
+/// Writes what a pass of a run changed: the planned schedules' parts that differ
+/// from `stored`, the deletions of [`Plan::removed`], and the run-wide part if it
+/// changed, each only if nobody wrote it since it was read; brings `stored` up to date
+/// with what was written. Returns the schedules another run wrote first: they are its
+/// to act on. Unlike [`save_state`], the parts of schedules the pass did not plan are
+/// not even compared, so a pass over a few schedules of a large catalog costs little.
+pub async fn commit<S: Store>(
+    store: &S,
+    stored: &mut Versioned,
+    plan: &Plan,
+) -> Result<BTreeSet<String>, StoreError> {
+    let encode = |e: serde_json::Error| StoreError::Service {
+        what: "encode the run state".into(),
+        message: e.to_string(),
+    };
+    let version = |k: &StateKey| stored.versions.get(k).copied().unwrap_or(0);
+    let mut changes = Vec::new();
+    if plan.state.run != stored.state.run {
+        let key = StateKey::Run;
+        changes.push(Change {
+            version: version(&key),
+            json: Some(serde_json::to_string(&plan.state.run).map_err(encode)?),
+            key,
+        });
+    }
+    for (name, part) in &plan.state.schedules {
+        if stored.state.schedules.get(name) != Some(part) {
+            let key = StateKey::Schedule(name.clone());
+            changes.push(Change {
+                version: version(&key),
+                json: Some(serde_json::to_string(part).map_err(encode)?),
+                key,
+            });
+        }
+    }
+    for name in &plan.removed {
+        if stored.state.schedules.contains_key(name) {
+            let key = StateKey::Schedule(name.clone());
+            changes.push(Change {
+                version: version(&key),
+                json: None,
+                key,
+            });
+        }
+    }
+    if changes.is_empty() {
+        return Ok(BTreeSet::new());
+    }
+    let written = store.write_state(&changes).await?;
+    for (key, v) in written.versions {
+        match &key {
+            StateKey::Run => stored.state.run = plan.state.run.clone(),
+            StateKey::Schedule(name) => match plan.state.schedules.get(name) {
+                Some(part) => {
+                    stored.state.schedules.insert(name.clone(), part.clone());
+                }
+                None => {
+                    stored.state.schedules.remove(name);
+                }
+            },
+        }
+        stored.versions.insert(key, v);
+    }
+    Ok(written
+        .conflicts
+        .into_iter()
+        .filter_map(|k| match k {
+            StateKey::Schedule(name) => Some(name),
+            StateKey::Run => None,
+        })
+        .collect())
+}
+
 /// Reads the stored parts back into a state: `parts` are (key, version, JSON). A part
 /// that no longer reads (an older format) is started afresh rather than failing runs.
 pub fn assemble(parts: Vec<(StateKey, u64, String)>) -> Versioned {
@@ -176,8 +250,29 @@ pub trait Store {
     async fn load_catalog(&self, default_tz: chrono_tz::Tz) -> Result<Catalog, StoreError> {
         Ok(self.load().await?.catalog(default_tz))
     }
+    /// The validated schedules, shared: a store that keeps the catalog it built hands
+    /// out the same one while its items do not change, so a run of a large catalog
+    /// copies nothing. Default: [`Store::load_catalog`].
+    async fn load_catalog_shared(
+        &self,
+        default_tz: chrono_tz::Tz,
+    ) -> Result<Arc<Catalog>, StoreError> {
+        Ok(Arc::new(self.load_catalog(default_tz).await?))
+    }
     /// The run state left by earlier runs.
     async fn load_state(&self) -> Result<Versioned, StoreError>;
+    /// The run state for a run of this process: a store may hand out the state it
+    /// kept from this process's last run, brought up to date part by part (by
+    /// version), rather than read and decode every part again. Give it back with
+    /// [`Store::checkin_state`]. Default: [`Store::load_state`].
+    async fn checkout_state(&self) -> Result<Versioned, StoreError> {
+        self.load_state().await
+    }
+    /// Gives back the state a run ended with, for the next run of this process.
+    /// Default: forgets it.
+    fn checkin_state(&self, state: Versioned) {
+        let _ = state;
+    }
     /// Writes each change if its part is still at the version it names; a part another
     /// run wrote first is reported in [`Written::conflicts`] and not written. Use
     /// [`save_state`] rather than calling this directly.

@@ -222,6 +222,7 @@ pub fn export(items: &Items) -> Vec<(String, String)> {
                 instance_type: g.instance_type.clone(),
                 dependency: g.dependency.clone(),
                 hibernate: g.hibernate,
+                optional: g.optional,
             })
             .collect();
         let mut exceptions: Vec<FileException> = items

@@ -1,9 +1,14 @@
 use super::*;
+use crate::fleet::{Direction, Instance, Power};
+use crate::schedule::Catalog;
 use crate::schedule::Items;
+use crate::schedule::TagPatterns;
 use crate::schedule::file::parse_into;
 use crate::sim::{FleetFile, SimCloud};
+use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 use proptest::prelude::*;
+use std::collections::BTreeSet;
 
 /// A schedule, a simulated fleet and the run state, driven run by run.
 struct Harness {
@@ -249,14 +254,25 @@ fn a_stop_waits_for_a_dependent_that_is_still_booting() {
 fn untagged_and_other_schedules_instances_are_never_touched() {
     let mut h = Harness::new(&[CHAIN], chain_fleet(""), "2026-11-30T08:55:00Z");
     let mut minute = at("2026-11-30T08:55:00Z");
+    let mut touched = BTreeSet::new();
     while minute < at("2026-12-01T00:00:00Z") {
         let p = h.run(&minute.to_rfc3339());
         for a in &p.actions {
             for t in &a.targets {
                 assert!(!["loose", "other"].contains(&t.id.as_str()), "{a:?}");
+                touched.insert((a.direction, t.id.clone()));
             }
         }
         minute += Duration::minutes(1);
+    }
+    // The day did start and stop the schedule's own instances, every one of them.
+    for id in ["db", "mw", "api1", "api2", "batch"] {
+        for d in [Direction::Start, Direction::Stop] {
+            assert!(
+                touched.contains(&(d, id.to_string())),
+                "{d} {id}: {touched:?}"
+            );
+        }
     }
 }
 
@@ -748,4 +764,360 @@ fn an_instance_that_falls_back_to_stopped_for_a_kms_key_is_reported_with_the_fix
         "{e:?}"
     );
     assert!(e[0].contains("deploy with KmsKeyArns"), "{e:?}");
+}
+
+/// A fleet of one schedule's groups: (id, kind, group, state).
+fn fleet_of(schedule: &str, members: &[(&str, &str, &str, &str)]) -> FleetFile {
+    let list: Vec<String> = members
+        .iter()
+        .map(|(id, kind, group, state)| {
+            format!(
+                r#"{{"id":"{id}","kind":"{kind}","tags":{{"ScheduleName":"{schedule}","ScheduleGroupName":"{group}"}},"state":"{state}"}}"#
+            )
+        })
+        .collect();
+    fleet(&format!(r#"{{"instances":[{}]}}"#, list.join(",")))
+}
+
+const DB_APP: &str = r#"{"ScheduleName":"Dev","DaysActive":"all","StartTime":"09:00","StopTime":"18:00",
+  "Groups":[{"GroupName":"DB","InstanceType":"RDS"},{"GroupName":"APP","InstanceType":"EC2","Dependency":["DB"]}]}"#;
+
+#[test]
+fn an_empty_dependency_group_holds_its_dependents_and_is_named_once() {
+    // Nothing is tagged into DB (or its database was deleted): APP must not start.
+    let f = fleet_of("Dev", &[("app", "ec2", "APP", "stopped")]);
+    let mut h = Harness::new(&[DB_APP], f, "2026-11-30T08:55:00Z");
+    let p = h.run("2026-11-30T09:00:00Z");
+    assert!(acts(&p).is_empty(), "{:?}", acts(&p));
+    assert_eq!(
+        errors(&p),
+        [
+            "Dev: DB has no resources tagged ScheduleName=Dev, ScheduleGroupName=DB (it takes RDS databases and clusters only); APP waits. Tag its resources, or mark the group \"Optional\": true"
+        ]
+    );
+    // Said once while it lasts, not every morning.
+    for t in [
+        "2026-11-30T09:05:00Z",
+        "2026-12-01T09:00:00Z",
+        "2026-12-01T09:05:00Z",
+    ] {
+        let p = h.run(t);
+        assert!(
+            acts(&p).is_empty() && errors(&p).is_empty(),
+            "{t}: {:?}",
+            errors(&p)
+        );
+    }
+    // An optional group lets its dependents start without it.
+    let optional = DB_APP.replace(
+        r#""InstanceType":"RDS""#,
+        r#""InstanceType":"RDS","Optional":true"#,
+    );
+    let f = fleet_of("Dev", &[("app", "ec2", "APP", "stopped")]);
+    let mut h = Harness::new(&[&optional], f, "2026-11-30T08:55:00Z");
+    assert_eq!(acts(&h.run("2026-11-30T09:00:00Z")), ["start APP [app]"]);
+}
+
+#[test]
+fn a_stop_scales_down_a_service_still_short_of_its_desired_count() {
+    // An ECS service at desired 2 whose tasks cannot be placed is "starting" for
+    // ever; so is an Auto Scaling group below its desired count. A stop scales them
+    // to zero like any other member, and the database behind them stops after.
+    let schedule = r#"{"ScheduleName":"Dev","DaysActive":"all","StartTime":"None","StopTime":"18:00",
+      "Groups":[{"GroupName":"DB","InstanceType":"RDS"},{"GroupName":"SVC","Dependency":["DB"]}]}"#;
+    let catalog = catalog(&[schedule]);
+    let tags = |g: &str| {
+        [("ScheduleName", "Dev"), ("ScheduleGroupName", g)]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let capacity = crate::fleet::Capacity {
+        min: 1,
+        desired: 2,
+        max: 4,
+    };
+    let mut ecs = Instance::new(
+        "cluster/api",
+        crate::fleet::Kind::Ecs,
+        tags("SVC"),
+        Power::Starting,
+    );
+    ecs.capacity = Some(capacity);
+    let mut asg = Instance::new(
+        "workers",
+        crate::fleet::Kind::Asg,
+        tags("SVC"),
+        Power::Starting,
+    );
+    asg.capacity = Some(capacity);
+    let db = Instance::new("db", crate::fleet::Kind::Rds, tags("DB"), Power::Running);
+    let stop = at("2026-11-30T18:00:00Z");
+    let mut state = RunState::default();
+    state.schedules.insert(
+        "Dev".into(),
+        ScheduleState {
+            consumed: Some(stop - Duration::minutes(5)),
+            ..ScheduleState::default()
+        },
+    );
+    let fleet = [ecs.clone(), asg.clone(), db.clone()];
+    let p = plan(stop, &catalog, &fleet, &state, &[], &Settings::default());
+    assert_eq!(acts(&p), ["stop SVC [cluster/api,workers]"]);
+    // Their sizes are kept for the next start.
+    let targets = &p.actions[0].targets;
+    assert!(
+        targets.iter().all(|t| t.capacity == Some(capacity)),
+        "{targets:?}"
+    );
+    // Once they are at zero, the database stops.
+    ecs.power = Power::Stopped;
+    asg.power = Power::Stopped;
+    let fleet = [ecs, asg, db];
+    let p = plan(
+        stop + Duration::minutes(1),
+        &catalog,
+        &fleet,
+        &p.state,
+        &[],
+        &Settings::default(),
+    );
+    assert_eq!(acts(&p), ["stop DB [db]"]);
+}
+
+#[test]
+fn a_pending_instance_is_stopped_once_it_can_be() {
+    let schedule =
+        r#"{"ScheduleName":"Dev","DaysActive":"all","StartTime":"None","StopTime":"18:00"}"#;
+    let catalog = catalog(&[schedule]);
+    let tags = [("ScheduleName".to_string(), "Dev".to_string())]
+        .into_iter()
+        .collect();
+    let mut i = Instance::new("i-1", crate::fleet::Kind::Ec2, tags, Power::Starting);
+    let stop = at("2026-11-30T18:00:00Z");
+    let mut state = RunState::default();
+    state.schedules.insert(
+        "Dev".into(),
+        ScheduleState {
+            consumed: Some(stop - Duration::minutes(5)),
+            ..ScheduleState::default()
+        },
+    );
+    let p = plan(
+        stop,
+        &catalog,
+        std::slice::from_ref(&i),
+        &state,
+        &[],
+        &Settings::default(),
+    );
+    // Pending: EC2 refuses to stop it yet; the plan looks again soon.
+    assert!(acts(&p).is_empty());
+    assert!(
+        p.next_look
+            .is_some_and(|t| t <= stop + Duration::seconds(30))
+    );
+    i.power = Power::Running;
+    let p = plan(
+        stop + Duration::seconds(30),
+        &catalog,
+        &[i],
+        &p.state,
+        &[],
+        &Settings::default(),
+    );
+    assert_eq!(acts(&p), ["stop all [i-1]"]);
+}
+
+#[test]
+fn a_failed_start_is_reported_at_the_first_look_that_shows_it() {
+    // EC2: stopped again with a state reason 15 s after the start (a KMS key).
+    let catalog = catalog(&[DB_APP]);
+    let tags = |g: &str| {
+        [("ScheduleName", "Dev"), ("ScheduleGroupName", g)]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let db = Instance::new("db", crate::fleet::Kind::Rds, tags("DB"), Power::Running);
+    let mut app = Instance::new("i-1", crate::fleet::Kind::Ec2, tags("APP"), Power::Stopped);
+    app.reason = Some("Client.UserInitiatedShutdown: User initiated shutdown".into());
+    let start = at("2026-11-30T09:00:00Z");
+    let mut state = RunState::default();
+    state.schedules.insert(
+        "Dev".into(),
+        ScheduleState {
+            consumed: Some(start - Duration::minutes(5)),
+            ..ScheduleState::default()
+        },
+    );
+    let p = plan(
+        start,
+        &catalog,
+        &[db.clone(), app.clone()],
+        &state,
+        &[],
+        &Settings::default(),
+    );
+    assert_eq!(acts(&p), ["start APP [i-1]"]);
+    app.reason = Some("Client.InternalError: Client error on launch".into());
+    let p = plan(
+        start + Duration::seconds(15),
+        &catalog,
+        &[db, app],
+        &p.state,
+        &[],
+        &Settings::default(),
+    );
+    let e = errors(&p);
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(e[0].contains("Client.InternalError"), "{e:?}");
+    assert!(e[0].contains("deploy with KmsKeyArns"), "{e:?}");
+
+    // RDS: a database that ends in incompatible-parameters holds its dependents
+    // back at once, naming the state.
+    let mut db = Instance::new("db", crate::fleet::Kind::Rds, tags("DB"), Power::Stopped);
+    let app = Instance::new("i-1", crate::fleet::Kind::Ec2, tags("APP"), Power::Stopped);
+    let p = plan(
+        start,
+        &catalog,
+        &[db.clone(), app.clone()],
+        &state,
+        &[],
+        &Settings::default(),
+    );
+    assert_eq!(acts(&p), ["start DB [db]"]);
+    db.power = Power::Failed;
+    db.reason = Some("incompatible-parameters".into());
+    let p = plan(
+        start + Duration::seconds(20),
+        &catalog,
+        &[db, app],
+        &p.state,
+        &[],
+        &Settings::default(),
+    );
+    let e = errors(&p);
+    assert_eq!(
+        e,
+        ["Dev: group DB: db (incompatible-parameters) did not start; holding back APP"]
+    );
+    assert!(acts(&p).is_empty());
+}
+
+#[test]
+fn a_schedule_first_seen_while_its_place_is_unseen_keeps_its_transitions() {
+    let f = fleet_of(
+        "Dev",
+        &[
+            ("db", "rds", "DB", "stopped"),
+            ("app", "ec2", "APP", "stopped"),
+        ],
+    );
+    let catalog = catalog(&[DB_APP]);
+    let mut cloud = SimCloud::new(f, at("2026-11-30T08:00:00Z"));
+    let unseen = [Unseen {
+        place: "222222222222/eu-west-1".into(),
+        kind: None,
+        error: "AccessDenied".into(),
+    }];
+    // 08:58: the schedule is new, and another account cannot be seen: it waits.
+    let now = at("2026-11-30T08:58:00Z");
+    let fleet = cloud.snapshot(now);
+    let state = RunState::default();
+    let settings = Settings::default();
+    let mut inputs = Inputs::new(now, &catalog, &fleet, &state, &settings);
+    inputs.unseen = &unseen;
+    let p = decide(&inputs);
+    assert!(p.actions.is_empty());
+    assert!(p.events.iter().any(|e| matches!(&e.what, What::Error { message }
+        if message.contains("222222222222/eu-west-1 could not be observed") && message.contains("Dev wait"))));
+    let state = RunState {
+        schedules: p.state.schedules,
+        run: p.state.run,
+    };
+    // 09:20: everything is seen again; the 09:00 start still happens.
+    let now = at("2026-11-30T09:20:00Z");
+    let fleet = cloud.snapshot(now);
+    let p = decide(&Inputs::new(now, &catalog, &fleet, &state, &settings));
+    assert_eq!(acts(&p), ["start DB [db]"]);
+}
+
+#[test]
+fn a_stop_that_coincides_with_a_start_is_not_warned_about() {
+    // "All day on weekdays": 00:00 to 00:00. Monday to Thursday nights a stop and a
+    // start fall at the same instant; the start wins, and nobody is warned.
+    let all_day =
+        r#"{"ScheduleName":"Dev","DaysActive":"mon-fri","StartTime":"00:00","StopTime":"00:00"}"#;
+    let f = fleet_of("Dev", &[("i", "ec2", "all", "stopped")]);
+    let mut h = Harness::new(&[all_day], f, "2026-11-29T23:55:00Z");
+    let mut warned = Vec::new();
+    let mut minute = at("2026-11-29T23:55:00Z");
+    while minute < at("2026-12-05T00:10:00Z") {
+        let p = h.run(&minute.to_rfc3339());
+        for e in &p.events {
+            if let What::Warn { stop_at, .. } = &e.what {
+                warned.push(stop_at.to_utc());
+            }
+        }
+        minute += Duration::minutes(1);
+    }
+    // Only Friday's period ends (Saturday 00:00): two warnings, about it.
+    assert_eq!(
+        warned,
+        [at("2026-12-05T00:00:00Z"), at("2026-12-05T00:00:00Z")]
+    );
+    assert_eq!(h.power("i", "2026-12-05T00:10:00Z"), Power::Stopped);
+}
+
+#[test]
+fn protection_holds_whatever_the_case_of_its_key() {
+    let f = fleet(
+        r#"{"instances":[
+        {"id":"a","kind":"ec2","tags":{"ScheduleName":"Flat","schedulerprotected":"TRUE"},"state":"stopped"},
+        {"id":"b","kind":"ec2","tags":{"ScheduleName":"Flat"},"state":"stopped"}]}"#,
+    );
+    let flat = r#"{"ScheduleName":"Flat","StartTime":"09:00","StopTime":"10:00"}"#;
+    let mut h = Harness::new(&[flat], f, "2026-11-30T09:00:00Z");
+    assert_eq!(acts(&h.run("2026-11-30T09:00:00Z")), ["start all [b]"]);
+}
+
+#[test]
+fn resources_of_a_schedule_this_deployment_may_not_touch_are_not_called_strangers() {
+    let prod =
+        r#"{"ScheduleName":"Prod","TagValue":"prod-api","StartTime":"09:00","StopTime":"10:00"}"#;
+    let f = fleet(
+        r#"{"instances":[{"id":"p","kind":"ec2","tags":{"ScheduleName":"prod-api"},"state":"stopped"}]}"#,
+    );
+    let catalog = catalog(&[prod]);
+    let allowed = TagPatterns::parse("dev-*").unwrap();
+    let cloud = SimCloud::new(f, at("2026-11-30T08:00:00Z"))
+        .observe(at("2026-11-30T09:00:00Z"))
+        .to_vec();
+    let state = RunState::default();
+    let settings = Settings::default();
+    let mut inputs = Inputs::new(
+        at("2026-11-30T09:00:00Z"),
+        &catalog,
+        &cloud,
+        &state,
+        &settings,
+    );
+    inputs.allowed = Some(&allowed);
+    let p = decide(&inputs);
+    assert!(p.actions.is_empty());
+    let messages: Vec<String> = p
+        .events
+        .iter()
+        .filter_map(|e| match &e.what {
+            What::Error { message } => Some(message.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            "TagValue \"prod-api\" is not one this deployment may act on (allowed: dev-*); the schedule is skipped until it is fixed"
+        ]
+    );
 }

@@ -23,6 +23,9 @@ pub struct FileGroup {
     /// See [`GroupItem::hibernate`].
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub hibernate: bool,
+    /// See [`GroupItem::optional`].
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub optional: bool,
 }
 
 /// An exception as written in a schedule file.
@@ -89,6 +92,7 @@ pub fn parse_into(text: &str, items: &mut Items) -> Result<(), (Option<String>, 
         instance_type: g.instance_type,
         dependency: g.dependency,
         hibernate: g.hibernate,
+        optional: g.optional,
     }));
     items
         .exceptions

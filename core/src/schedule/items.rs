@@ -66,6 +66,15 @@ pub struct GroupItem {
         skip_serializing_if = "std::ops::Not::not"
     )]
     pub hibernate: bool,
+    /// The group may have no resources: its dependents start without it. Without
+    /// it, an empty group holds its dependents back (and is reported), since "nothing
+    /// tagged" is more often a mistake than a plan.
+    #[serde(
+        default,
+        deserialize_with = "flag",
+        skip_serializing_if = "std::ops::Not::not"
+    )]
+    pub optional: bool,
 }
 
 /// A row of the `ScheduleException` table.

@@ -28,10 +28,13 @@ pub const GROUP_TAG: &str = "ScheduleGroupName";
 /// acting on it.
 pub const PROTECTION_TAG: &str = "SchedulerProtected";
 
-/// Whether a resource with these tags is protected by [`PROTECTION_TAG`].
+/// Whether a resource with these tags is protected by [`PROTECTION_TAG`]: its key in
+/// any case (`schedulerprotected`), as IAM's condition keys read it, and the value
+/// `true` in any case.
 pub fn protected(tags: &BTreeMap<String, String>) -> bool {
-    tags.get(PROTECTION_TAG)
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+    tags.iter().any(|(k, v)| {
+        k.trim().eq_ignore_ascii_case(PROTECTION_TAG) && v.trim().eq_ignore_ascii_case("true")
+    })
 }
 
 /// The Auto Scaling group an EC2 instance belongs to, by the tag AWS puts on it.
@@ -209,6 +212,8 @@ pub struct ServerGroup {
     pub depends_on: Vec<String>,
     /// Hibernate its EC2 instances that are configured for it, rather than stop them.
     pub hibernate: bool,
+    /// It may be empty: its dependents do not wait for it then.
+    pub optional: bool,
 }
 
 /// What a schedule's start time means.
@@ -268,6 +273,10 @@ pub struct Schedule {
     /// `all`, which takes its instances whatever their group tag. A group a user
     /// names `all` is an ordinary group.
     pub implicit_group: bool,
+    /// A digest of everything above, set when the catalog is built: the planner
+    /// looks at an edited schedule again at once.
+    #[serde(skip)]
+    pub digest: String,
 }
 
 fn display<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
@@ -275,6 +284,18 @@ fn display<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S:
 }
 
 impl Schedule {
+    /// A digest of the schedule's definition (FNV-1a of its JSON form): equal
+    /// digests, equal schedules.
+    pub fn fingerprint(&self) -> String {
+        let text = serde_json::to_string(self).unwrap_or_default();
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for byte in text.bytes() {
+            h ^= u64::from(byte);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        format!("{h:016x}")
+    }
+
     /// The group an instance with these tags and this kind belongs to, if any.
     pub fn group_of(&self, group_tag: Option<&str>, kind: Kind) -> Option<usize> {
         if self.implicit_group {
@@ -391,6 +412,10 @@ pub struct Catalog {
     /// Another run reports the problems of the whole catalog; this one keeps quiet
     /// about them and leaves the run-wide state as it is.
     pub quiet: bool,
+    /// Tag values of valid schedules this deployment may not act on (see
+    /// [`Catalog::restrict`]), with the schedule's name: their resources are not
+    /// "tagged but unscheduled", their schedule's own error says why.
+    pub refused: BTreeMap<String, String>,
 }
 
 impl Catalog {
@@ -482,6 +507,9 @@ impl Catalog {
             }
         }
         built.sort_by(|a, b| a.name.cmp(&b.name));
+        for s in &mut built {
+            s.digest = s.fingerprint();
+        }
         errors.sort();
         errors.dedup();
         Catalog {
@@ -490,6 +518,7 @@ impl Catalog {
             warnings,
             elsewhere: BTreeSet::new(),
             quiet: false,
+            refused: BTreeMap::new(),
         }
     }
 
@@ -544,6 +573,7 @@ impl Catalog {
             .partition(|s| allowed.allows(&s.tag_value));
         self.schedules = kept;
         for s in refused {
+            self.refused.insert(s.tag_value.clone(), s.name.clone());
             self.errors.push(ScheduleError::new(
                 &s.name,
                 format!(
@@ -560,6 +590,7 @@ impl Catalog {
         for s in &mut self.schedules {
             if names.contains(&s.name) {
                 s.force_start = false;
+                s.digest = s.fingerprint();
             }
         }
     }
@@ -613,6 +644,7 @@ fn build_schedule(
         implicit_group: groups.is_empty(),
         groups: order_groups(groups).map_err(&err)?,
         exceptions,
+        digest: String::new(),
     };
     Ok((schedule, ignored))
 }
@@ -626,6 +658,7 @@ fn order_groups(items: &[&GroupItem]) -> Result<Vec<ServerGroup>, String> {
             kind: KindFilter::Any,
             depends_on: Vec::new(),
             hibernate: false,
+            optional: true,
         }]);
     }
     let mut groups: BTreeMap<&str, ServerGroup> = BTreeMap::new();
@@ -657,6 +690,7 @@ fn order_groups(items: &[&GroupItem]) -> Result<Vec<ServerGroup>, String> {
             kind,
             depends_on,
             hibernate: item.hibernate,
+            optional: item.optional,
         };
         if groups.insert(name, group).is_some() {
             return Err(format!("group \"{name}\" is defined more than once"));
@@ -782,6 +816,7 @@ mod tests {
             instance_type: None,
             dependency: deps.iter().map(|d| d.to_string()).collect(),
             hibernate: false,
+            optional: false,
         }
     }
     fn dev() -> ScheduleItem {

@@ -241,9 +241,13 @@ impl AwsCloud {
                 else {
                     continue;
                 };
-                let power = rds_power(db.db_instance_status().unwrap_or_default());
+                let status = db.db_instance_status().unwrap_or_default();
+                let power = rds_power(status);
                 let mut instance = Instance::new(self.key(id), Kind::Rds, tags, power);
                 instance.zone = db.availability_zone().map(str::to_string);
+                if power == Power::Failed {
+                    instance.reason = Some(status.to_string());
+                }
                 out.push(instance);
             }
         }
@@ -269,9 +273,13 @@ impl AwsCloud {
                 else {
                     continue;
                 };
-                let power = rds_power(c.status().unwrap_or_default());
+                let status = c.status().unwrap_or_default();
+                let power = rds_power(status);
                 let mut instance = Instance::new(self.key(id), Kind::Aurora, tags, power);
                 instance.zone = c.availability_zones().first().cloned();
+                if power == Power::Failed {
+                    instance.reason = Some(status.to_string());
+                }
                 out.push(instance);
             }
         }
@@ -419,8 +427,10 @@ pub fn rds_power(status: &str) -> Power {
         "starting" => Power::Starting,
         "stopping" => Power::Stopping,
         "stopped" => Power::Stopped,
-        "deleting"
-        | "failed"
+        "deleting" | "deleted" => Power::Gone,
+        // Where a start ends when it cannot succeed: a member still, reported with
+        // this status as its reason, never "up".
+        "failed"
         | "inaccessible-encryption-credentials"
         | "inaccessible-encryption-credentials-recoverable"
         | "incompatible-network"
@@ -428,7 +438,7 @@ pub fn rds_power(status: &str) -> Power {
         | "incompatible-parameters"
         | "incompatible-restore"
         | "insufficient-capacity"
-        | "restore-error" => Power::Gone,
+        | "restore-error" => Power::Failed,
         // backing-up, modifying, maintenance, upgrading, rebooting, creating, ...: up
         // or on its way, and not to be acted on now.
         _ => Power::Busy,
@@ -533,5 +543,6 @@ mod tests {
         assert_eq!(rds_power("stopped"), Power::Stopped);
         assert_eq!(rds_power("backing-up"), Power::Busy);
         assert_eq!(rds_power("deleting"), Power::Gone);
+        assert_eq!(rds_power("incompatible-parameters"), Power::Failed);
     }
 }

@@ -208,6 +208,7 @@ impl Cloud for AwsTargets {
         Ok(Observation {
             instances: std::sync::Arc::new(instances),
             unreachable,
+            index: None,
         })
     }
 
