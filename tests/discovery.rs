@@ -110,6 +110,8 @@ async fn five_hundred_targets_from_a_list_kept_in_ssm_plan_in_one_run() {
             .value(text)
             .r#type(aws_sdk_ssm::types::ParameterType::String)
             .tier(aws_sdk_ssm::types::ParameterTier::Advanced)
+            // A put retried after a slow answer finds its own first attempt.
+            .overwrite(true)
             .send()
             .await
             .expect("put parameter");
