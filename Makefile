@@ -9,7 +9,7 @@ SAM := $(VENV)/bin/sam
 # The SAM CLI sends no usage data from here.
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: build test lint demo simulate bench bench-aws bench-targets venv package deploy destroy aws-ready bench-coldstart clean
+.PHONY: build test lint demo simulate bench bench-aws bench-targets venv package deploy deploy-env destroy aws-ready bench-coldstart clean
 
 build:
 	$(CARGO) build --workspace --all-targets
@@ -70,46 +70,50 @@ bench-coldstart: venv
 ## builds for Graviton where that Rust target is installed (rustup target add
 ## aarch64-unknown-linux-gnu; cargo-lambda cross-compiles with zig).
 ARCH ?= x86_64
-STACK ?= instance-scheduler
+LAMBDA_ZIP := target/lambda/instance-scheduler/bootstrap.zip
 package: venv
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release \
 	  $(if $(filter arm64,$(ARCH)),--arm64,--x86-64) --output-format zip --bin instance-scheduler
-	@ls -l target/lambda/instance-scheduler/bootstrap.zip
+	@ls -l $(LAMBDA_ZIP)
 
-## sam deploy of infra/template.yaml. The first time (no samconfig.toml yet) it is
-## guided: it asks for the stack's parameters and saves the answers to samconfig.toml
-## in this folder. Later deploys read samconfig.toml and ask nothing; the stack keeps
-## its parameter values except Architecture (from ARCH, to match the package) and
-## whatever PARAMS sets, e.g. make deploy PARAMS="DryRun=false WarnMinutes=15".
-## Needs AWS credentials; fails early and clearly without them.
-SAMCONFIG := $(CURDIR)/samconfig.toml
-PARAMS ?=
-deploy: aws-ready package
-	if [ -f "$(SAMCONFIG)" ]; then \
-	  $(SAM) deploy --config-file "$(SAMCONFIG)" --template-file infra/template.yaml \
-	    --stack-name $(STACK) --capabilities CAPABILITY_IAM --no-confirm-changeset \
-	    --parameter-overrides Architecture=$(ARCH) $(PARAMS); \
-	else \
-	  $(SAM) deploy --guided --config-file "$(SAMCONFIG)" --template-file infra/template.yaml \
-	    --stack-name $(STACK) --capabilities CAPABILITY_IAM \
-	    --parameter-overrides Architecture=$(ARCH) $(PARAMS); \
-	fi
+# A package newer than every source is deployed as it is; an older one (or none) is
+# built first. SKIP_BUILD=1 deploys the package that is there without looking.
+$(LAMBDA_ZIP): Cargo.toml Cargo.lock core/Cargo.toml $(shell find src core/src -name '*.rs' 2>/dev/null)
+	$(MAKE) package
+
+## make deploy: infra/template.yaml with the settings of deploy.env (cp
+## deploy.env.example deploy.env; fill STACK_NAME and REGION), never a prompt. The same
+## command creates the stack, updates it, and creates it again after make destroy,
+## adopting the retained schedule tables. GUIDED=1 asks SAM's questions instead.
+## STACK=, REGION= and PARAMS="Name=value …" override deploy.env for one deploy.
+## `sam` and `aws` are the ones on PATH (the venv's sam when there is none).
+DEPLOY_ENV ?= deploy.env
+SAM_CLI = $(or $(shell command -v sam 2>/dev/null),$(CURDIR)/$(VENV)/bin/sam)
+AWS_CLI ?= aws
+STACK_SCRIPT = DEPLOY_ENV="$(DEPLOY_ENV)" SAM_CLI="$(SAM_CLI)" AWS_CLI="$(AWS_CLI)" \
+  STACK="$(STACK)" REGION="$(REGION)" PARAMS="$(PARAMS)" GUIDED="$(GUIDED)" \
+  RESTORE="$(RESTORE)" infra/stack.sh
+deploy: aws-ready deploy-env $(if $(SKIP_BUILD),,$(LAMBDA_ZIP))
+	@$(STACK_SCRIPT) deploy
+
+# deploy.env is read (and refused with a message naming what is missing) before
+# anything is built.
+deploy-env:
+	@$(STACK_SCRIPT) check
 
 ## Checked before anything is built: the tools and credentials deploy needs.
-aws-ready: venv
-	@command -v aws >/dev/null || { echo "deploy needs the AWS CLI (pip install awscli)"; exit 1; }
-	@test -x $(SAM) || { echo "deploy needs the AWS SAM CLI in $(VENV) (make venv)"; exit 1; }
-	@aws sts get-caller-identity >/dev/null 2>&1 || { echo "deploy needs AWS credentials: none are configured (aws configure, or AWS_PROFILE)"; exit 1; }
+aws-ready:
+	@command -v $(AWS_CLI) >/dev/null || { echo "deploy needs the AWS CLI (pip install awscli)"; exit 1; }
+	@test -x "$(SAM_CLI)" || $(MAKE) venv
+	@$(AWS_CLI) sts get-caller-identity >/dev/null 2>&1 || { echo "deploy needs AWS credentials: none are configured (aws configure, or AWS_PROFILE)"; exit 1; }
 
-## Deletes the stack: the functions, rules, wake-up schedules, roles, log groups,
-## alarms, the alarm topic it created and the state table. The three schedule tables
-## are retained (DeletionPolicy: Retain), with their deletion protection.
+## make destroy: lists what the scheduler holds stopped or at zero (schedctl held),
+## and stops there unless RESTORE=1 (start it first, through the function) or
+## RESTORE=0 (delete anyway); then deletes the stack. The three schedule tables are
+## retained (DeletionPolicy: Retain): make deploy adopts them again.
 destroy: aws-ready
-	$(SAM) delete --stack-name $(STACK) --no-prompts \
-	  $(if $(wildcard $(SAMCONFIG)),--config-file "$(SAMCONFIG)")
-	@echo "Deleted $(STACK). Kept: the schedule tables (DeletionPolicy: Retain; by default"
-	@echo "$(STACK)-Schedule, $(STACK)-ScheduleServerGroup, $(STACK)-ScheduleException)."
-	@echo "Delete them by hand if wanted, after turning their deletion protection off."
+	$(CARGO) build --bin schedctl
+	@$(STACK_SCRIPT) destroy
 
 clean:
 	$(CARGO) clean

@@ -9,11 +9,13 @@ use std::time::Duration as StdDuration;
 
 use chrono::Duration;
 
+use crate::cloud::aws::discovery::Discovery;
 use crate::cloud::aws::targets::{TargetSpec, parse_targets};
 use crate::notify::Language;
 use crate::notify::deliver::{ChatConfig, configs};
 use crate::plan::Settings;
 use crate::run::RunConfig;
+use crate::schedule::absent::Absent;
 use crate::schedule::{TagPatterns, parse_time_zone};
 use crate::secrets::SecretSource;
 use crate::store::dynamo::Tables;
@@ -55,6 +57,13 @@ pub struct Config {
     pub external_id: Option<String>,
     /// `SHARDS`: how many invocations share a tick's schedules (1: no sharding).
     pub shards: u32,
+    /// What schedule items without `TimeZone` or `Enabled` mean: `DEFAULT_TIME_ZONE`
+    /// and `MISSING_ENABLED`. Unset, they read as UTC and on (local use); set but
+    /// empty, as the template sets them by default, such items are refused by name.
+    pub absent: Absent,
+    /// Where more targets come from: `TARGETS_SSM`, `ORG_UNITS`, `ORG_REGIONS`,
+    /// `ORG_EXCLUDE` and `SPOKE_ROLE_NAME`.
+    pub discovery: Discovery,
 }
 
 /// EventBridge Scheduler wake-ups as configured.
@@ -128,6 +137,26 @@ impl Config {
             Some(z) => parse_time_zone(&z).map_err(|e| format!("DEFAULT_TIME_ZONE: {e}"))?,
             None => chrono_tz::UTC,
         };
+        // Set but empty (the template's default) is a deployment that chose no default:
+        // items without the attribute are refused rather than guessed.
+        let absent = Absent {
+            zone: match var("DEFAULT_TIME_ZONE") {
+                None => Some(chrono_tz::UTC),
+                Some(_) => get("DEFAULT_TIME_ZONE").map(|_| default_tz),
+            },
+            enabled: match var("MISSING_ENABLED").map(|v| v.trim().to_ascii_lowercase()) {
+                None => Some(true),
+                Some(v) if v.is_empty() => None,
+                Some(v) if ["on", "true", "yes"].contains(&v.as_str()) => Some(true),
+                Some(v) if ["off", "false", "no"].contains(&v.as_str()) => Some(false),
+                Some(v) => {
+                    return Err(format!(
+                        "MISSING_ENABLED={v:?} is not on or off (or empty: refuse items without Enabled)"
+                    ));
+                }
+            },
+        };
+        let discovery = Discovery::from_vars(&get).map_err(|e| e.to_string())?;
         let defaults = RunConfig::default();
         let run = RunConfig {
             default_tz,
@@ -221,6 +250,8 @@ impl Config {
         };
 
         Ok(Config {
+            absent,
+            discovery,
             targets,
             external_id: get("EXTERNAL_ID"),
             shards,
@@ -257,6 +288,30 @@ mod tests {
         assert!(!c.run.dry_run);
         assert!(c.chat.webhooks.is_empty() && c.chat.problems.is_empty());
         assert_eq!(c.function_name, None);
+    }
+
+    #[test]
+    fn items_without_zone_or_enabled_are_refused_only_when_the_settings_are_set_empty() {
+        let c = Config::from_vars(vars(&[])).unwrap();
+        assert_eq!(c.absent, Absent::default());
+        let c =
+            Config::from_vars(vars(&[("DEFAULT_TIME_ZONE", ""), ("MISSING_ENABLED", "")])).unwrap();
+        assert_eq!(
+            c.absent,
+            Absent {
+                zone: None,
+                enabled: None
+            }
+        );
+        let c = Config::from_vars(vars(&[
+            ("DEFAULT_TIME_ZONE", "Asia/Seoul"),
+            ("MISSING_ENABLED", "off"),
+        ]))
+        .unwrap();
+        assert_eq!(c.absent.zone, Some(chrono_tz::Asia::Seoul));
+        assert_eq!(c.absent.enabled, Some(false));
+        let e = Config::from_vars(vars(&[("MISSING_ENABLED", "maybe")])).unwrap_err();
+        assert!(e.starts_with("MISSING_ENABLED"), "{e}");
     }
 
     #[test]

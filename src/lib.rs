@@ -20,6 +20,7 @@
 //! - [`run`]: one run, from loading to telling the chat; [`ops`]: the operations people ask for.
 //! - [`config`]: every setting, read once; [`lambda`], [`chatbot`]: the handlers.
 //! - [`simulate`]: the same run step on a virtual clock and a simulated fleet.
+//! - [`stack`]: a deployment found by its stack; [`migrate`]: reading the original tool's items.
 #![warn(missing_docs)]
 
 // The core crate's modules, at the paths they have always had here.
@@ -31,10 +32,12 @@ pub mod cloud;
 pub mod config;
 pub mod handoff;
 pub mod lambda;
+pub mod migrate;
 pub mod notify;
 pub mod ops;
 pub mod run;
 pub mod secrets;
 pub mod simulate;
+pub mod stack;
 pub mod store;
 pub mod wakeup;

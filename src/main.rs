@@ -6,11 +6,13 @@
 use chrono::DateTime;
 use instance_scheduler::chatbot::{self, BotConfig};
 use instance_scheduler::clock::{Clock, SystemClock, VirtualClock};
+use instance_scheduler::cloud::aws::discovery;
 use instance_scheduler::cloud::aws::sdk_config;
 use instance_scheduler::cloud::aws::targets::AwsTargets;
 use instance_scheduler::config::{Config, Role};
+use instance_scheduler::handoff::Command;
 use instance_scheduler::handoff::LambdaHandoff;
-use instance_scheduler::lambda::handle;
+use instance_scheduler::lambda::{Invocation, event_subjects, handle};
 use instance_scheduler::notify::deliver::{Notifier, connect};
 use instance_scheduler::run::{Runner, Shards};
 use instance_scheduler::store::dynamo::DynamoStore;
@@ -40,8 +42,11 @@ async fn main() -> Result<(), Error> {
     let bot = BotConfig::connect(&sdk, &config.bot)
         .await
         .map_err(|e| format!("configuration: {e}"))?;
-    let cloud = targets(&sdk, &config).await;
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.tables.clone());
+    let cloud = targets(&sdk, &config)
+        .await
+        .map_err(|e| format!("configuration: {e}"))?;
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.tables.clone())
+        .with_absent(config.absent);
 
     let handoff = match (config.role, &config.scheduler_function) {
         (Role::Bot, None) => {
@@ -89,7 +94,12 @@ async fn main() -> Result<(), Error> {
     match role {
         Role::Scheduler => {
             lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-                handle(runner, event.payload).await
+                let scheduled = scheduled_run(&event.payload);
+                let answer = handle(runner, event.payload).await;
+                if scheduled && answer.is_ok() {
+                    heartbeat();
+                }
+                answer
             }))
             .await
         }
@@ -151,7 +161,14 @@ impl Local<'_> {
         payload: Value,
     ) -> Result<Value, Error> {
         Ok(match self.role {
-            Role::Scheduler => handle(&runner, payload).await?,
+            Role::Scheduler => {
+                let scheduled = scheduled_run(&payload);
+                let answer = handle(&runner, payload).await?;
+                if scheduled {
+                    heartbeat();
+                }
+                answer
+            }
             Role::Bot => serde_json::to_value(
                 chatbot::handle(&runner, self.bot, self.handoff, payload).await?,
             )?,
@@ -159,12 +176,32 @@ impl Local<'_> {
     }
 }
 
-/// The accounts and Regions to schedule. With targets configured, a resource's id
-/// names its account and Region unless it is the function's own Region; this
-/// account is found out once with STS.
-async fn targets(sdk: &aws_config::SdkConfig, config: &Config) -> AwsTargets {
-    if config.targets.is_empty() {
-        return AwsTargets::own(sdk);
+/// Whether an invocation is a scheduled run (the tick, or a shard of it), whose
+/// completion the heartbeat counts.
+fn scheduled_run(payload: &Value) -> bool {
+    match Invocation::parse(payload.clone()) {
+        Ok(Invocation::Event(event)) => event_subjects(&event).is_none(),
+        Ok(Invocation::Command(Command::Run { now: None, .. })) => true,
+        _ => false,
+    }
+}
+
+/// The line the template's heartbeat alarm counts (`{ $.action = "run_completed" }`):
+/// a scheduled run completed. Two ticks without one raise the alarm.
+fn heartbeat() {
+    tracing::info!(action = "run_completed", "a scheduled run completed");
+}
+
+/// The accounts and Regions to schedule: `TARGETS`, the stored list and
+/// Organizations discovery. With targets configured, a resource's id names its
+/// account and Region unless it is the function's own Region; this account is found
+/// out once with STS.
+async fn targets(
+    sdk: &aws_config::SdkConfig,
+    config: &Config,
+) -> Result<AwsTargets, discovery::DiscoveryError> {
+    if config.targets.is_empty() && config.discovery.is_empty() {
+        return Ok(AwsTargets::own(sdk));
     }
     let own = aws_sdk_sts::Client::new(sdk)
         .get_caller_identity()
@@ -172,11 +209,13 @@ async fn targets(sdk: &aws_config::SdkConfig, config: &Config) -> AwsTargets {
         .await
         .ok()
         .and_then(|who| who.account().map(str::to_string));
-    AwsTargets::connect(
+    let specs = discovery::targets(
         sdk,
-        &config.targets,
-        config.external_id.as_deref(),
+        &config.discovery,
+        config.targets.clone(),
         own.as_deref(),
     )
-    .await
+    .await?;
+    tracing::info!(action = "targets", count = specs.len(), "targets found");
+    Ok(AwsTargets::connect(sdk, &specs, config.external_id.as_deref(), own.as_deref()).await)
 }

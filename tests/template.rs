@@ -362,14 +362,169 @@ fn scheduler_may_assume_only_spoke_roles_and_only_when_targets_are_set() {
             assumes(&statements(HUB, role, &role_args)).is_empty(),
             "{role}"
         );
-        let mut args = role_args;
-        args.push("Targets=arn:aws:iam::111122223333:role/instance-scheduler-spoke@eu-west-1");
+        for source in [
+            "Targets=arn:aws:iam::111122223333:role/instance-scheduler-spoke@eu-west-1",
+            "TargetsParameter=/instance-scheduler/targets/",
+            "OrganizationUnits=ou-ab12-cdef3456",
+        ] {
+            let mut args = role_args.clone();
+            args.push(source);
+            assert_eq!(
+                assumes(&statements(HUB, role, &args)),
+                ["arn:aws:iam::*:role/instance-scheduler-spoke"],
+                "{role} with {source}"
+            );
+        }
+    }
+}
+
+#[test]
+fn targets_are_read_from_their_parameter_and_organizations_only_when_configured() {
+    for (role, base) in [
+        ("SchedulerRole", vec![]),
+        ("BotRole", vec!["EnableBot=true", "JandiTokenParameter=/j"]),
+    ] {
+        let stmts = statements(HUB, role, &base);
+        assert!(
+            !stmts
+                .iter()
+                .any(|s| matches!(sid(s), "ReadTargetsParameter" | "DiscoverAccounts")),
+            "{role}"
+        );
+        let mut args = base.clone();
+        args.extend([
+            "TargetsParameter=/instance-scheduler/targets/",
+            "OrganizationUnits=r-ab12",
+        ]);
+        let stmts = statements(HUB, role, &args);
+        let read = stmts
+            .iter()
+            .find(|s| sid(s) == "ReadTargetsParameter")
+            .unwrap_or_else(|| panic!("{role}: no ReadTargetsParameter"));
         assert_eq!(
-            assumes(&statements(HUB, role, &args)),
-            ["arn:aws:iam::*:role/instance-scheduler-spoke"],
+            actions(read),
+            ["ssm:GetParameter", "ssm:GetParametersByPath"],
+            "{role}"
+        );
+        assert_eq!(
+            strings(&read["Resource"]),
+            [
+                "arn:aws:ssm:us-east-1:123456789012:parameter/instance-scheduler/targets/",
+                "arn:aws:ssm:us-east-1:123456789012:parameter/instance-scheduler/targets/*"
+            ],
+            "{role}"
+        );
+        let discover = stmts
+            .iter()
+            .find(|s| sid(s) == "DiscoverAccounts")
+            .unwrap_or_else(|| panic!("{role}: no DiscoverAccounts"));
+        assert_eq!(
+            actions(discover),
+            [
+                "organizations:ListAccounts",
+                "organizations:ListAccountsForParent",
+                "organizations:ListChildren"
+            ],
             "{role}"
         );
     }
+}
+
+/// One resource as CloudFormation would create it (`tests/stack/resource.py`).
+fn resource(template: &str, logical: &str, args: &[&str]) -> Value {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new(root.join(".venv/bin/python"))
+        .arg("tests/stack/resource.py")
+        .arg(template)
+        .arg(logical)
+        .args(args)
+        .current_dir(&root)
+        .output()
+        .expect("the virtualenv's python runs");
+    assert!(
+        out.status.success(),
+        "resource.py {logical} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("resource.py prints JSON")
+}
+
+#[test]
+fn no_concurrency_is_reserved_unless_asked_for() {
+    for (logical, base) in [
+        ("SchedulerFunction", vec![]),
+        (
+            "BotFunction",
+            vec!["EnableBot=true", "JandiTokenParameter=/j"],
+        ),
+    ] {
+        let f = resource(HUB, logical, &base);
+        assert!(f["created"].as_bool().unwrap_or(false), "{logical}");
+        assert!(
+            f["properties"]
+                .get("ReservedConcurrentExecutions")
+                .is_none(),
+            "{logical} reserves concurrency by default: {}",
+            f["properties"]["ReservedConcurrentExecutions"]
+        );
+    }
+    let f = resource(HUB, "SchedulerFunction", &["SchedulerConcurrency=4"]);
+    assert_eq!(f["properties"]["ReservedConcurrentExecutions"], "4");
+    let f = resource(
+        HUB,
+        "BotFunction",
+        &[
+            "EnableBot=true",
+            "JandiTokenParameter=/j",
+            "BotConcurrency=2",
+        ],
+    );
+    assert_eq!(f["properties"]["ReservedConcurrentExecutions"], "2");
+}
+
+#[test]
+fn the_heartbeat_alarms_when_two_ticks_pass_without_a_completed_run() {
+    for (interval, period) in [("5", 300), ("1", 60), ("15", 900)] {
+        let a = resource(
+            HUB,
+            "HeartbeatAlarm",
+            &[&format!("IntervalMinutes={interval}")],
+        );
+        let p = &a["properties"];
+        assert_eq!(p["TreatMissingData"], "breaching");
+        assert_eq!(p["Period"], period, "IntervalMinutes={interval}");
+        assert_eq!(p["EvaluationPeriods"], 2);
+        assert_eq!(p["DatapointsToAlarm"], 2);
+        assert_eq!(p["ComparisonOperator"], "LessThanThreshold");
+        assert_eq!(p["Threshold"], 1);
+        assert_eq!(p["Namespace"], "InstanceScheduler/test");
+        assert_eq!(p["MetricName"], "ScheduledRunsCompleted");
+        assert_eq!(
+            strings(&p["AlarmActions"]),
+            ["arn:aws:sns:us-east-1:123456789012:test-AlarmTopic"]
+        );
+    }
+    // It counts the line the function logs when a scheduled run completes, in the
+    // scheduler's own log group, into the alarm's metric.
+    let f = resource(HUB, "HeartbeatFilter", &[]);
+    let p = &f["properties"];
+    assert_eq!(p["FilterPattern"], "{ $.action = \"run_completed\" }");
+    assert_eq!(p["LogGroupName"], "/aws/lambda/test-scheduler");
+    let m = &p["MetricTransformations"][0];
+    assert_eq!(m["MetricNamespace"], "InstanceScheduler/test");
+    assert_eq!(m["MetricName"], "ScheduledRunsCompleted");
+    // With an existing topic it alarms there; with the kill switch off, not at all.
+    let a = resource(
+        HUB,
+        "HeartbeatAlarm",
+        &["AlarmTopicArn=arn:aws:sns:us-east-1:123456789012:ops"],
+    );
+    assert_eq!(
+        strings(&a["properties"]["AlarmActions"]),
+        ["arn:aws:sns:us-east-1:123456789012:ops"]
+    );
+    let a = resource(HUB, "HeartbeatAlarm", &["SchedulerEnabled=false"]);
+    assert_eq!(a["created"], false);
 }
 
 #[test]
@@ -586,6 +741,32 @@ fn a_bot_without_a_slack_secret_or_jandi_token_is_refused() {
 }
 
 #[test]
+fn default_time_zone_may_be_left_empty_so_that_schedules_without_a_zone_are_refused() {
+    let r = resolve(HUB, "SchedulerRole", &["DefaultTimeZone="]);
+    assert!(r.ok, "{}", r.stderr);
+    let f = resource(HUB, "SchedulerFunction", &[]);
+    let env = &f["properties"]["Environment"]["Variables"];
+    assert_eq!(
+        env["DEFAULT_TIME_ZONE"], "",
+        "the template's default zone is none"
+    );
+    assert_eq!(
+        env["MISSING_ENABLED"], "",
+        "and a missing Enabled is not guessed"
+    );
+    let f = resource(
+        HUB,
+        "SchedulerFunction",
+        &["DefaultTimeZone=Asia/Seoul", "MissingEnabled=off"],
+    );
+    let env = &f["properties"]["Environment"]["Variables"];
+    assert_eq!(env["DEFAULT_TIME_ZONE"], "Asia/Seoul");
+    assert_eq!(env["MISSING_ENABLED"], "off");
+    let r = resolve(HUB, "SchedulerRole", &["MissingEnabled=maybe"]);
+    assert!(!r.ok, "MissingEnabled=maybe was accepted");
+}
+
+#[test]
 fn default_time_zone_must_be_an_iana_name() {
     for zone in [
         "UTC",
@@ -596,7 +777,7 @@ fn default_time_zone_must_be_an_iana_name() {
         let r = resolve(HUB, "SchedulerRole", &[&format!("DefaultTimeZone={zone}")]);
         assert!(r.ok, "{zone}: {}", r.stderr);
     }
-    for zone in ["+09:00", "KST", "Asia/Seoul ", ""] {
+    for zone in ["+09:00", "KST", "Asia/Seoul "] {
         let r = resolve(HUB, "SchedulerRole", &[&format!("DefaultTimeZone={zone}")]);
         assert!(!r.ok, "{zone:?} was accepted");
         assert!(r.stderr.contains("DefaultTimeZone"), "{}", r.stderr);

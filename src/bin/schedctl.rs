@@ -30,6 +30,13 @@ struct Cli {
     /// IANA time zone for schedules without a TimeZone.
     #[arg(long, global = true, env = "DEFAULT_TIME_ZONE", default_value = "UTC")]
     default_time_zone: String,
+    /// The deployment to work on: its tables, function and settings from the stack's
+    /// outputs; force-start, force-stop and extend are invoked through its function.
+    #[arg(long, global = true, env = "SCHEDULER_STACK")]
+    stack: Option<String>,
+    /// The AWS Region (else AWS_REGION or the profile's).
+    #[arg(long, global = true)]
+    region: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -111,6 +118,21 @@ enum Command {
     Plan {
         #[arg(long)]
         at: DateTime<chrono::FixedOffset>,
+    },
+    /// With --check (read-only): what would differ, per schedule, between the original
+    /// Python tool and this scheduler on the tables (by default the original's:
+    /// Schedule, ScheduleServerGroup, ScheduleException), and the settings that remove
+    /// each difference. Exit 1 when anything differs.
+    Migrate {
+        /// Read and compare; the only mode (migrate changes nothing).
+        #[arg(long)]
+        check: bool,
+    },
+    /// What the scheduler holds stopped or at zero (exit 3 when anything); with
+    /// --restore (needs --stack), starts each such schedule through the function.
+    Held {
+        #[arg(long)]
+        restore: bool,
     },
 }
 
@@ -203,6 +225,32 @@ fn parse_tick(text: &str) -> Result<Duration, String> {
         return Err("the tick must be longer than zero".into());
     }
     Ok(d)
+}
+
+/// Without --stack, the tables must be named: against AWS itself (no
+/// AWS_ENDPOINT_URL), schedctl never falls back to the tables named Schedule, …, which
+/// may be another deployment's (or the original tool's, live).
+fn explicit_tables() -> Result<(), String> {
+    let set = |k: &str| std::env::var(k).is_ok_and(|v| !v.trim().is_empty());
+    if set("AWS_ENDPOINT_URL") || set("AWS_ENDPOINT_URL_DYNAMODB") {
+        return Ok(());
+    }
+    let missing: Vec<&str> = [
+        "SCHEDULE_TABLE",
+        "GROUP_TABLE",
+        "EXCEPTION_TABLE",
+        "STATE_TABLE",
+    ]
+    .into_iter()
+    .filter(|k| !set(k))
+    .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "which deployment? give --stack NAME (or SCHEDULER_STACK), or name its tables with {}: without them schedctl would use the tables named Schedule, ScheduleServerGroup, ScheduleException and ScheduleState, which may be another deployment's",
+        missing.join(", ")
+    ))
 }
 
 fn load(dir: &Path) -> Result<Items, String> {
@@ -329,10 +377,65 @@ async fn remote(cli: Cli) -> Result<ExitCode, String> {
     use serde_json::json;
 
     let json_out = cli.output == Output::Json;
-    let mut config = Config::from_env()?;
-    config.run.default_tz = parse_time_zone(&cli.default_time_zone)?;
-    let sdk = sdk_config(aws_config::defaults(aws_config::BehaviorVersion::latest())).await;
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.tables.clone());
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(region) = &cli.region {
+        loader = loader.region(aws_config::Region::new(region.clone()));
+    }
+    let sdk = sdk_config(loader).await;
+    let deployment = match &cli.stack {
+        Some(stack) => Some(
+            instance_scheduler::stack::Deployment::find(&sdk, stack)
+                .await
+                .map_err(|e| e.to_string())?,
+        ),
+        None => None,
+    };
+    let mut config = match &deployment {
+        // The deployment's own settings: its tables, zone, tag allow-list, targets.
+        Some(d) => d.config()?,
+        None => {
+            let mut config = Config::from_env()?;
+            config.run.default_tz = parse_time_zone(&cli.default_time_zone)?;
+            config.absent = instance_scheduler::schedule::absent::Absent {
+                zone: Some(config.run.default_tz),
+                ..config.absent
+            };
+            config
+        }
+    };
+    if let Command::Migrate { check } = &cli.command {
+        if !check {
+            return Err("migrate changes nothing: run schedctl migrate --check".into());
+        }
+        if deployment.is_none() {
+            // Compared with the settings given here, not with schedctl's own default.
+            let tz = std::env::var("DEFAULT_TIME_ZONE")
+                .ok()
+                .filter(|z| !z.trim().is_empty());
+            config.absent = Config::from_vars(|k| match k {
+                "DEFAULT_TIME_ZONE" => Some(tz.clone().unwrap_or_default()),
+                "MISSING_ENABLED" => Some(std::env::var(k).unwrap_or_default()),
+                _ => None,
+            })?
+            .absent;
+        }
+        let client = aws_sdk_dynamodb::Client::new(&sdk);
+        let original = instance_scheduler::migrate::Original::load(&client, &config.tables)
+            .await
+            .map_err(|e| e.to_string())?;
+        let check = instance_scheduler::migrate::check(&original, &config.absent);
+        show(json_out, &check);
+        return Ok(if check.differs() {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        });
+    }
+    if deployment.is_none() {
+        explicit_tables()?;
+    }
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.tables.clone())
+        .with_absent(config.absent);
     let print = |value: serde_json::Value, text: String| {
         if json_out {
             emit(&format!("{value}\n"));
@@ -405,7 +508,36 @@ async fn remote(cli: Cli) -> Result<ExitCode, String> {
         _ => {}
     }
 
-    let own = if config.targets.is_empty() {
+    if let Some(d) = &deployment {
+        use instance_scheduler::handoff::Command as Invoke;
+        let command = match &cli.command {
+            Command::ForceStart { schedule } => Some(Invoke::ForceStart {
+                schedule: schedule.clone(),
+            }),
+            Command::ForceStop { schedule } => Some(Invoke::ForceStop {
+                schedule: schedule.clone(),
+            }),
+            Command::Extend { schedule, until } => Some(Invoke::Extend {
+                schedule: schedule.clone(),
+                until: until.clone(),
+            }),
+            _ => None,
+        };
+        if let Some(command) = command {
+            let answer = d.invoke(&sdk, &command).await.map_err(|e| e.to_string())?;
+            emit(&if json_out {
+                format!("{answer}\n")
+            } else {
+                format!(
+                    "{} answered:\n{}\n",
+                    d.function,
+                    serde_json::to_string_pretty(&answer).unwrap_or_default()
+                )
+            });
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
+    let own = if config.targets.is_empty() && config.discovery.is_empty() {
         None
     } else {
         aws_sdk_sts::Client::new(&sdk)
@@ -415,9 +547,17 @@ async fn remote(cli: Cli) -> Result<ExitCode, String> {
             .ok()
             .and_then(|who| who.account().map(str::to_string))
     };
+    let targets = instance_scheduler::cloud::aws::discovery::targets(
+        &sdk,
+        &config.discovery,
+        config.targets.clone(),
+        own.as_deref(),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     let cloud = AwsTargets::connect(
         &sdk,
-        &config.targets,
+        &targets,
         config.external_id.as_deref(),
         own.as_deref(),
     )
@@ -511,6 +651,31 @@ async fn remote(cli: Cli) -> Result<ExitCode, String> {
                 .await
                 .map_err(err)?,
         ),
+        Command::Held { restore } => {
+            let held = instance_scheduler::stack::held(&runner)
+                .await
+                .map_err(err)?;
+            show(json_out, &held);
+            if held.is_empty() {
+                return Ok(ExitCode::SUCCESS);
+            }
+            if !restore {
+                return Ok(ExitCode::from(3));
+            }
+            let d = deployment
+                .as_ref()
+                .ok_or("held --restore starts through the function: give --stack NAME")?;
+            for s in &held.schedules {
+                let command = instance_scheduler::handoff::Command::ForceStart {
+                    schedule: s.schedule.clone(),
+                };
+                d.invoke(&sdk, &command).await.map_err(|e| e.to_string())?;
+                emit(&format!(
+                    "{}: force-start done through {}\n",
+                    s.schedule, d.function
+                ));
+            }
+        }
         _ => return Err("this command is not handled here".into()),
     }
     Ok(ExitCode::SUCCESS)

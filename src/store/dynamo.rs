@@ -19,6 +19,7 @@ use aws_sdk_dynamodb::types::{Delete, Put, PutRequest, TransactWriteItem, WriteR
 
 use super::{Change, Items, StateKey, Store, StoreError, Versioned, Written, assemble};
 use crate::fleet::Direction;
+use crate::schedule::absent::Absent;
 use crate::schedule::{ExceptionItem, GroupItem, ScheduleError, ScheduleItem};
 
 type Item = HashMap<String, AttributeValue>;
@@ -111,6 +112,8 @@ pub struct DynamoStore {
     /// How many continuation items each state part had when last read or written, so
     /// a part that shrinks deletes the ones it no longer needs.
     part_counts: Mutex<HashMap<String, u64>>,
+    /// What schedule items without `TimeZone` or `Enabled` mean here.
+    absent: Absent,
 }
 
 fn service<E>(what: impl Into<String>, e: &E) -> StoreError
@@ -135,7 +138,15 @@ impl DynamoStore {
             tables,
             keys: Mutex::new(HashMap::new()),
             part_counts: Mutex::new(HashMap::new()),
+            absent: Absent::default(),
         }
+    }
+
+    /// The same store, reading schedule items without `TimeZone` or `Enabled` as the
+    /// deployment says ([`crate::migrate::read_absent`]).
+    pub fn with_absent(mut self, absent: Absent) -> DynamoStore {
+        self.absent = absent;
+        self
     }
 
     /// The table names in use.
@@ -365,7 +376,8 @@ impl Store for DynamoStore {
             self.scan(&t.exceptions)
         );
         let mut errors = Vec::new();
-        let schedules: Vec<ScheduleItem> = read_items(&t.schedules, schedules?, &mut errors);
+        let schedules = crate::migrate::read_absent(&self.absent, schedules?, &mut errors);
+        let schedules: Vec<ScheduleItem> = read_items(&t.schedules, schedules, &mut errors);
         let groups: Vec<GroupItem> = read_items(&t.groups, groups?, &mut errors);
         let exceptions: Vec<ExceptionItem> = read_items(&t.exceptions, exceptions?, &mut errors);
         Ok(Items {

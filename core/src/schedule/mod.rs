@@ -1,6 +1,7 @@
 //! The schedule model: the stored items, the validated types the planner uses, and
 //! the step between them that rejects a broken schedule with an error naming it.
 
+pub mod absent;
 pub mod file;
 mod items;
 mod parse;

@@ -4,6 +4,7 @@
 //! use, whatever the number of schedules: tags come with the listings, never one
 //! request per resource to read them.
 
+pub mod discovery;
 mod scaling;
 pub mod targets;
 
