@@ -188,6 +188,10 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
             dry_run: self.config.dry_run,
             ..RunReport::default()
         };
+        // Real time bounds the requests to the tables and the fleet (the clock is
+        // virtual in tests and the simulator).
+        let work_until = work_deadline(&self.config);
+        let _bounded = crate::store::Bounded::until(&self.store, work_until);
         let mut catalog = self.catalog().await?;
         match scope {
             Scope::All => {}
@@ -198,7 +202,8 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
         }
         let mut stored = self.store.load_state().await?;
         // A run of part of the schedules looks only where they live, once known.
-        let look = Look {
+        let mut look = Look {
+            within: None,
             kinds: catalog.kinds_in_use(),
             places: match scope {
                 Scope::All => None,
@@ -224,6 +229,7 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
             let now = self.clock.now();
             report.at.get_or_insert(now);
             report.passes += 1;
+            look.within = Some(look_time(work_until));
             let seen = self.cloud.observe(&look).await?;
             let fleet = seen.instances;
             let held = waiting(&catalog, &stored.state, &seen.unreachable);
@@ -234,24 +240,27 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
                 // Said once while it lasts, like any other problem that skips nothing.
                 let mut with = catalog.clone();
                 let names: Vec<&str> = held.iter().map(String::as_str).collect();
+                let waiting = if names.is_empty() {
+                    String::new()
+                } else {
+                    format!(", and {} wait for it", names.join(", "))
+                };
                 for u in &seen.unreachable {
-                    with.warnings.push(ScheduleError::new(
-                        "(targets)",
-                        format!(
-                            "{} could not be observed ({}); its resources are left alone{}",
+                    let text = match u.kind {
+                        None => format!(
+                            "{} could not be observed ({}); its resources are left alone{waiting}",
                             if u.place.is_empty() {
                                 "This account and Region"
                             } else {
                                 &u.place
                             },
                             u.error,
-                            if names.is_empty() {
-                                String::new()
-                            } else {
-                                format!(", and {} wait for it", names.join(", "))
-                            }
                         ),
-                    ));
+                        Some(_) => {
+                            format!("{}; what it did not list is left alone{waiting}", u.error)
+                        }
+                    };
+                    with.warnings.push(ScheduleError::new("(targets)", text));
                 }
                 reported = with;
                 &reported
@@ -334,7 +343,11 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
             report.next_look = p.next_look;
 
             let elapsed = (self.clock.now() - started).to_std().unwrap_or_default();
-            if !lost.is_empty() && superseded_passes < 3 && elapsed < follow_for {
+            if !lost.is_empty()
+                && superseded_passes < 3
+                && elapsed < follow_for
+                && std::time::Instant::now() < work_until
+            {
                 // A superseded step is not a lost one: look again at once, from the
                 // state the other run left.
                 superseded_passes += 1;
@@ -351,7 +364,9 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
                 .values()
                 .any(|s| s.sequence.is_some());
             let now = self.clock.now();
-            let left = follow_for.saturating_sub(elapsed);
+            let left = follow_for
+                .saturating_sub(elapsed)
+                .min(work_until.saturating_duration_since(std::time::Instant::now()));
             let due_in = report
                 .next_look
                 .map(|t| (t - now).to_std().unwrap_or_default());
@@ -596,7 +611,8 @@ fn ceil_to(t: DateTime<Utc>, step: chrono::Duration) -> DateTime<Utc> {
 }
 
 /// The schedules that must wait because an account or Region they use could not be
-/// observed: those seen there before, and those never looked up (which could be).
+/// observed, or a kind one of their groups takes did not finish listing there: those
+/// seen there before, and those never looked up (which could be).
 fn waiting(
     catalog: &Catalog,
     state: &crate::plan::RunState,
@@ -605,17 +621,38 @@ fn waiting(
     if unreachable.is_empty() {
         return BTreeSet::new();
     }
-    let down: BTreeSet<&str> = unreachable.iter().map(|u| u.place.as_str()).collect();
     catalog
         .schedules
         .iter()
         .filter(|s| {
-            state
+            let places = state
                 .schedules
                 .get(&s.name)
-                .and_then(|st| st.places.as_ref())
-                .is_none_or(|places| places.iter().any(|p| down.contains(p.as_str())))
+                .and_then(|st| st.places.as_ref());
+            unreachable.iter().any(|u| {
+                u.kind
+                    .is_none_or(|k| s.groups.iter().any(|g| g.kind.admits(k)))
+                    && places.is_none_or(|places| places.iter().any(|p| *p == u.place))
+            })
         })
         .map(|s| s.name.clone())
         .collect()
+}
+
+/// However small the budget, a run has this long for the tables and the fleet: a run
+/// that cannot read them does nothing at all.
+const AT_LEAST: StdDuration = StdDuration::from_secs(10);
+
+/// The real instant by which a run starting now must be done with the tables and
+/// the fleet: its budget less the chat's share.
+fn work_deadline(config: &RunConfig) -> std::time::Instant {
+    let work = config.budget.saturating_sub(config.chat_deadline);
+    std::time::Instant::now() + work.max(AT_LEAST)
+}
+
+/// How long a look may take: three quarters of the real time left, the rest kept
+/// for committing and acting on what it found.
+fn look_time(until: std::time::Instant) -> StdDuration {
+    let left = until.saturating_duration_since(std::time::Instant::now());
+    left - left / 4
 }
