@@ -9,7 +9,7 @@ SAM := $(VENV)/bin/sam
 # The SAM CLI sends no usage data from here.
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: build test lint demo simulate bench bench-aws bench-targets venv package deploy deploy-env destroy aws-ready bench-coldstart clean
+.PHONY: build test lint demo simulate bench bench-aws bench-targets bench-scale venv package deploy deploy-env destroy aws-ready bench-coldstart clean
 
 build:
 	$(CARGO) build --workspace --all-targets
@@ -61,6 +61,13 @@ bench-aws:
 ## Requests and wall time per run at 1, 10 and 50 targets (accounts and Regions).
 bench-targets: venv
 	$(CARGO) run --quiet --example bench_targets
+
+## The scale fleet on the emulator (1,000 schedules, each an RDS → EC2 chain of one
+## database and three servers): all up within two runs of the default budget, with
+## each run's wall time, AWS requests and listing pages. Minutes; `make test` runs
+## the same with 200 schedules.
+bench-scale: venv
+	$(CARGO) test --test scale -- --ignored --nocapture
 
 ## Binary size, cold start and memory of the package (after make package).
 bench-coldstart: venv

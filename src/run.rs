@@ -174,6 +174,10 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
             dry_run: self.config.dry_run,
             ..RunReport::default()
         };
+        // Real time bounds the requests to the tables and the fleet (the clock is
+        // virtual in tests and the simulator).
+        let work_until = work_deadline(&self.config);
+        let _bounded = crate::store::Bounded::until(&self.store, work_until);
         let mut catalog = self
             .store
             .load_catalog_shared(self.config.default_tz)
@@ -185,9 +189,10 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
                 .unwrap_or(self.config.settings.poll_every),
             ..self.config.settings
         };
-        let look = Look {
+        let mut look = Look {
             kinds: catalog.kinds_in_use(),
             places: self.places(scope, &catalog, &stored),
+            within: None,
         };
         let mut steps = Steps::new(scope.clone(), requests, self.config.dry_run);
         let mut infos: BTreeMap<String, InstanceInfo> = BTreeMap::new();
@@ -197,6 +202,7 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
             let now = self.clock.now();
             report.at.get_or_insert(now);
             report.passes += 1;
+            look.within = Some(look_time(work_until));
             let seen = match self.cloud.observe(&look).await {
                 Ok(seen) => seen,
                 Err(e) => {
@@ -209,7 +215,7 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
                 .iter()
                 .map(|u| Unseen {
                     place: u.place.clone(),
-                    kind: None,
+                    kind: u.kind,
                     error: u.error.clone(),
                 })
                 .collect();
@@ -293,8 +299,10 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
             }
             let now = self.clock.now();
             let elapsed = (now - started).to_std().unwrap_or_default();
-            let left = chrono::Duration::from_std(follow_for.saturating_sub(elapsed))
-                .unwrap_or_else(|_| chrono::Duration::zero());
+            let real_left = work_until.saturating_duration_since(std::time::Instant::now());
+            let left =
+                chrono::Duration::from_std(follow_for.saturating_sub(elapsed).min(real_left))
+                    .unwrap_or_else(|_| chrono::Duration::zero());
             match steps.next(&p, &lost, now, left) {
                 Next::Done => break,
                 Next::Reload => match self.store.load_state().await {
@@ -609,4 +617,22 @@ fn ceil_to(t: DateTime<Utc>, step: chrono::Duration) -> DateTime<Utc> {
             step
         };
     DateTime::from_timestamp(up, 0).unwrap_or(t)
+}
+
+/// However small the budget, a run has this long for the tables and the fleet: a run
+/// that cannot read them does nothing at all.
+const AT_LEAST: StdDuration = StdDuration::from_secs(10);
+
+/// The real instant by which a run starting now must be done with the tables and
+/// the fleet: its budget less the chat's share.
+fn work_deadline(config: &RunConfig) -> std::time::Instant {
+    let work = config.budget.saturating_sub(config.chat_deadline);
+    std::time::Instant::now() + work.max(AT_LEAST)
+}
+
+/// How long a look may take: three quarters of the real time left, the rest kept
+/// for committing and acting on what it found.
+fn look_time(until: std::time::Instant) -> StdDuration {
+    let left = until.saturating_duration_since(std::time::Instant::now());
+    left - left / 4
 }

@@ -1,19 +1,24 @@
 //! What a real AWS does and the emulator does not, injected: a service that accepts
-//! and never answers, a chat that throttles, EC2 that throttles, a payload from the
-//! past. Real SDK clients, moto on 127.0.0.1, and small listeners and proxies there.
+//! and never answers, a listing slower than any fixed limit or cut short by the
+//! run's time, a listing refused, a chat that throttles, EC2 that throttles, a
+//! payload from the past. Real SDK clients, moto on 127.0.0.1, and small listeners
+//! and proxies there.
 
 mod common;
 
 use std::time::{Duration, Instant};
 
 use common::listener::{Listener, Reply};
-use common::proxy::{Proxy, ec2_throttled};
+use common::proxy::{Proxy, ec2_throttled, rds_access_denied};
 use common::*;
 use instance_scheduler::clock::SystemClock;
-use instance_scheduler::cloud::aws::AwsCloud;
+use instance_scheduler::cloud::aws::{AwsCloud, limits};
+use instance_scheduler::cloud::{Cloud, Look};
+use instance_scheduler::fleet::Kind;
 use instance_scheduler::lambda::handle;
 use instance_scheduler::notify::deliver::{Notifier, SecretUrl, Wants, Webhook};
 use instance_scheduler::notify::formats::Format;
+use instance_scheduler::run::RunReport;
 use instance_scheduler::run::{RunConfig, Runner};
 use instance_scheduler::store::Store;
 use instance_scheduler::store::dynamo::{DynamoStore, Tables};
@@ -26,8 +31,28 @@ fn schedule(name: &str, tag: &str) -> String {
     )
 }
 
+/// The run's problems as `schedule: message`.
+fn errors(report: &RunReport) -> Vec<String> {
+    report
+        .events
+        .iter()
+        .filter_map(|e| match &e.what {
+            instance_scheduler::plan::What::Error { message } => {
+                Some(format!("{}: {message}", e.schedule))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Web (EC2, tag `web`) and Db (RDS, tag `db`): two schedules of one kind each.
+const WEB_AND_DB: [&str; 2] = [
+    r#"{"ScheduleName":"Web","TagValue":"web","DaysActive":"weekdays","StartTime":"09:00","StopTime":"18:00","Groups":[{"GroupName":"APP","InstanceType":"EC2"}]}"#,
+    r#"{"ScheduleName":"Db","TagValue":"db","DaysActive":"weekdays","StartTime":"09:00","StopTime":"18:00","Groups":[{"GroupName":"DB","InstanceType":"RDS"}]}"#,
+];
+
 #[tokio::test]
-async fn dynamodb_that_never_answers_ends_the_run_within_a_minute_and_acts_on_nothing() {
+async fn dynamodb_that_never_answers_ends_the_run_within_its_budget_and_acts_on_nothing() {
     let moto = Moto::start().await;
     let ids = ec2_instances(
         &moto,
@@ -42,7 +67,12 @@ async fn dynamodb_that_never_answers_ends_the_run_within_a_minute_and_acts_on_no
         cloud: AwsCloud::new(&moto.sdk),
         store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&dynamo), Tables::default()),
         clock: VirtualClock::at(at("2026-11-30T09:00:00Z")),
-        config: RunConfig::default(),
+        // 12 s for the tables and the fleet, less than one request's fixed limit.
+        config: RunConfig {
+            budget: Duration::from_secs(20),
+            chat_deadline: Duration::from_secs(8),
+            ..RunConfig::default()
+        },
         notifier: Notifier::default(),
         wakeups: Default::default(),
         shards: Default::default(),
@@ -51,10 +81,215 @@ async fn dynamodb_that_never_answers_ends_the_run_within_a_minute_and_acts_on_no
     let result = runner.run(&[]).await;
     let took = started.elapsed();
     let e = result.expect_err("a run without its tables fails");
-    assert!(took < Duration::from_secs(60), "took {took:?}");
+    assert!(took < Duration::from_secs(20), "took {took:?}");
+    eprintln!("a silent DynamoDB ended the run after {took:?}: {e}");
+    // It says which table did not answer, and that time ran out.
     assert!(e.to_string().starts_with("scan Schedule"), "{e}");
+    assert!(e.to_string().contains("timeout"), "{e}");
     let s = states(&moto).await;
     assert!(ids.iter().all(|id| s[id] == "stopped"), "nothing acted");
+}
+
+#[tokio::test]
+async fn a_store_deadline_ends_with_the_run_that_set_it() {
+    let moto = Moto::start().await;
+    let store = moto.store().await;
+    {
+        let _bounded = instance_scheduler::store::Bounded::until(&store, Instant::now());
+        let e = store.load_state().await.expect_err("past its deadline");
+        assert!(e.to_string().contains("time"), "{e}");
+    }
+    // A run that ended, however it ended, leaves no deadline behind.
+    store.load_state().await.expect("no deadline any more");
+}
+
+#[tokio::test]
+async fn a_listing_slower_than_one_requests_fixed_limit_finishes_within_the_runs_budget() {
+    let moto = Moto::start().await;
+    let ids = ec2_instances(
+        &moto,
+        &[("ScheduleName", "web"), ("ScheduleGroupName", "APP")],
+        2,
+    )
+    .await;
+    let store = moto.store().await;
+    load_schedules(&store, &[WEB_AND_DB[0]]).await;
+    // The first page of EC2 instances takes longer than one attempt's fixed limit,
+    // as a page of a large account in a slow Region can.
+    let slow = limits::ATTEMPT + Duration::from_secs(2);
+    let proxy = Proxy::slow(
+        &moto.url,
+        Box::new(|_, _, _| None),
+        Box::new(move |op, before, _| (op == "DescribeInstances" && before == 0).then_some(slow)),
+    )
+    .await;
+    let runner = Runner {
+        cloud: AwsCloud::new(&sdk_at(&proxy.url).await),
+        store,
+        clock: VirtualClock::at(at("2026-11-30T09:00:00Z")),
+        config: RunConfig::default(),
+        notifier: Notifier::default(),
+        wakeups: Default::default(),
+        shards: Default::default(),
+    };
+    let report = runner
+        .run(&[])
+        .await
+        .expect("the run waits for the slow page");
+    assert!(!report.has_errors(), "{:?}", errors(&report));
+    assert_eq!(report.actions.len(), 1, "{:?}", report.actions);
+    let s = states(&moto).await;
+    assert!(ids.iter().all(|id| s[id] == "running"), "{s:?}");
+}
+
+#[tokio::test]
+async fn a_listing_cut_short_by_the_runs_time_holds_only_the_schedules_of_its_kind() {
+    let moto = Moto::start().await;
+    // Six launches, so that pages of five reservations take two pages.
+    let mut web = Vec::new();
+    for _ in 0..6 {
+        web.extend(
+            ec2_instances(
+                &moto,
+                &[("ScheduleName", "web"), ("ScheduleGroupName", "APP")],
+                1,
+            )
+            .await,
+        );
+    }
+    rds_instance(
+        &moto,
+        "db",
+        &[("ScheduleName", "db"), ("ScheduleGroupName", "DB")],
+    )
+    .await;
+    let store = moto.store().await;
+    load_schedules(&store, &WEB_AND_DB).await;
+    // The second page of EC2 instances never comes.
+    let proxy = Proxy::slow(
+        &moto.url,
+        Box::new(|_, _, _| None),
+        Box::new(|op, _, body| {
+            (op == "DescribeInstances" && body.contains("NextToken="))
+                .then_some(Duration::from_secs(3600))
+        }),
+    )
+    .await;
+    let cloud = AwsCloud::new(&sdk_at(&proxy.url).await).with_page_size(5);
+
+    // Asked directly, the cloud gives the first page and names what did not finish.
+    let look = Look::kinds(vec![Kind::Ec2, Kind::Rds]).within(Duration::from_secs(2));
+    let started = Instant::now();
+    let seen = cloud
+        .observe(&look)
+        .await
+        .expect("a partial look is a look");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        seen.instances
+            .iter()
+            .filter(|i| i.kind == Kind::Ec2)
+            .count(),
+        5
+    );
+    assert_eq!(
+        seen.instances
+            .iter()
+            .filter(|i| i.kind == Kind::Rds)
+            .count(),
+        1
+    );
+    assert_eq!(seen.unreachable.len(), 1, "{:?}", seen.unreachable);
+    let cut = &seen.unreachable[0];
+    assert_eq!((cut.place.as_str(), cut.kind), ("", Some(Kind::Ec2)));
+    assert_eq!(
+        cut.error,
+        "EC2 instances in this account and Region did not finish listing within 2.0 s (page 2 unanswered, 5 listed before it)"
+    );
+
+    // A run with 12 s for the tables and the fleet starts the database and leaves
+    // the web servers, which it has not all seen, alone.
+    let runner = Runner {
+        cloud,
+        store,
+        clock: VirtualClock::at(at("2026-11-30T09:00:00Z")),
+        config: RunConfig {
+            budget: Duration::from_secs(14),
+            chat_deadline: Duration::from_secs(2),
+            ..RunConfig::default()
+        },
+        notifier: Notifier::default(),
+        wakeups: Default::default(),
+        shards: Default::default(),
+    };
+    let started = Instant::now();
+    let report = runner.run(&[]).await.expect("the run goes on without EC2");
+    assert!(
+        started.elapsed() < Duration::from_secs(14),
+        "{:?}",
+        started.elapsed()
+    );
+    let acted: Vec<&str> = report.actions.iter().map(|a| a.schedule.as_str()).collect();
+    assert_eq!(acted, ["Db"]);
+    let said = errors(&report);
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(
+        said[0].starts_with("(targets): EC2 instances in this account and Region did not finish listing within ")
+            && said[0].ends_with("(page 2 unanswered, 5 listed before it); what it did not list is left alone, and Web wait for it"),
+        "{said:?}"
+    );
+    let s = states(&moto).await;
+    assert!(web.iter().all(|id| s[id] == "stopped"), "{s:?}");
+    assert_eq!(s["db"], "available");
+}
+
+#[tokio::test]
+async fn a_listing_the_service_refuses_holds_only_the_schedules_of_its_kind() {
+    let moto = Moto::start().await;
+    let web = ec2_instances(
+        &moto,
+        &[("ScheduleName", "web"), ("ScheduleGroupName", "APP")],
+        2,
+    )
+    .await;
+    rds_instance(
+        &moto,
+        "db",
+        &[("ScheduleName", "db"), ("ScheduleGroupName", "DB")],
+    )
+    .await;
+    let store = moto.store().await;
+    load_schedules(&store, &WEB_AND_DB).await;
+    let proxy = Proxy::start(
+        &moto.url,
+        Box::new(|op, _, _| (op == "DescribeDBInstances").then(rds_access_denied)),
+    )
+    .await;
+    let runner = Runner {
+        cloud: AwsCloud::new(&sdk_at(&proxy.url).await),
+        store,
+        clock: VirtualClock::at(at("2026-11-30T09:00:00Z")),
+        config: RunConfig::default(),
+        notifier: Notifier::default(),
+        wakeups: Default::default(),
+        shards: Default::default(),
+    };
+    let report = runner.run(&[]).await.expect("the run goes on without RDS");
+    let acted: Vec<&str> = report.actions.iter().map(|a| a.schedule.as_str()).collect();
+    assert_eq!(acted, ["Web"]);
+    assert_eq!(
+        errors(&report),
+        [
+            "(targets): RDS DB instances in this account and Region could not be listed (page 1, 0 listed before it): AccessDenied: User is not authorized to perform: rds:DescribeDBInstances; what it did not list is left alone, and Db wait for it"
+        ]
+    );
+    let s = states(&moto).await;
+    assert!(web.iter().all(|id| s[id] == "running"), "{s:?}");
+    assert_eq!(s["db"], "stopped");
 }
 
 #[tokio::test]

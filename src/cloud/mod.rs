@@ -26,8 +26,9 @@ pub struct Observation {
     /// Every resource of the kinds asked for that carries the `ScheduleName` tag key.
     /// Shared, so that a simulated fleet observed every pass need not be copied.
     pub instances: Arc<Vec<Instance>>,
-    /// The accounts and Regions that could not be observed, and why: their
-    /// resources are missing from `instances`.
+    /// The accounts and Regions that could not be observed, and the kinds whose
+    /// listing did not finish there, and why: their resources (or some of them) are
+    /// missing from `instances`.
     pub unreachable: Vec<Unreachable>,
     /// `instances` indexed by `ScheduleName`, when the observer keeps one (the
     /// simulated fleet, whose tags never change, builds it once); the planner builds
@@ -46,24 +47,44 @@ impl Observation {
     }
 }
 
-/// An account and Region that could not be observed.
+/// An account and Region that could not be observed, or one kind of resource there
+/// whose listing did not finish (too slow for the time the run had, or refused).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unreachable {
     /// `account/region`, as the resources' ids carry it (`id@account/region`).
     pub place: String,
-    /// Why.
+    /// The kind whose listing did not finish; `None` for the whole place. What that
+    /// listing did return is in the observation; what it did not is missing.
+    pub kind: Option<Kind>,
+    /// Why, naming the place (and the kind).
     pub error: String,
+}
+
+impl Unreachable {
+    /// A place that could not be observed at all.
+    pub fn place(place: impl Into<String>, error: impl Into<String>) -> Unreachable {
+        Unreachable {
+            place: place.into(),
+            kind: None,
+            error: error.into(),
+        }
+    }
 }
 
 /// What a look at the fleet is for: the kinds of resource some schedule takes, and,
 /// for a run that plans part of the schedules, the accounts and Regions they use
-/// (`None`: every one).
+/// (`None`: every one), and how long it may take.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Look {
     /// The kinds to list.
     pub kinds: Vec<Kind>,
     /// The places to look in, by label (`""` for the function's own); `None` for all.
     pub places: Option<std::collections::BTreeSet<String>>,
+    /// How much real time the whole look may take, from when it begins: a listing
+    /// still going then stops, and what it listed comes back with an
+    /// [`Unreachable`] naming its kind and place. `None`: no limit but each
+    /// request's own (see `aws::limits`).
+    pub within: Option<std::time::Duration>,
 }
 
 impl Look {
@@ -72,7 +93,14 @@ impl Look {
         Look {
             kinds,
             places: None,
+            within: None,
         }
+    }
+
+    /// The same look, taking at most `within` of real time.
+    pub fn within(mut self, within: std::time::Duration) -> Look {
+        self.within = Some(within);
+        self
     }
 
     /// Whether a place is to be looked in.
@@ -85,8 +113,10 @@ impl Look {
 #[allow(async_fn_in_trait)]
 pub trait Cloud {
     /// Every resource of the kinds `look` asks for, in the places it asks for, that
-    /// carries the `ScheduleName` tag key, whatever its value. `Err` when nothing
-    /// could be observed at all.
+    /// carries the `ScheduleName` tag key, whatever its value, within the time the
+    /// look allows. A place or a kind whose listing failed or did not finish in time
+    /// is named in [`Observation::unreachable`], beside what was listed. `Err` when
+    /// nothing could be observed at all.
     async fn observe(&self, look: &Look) -> Result<Observation, ObserveError>;
     /// Starts or stops `targets`; returns those that failed. One failure never stops
     /// the others.

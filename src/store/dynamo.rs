@@ -114,6 +114,16 @@ pub struct DynamoStore {
     part_counts: Mutex<HashMap<String, u64>>,
     /// What schedule items without `TimeZone` or `Enabled` mean here.
     absent: Absent,
+    /// The run's deadline, which every request of `client` keeps.
+    deadline: crate::cloud::aws::Deadline,
+}
+
+/// The same client, its every request bounded by a deadline the run sets
+/// ([`Store::set_deadline`]): none outlasts the run's budget.
+fn bounded(client: Client) -> (Client, crate::cloud::aws::Deadline) {
+    let deadline = crate::cloud::aws::Deadline::for_requests();
+    let config = client.config().to_builder().interceptor(deadline.clone());
+    (Client::from_conf(config.build()), deadline)
 }
 
 fn service<E>(what: impl Into<String>, e: &E) -> StoreError
@@ -133,12 +143,14 @@ fn text(item: &Item, name: &str) -> Option<String> {
 impl DynamoStore {
     /// A store on `client` with these tables.
     pub fn new(client: Client, tables: Tables) -> DynamoStore {
+        let (client, deadline) = bounded(client);
         DynamoStore {
             client,
             tables,
             keys: Mutex::new(HashMap::new()),
             part_counts: Mutex::new(HashMap::new()),
             absent: Absent::default(),
+            deadline,
         }
     }
 
@@ -524,6 +536,10 @@ impl Store for DynamoStore {
 
     async fn clear_force_start(&self, schedule: &str) -> Result<(), StoreError> {
         self.set_flag(schedule, false).await
+    }
+
+    fn set_deadline(&self, deadline: Option<std::time::Instant>) {
+        self.deadline.set(deadline);
     }
 
     async fn set_force_start(&self, schedule: &str) -> Result<(), StoreError> {

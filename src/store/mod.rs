@@ -296,4 +296,30 @@ pub trait Store {
         direction: Direction,
         value: Option<NaiveTime>,
     ) -> Result<(), StoreError>;
+    /// Tells the store the real instant by which every request of the run in
+    /// progress must be answered (`None`: no deadline but each request's own
+    /// limits). A store whose requests cannot hang ignores it. Use [`Bounded`],
+    /// which clears it however the run ends.
+    fn set_deadline(&self, deadline: Option<std::time::Instant>) {
+        let _ = deadline;
+    }
+}
+
+/// A store's deadline for as long as this lives: cleared when dropped, so a run that
+/// ends early (an error, a `?`) does not leave later requests bounded by it.
+#[derive(Debug)]
+pub struct Bounded<'a, S: Store>(&'a S);
+
+impl<'a, S: Store> Bounded<'a, S> {
+    /// Bounds `store`'s requests by `deadline` until the value is dropped.
+    pub fn until(store: &'a S, deadline: std::time::Instant) -> Bounded<'a, S> {
+        store.set_deadline(Some(deadline));
+        Bounded(store)
+    }
+}
+
+impl<S: Store> Drop for Bounded<'_, S> {
+    fn drop(&mut self) {
+        self.0.set_deadline(None);
+    }
 }

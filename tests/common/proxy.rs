@@ -1,8 +1,10 @@
 //! A small HTTP proxy on 127.0.0.1 in front of the emulator, for the faults it cannot
 //! make itself: it forwards every request to moto unless a rule answers it first
-//! (with a throttling error, say), and it counts what passed.
+//! (with a throttling error, say), holds some requests back for a while (a slow or
+//! silent service), and it counts what passed.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -20,6 +22,11 @@ pub struct Seen {
 /// many requests of that operation came before, and the request's body.
 pub type Rule = Box<dyn Fn(&str, usize, &str) -> Option<String> + Send + Sync>;
 
+/// Decides, per request, how long to hold it before answering (a slow service; an
+/// hour is one that never answers): the operation, how many requests of that
+/// operation came before, and the request's body.
+pub type Delay = Box<dyn Fn(&str, usize, &str) -> Option<Duration> + Send + Sync>;
+
 /// The proxy; it stops when the test's runtime ends.
 pub struct Proxy {
     /// `http://127.0.0.1:PORT`: point the SDK here.
@@ -30,19 +37,27 @@ pub struct Proxy {
 impl Proxy {
     /// A proxy to `upstream` (`http://127.0.0.1:PORT`) applying `rule`.
     pub async fn start(upstream: &str, rule: Rule) -> Proxy {
+        Proxy::slow(upstream, rule, Box::new(|_, _, _| None)).await
+    }
+
+    /// A proxy to `upstream` applying `rule`, and holding requests back as `delay`
+    /// says before answering them.
+    pub async fn slow(upstream: &str, rule: Rule, delay: Delay) -> Proxy {
         let socket = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", socket.local_addr().expect("address"));
         let upstream = upstream.trim_start_matches("http://").to_string();
         let seen = Arc::new(Mutex::new(Vec::new()));
         let log = seen.clone();
         let rule = Arc::new(rule);
+        let delay = Arc::new(delay);
         tokio::spawn(async move {
             loop {
                 let Ok((client, _)) = socket.accept().await else {
                     return;
                 };
-                let (upstream, log, rule) = (upstream.clone(), log.clone(), rule.clone());
-                tokio::spawn(async move { serve(client, &upstream, &log, &rule).await });
+                let (upstream, log, rule, delay) =
+                    (upstream.clone(), log.clone(), rule.clone(), delay.clone());
+                tokio::spawn(async move { serve(client, &upstream, &log, &rule, &delay).await });
             }
         });
         Proxy { url, seen }
@@ -63,7 +78,13 @@ pub fn ec2_throttled() -> String {
     )
 }
 
-async fn serve(mut client: TcpStream, upstream: &str, log: &Mutex<Vec<Seen>>, rule: &Rule) {
+async fn serve(
+    mut client: TcpStream,
+    upstream: &str,
+    log: &Mutex<Vec<Seen>>,
+    rule: &Rule,
+    delay: &Delay,
+) {
     // Requests on one connection, one after another (the SDK keeps connections).
     while let Some((head, body)) = read_request(&mut client).await {
         let operation = operation_of(&head, &body);
@@ -73,11 +94,15 @@ async fn serve(mut client: TcpStream, upstream: &str, log: &Mutex<Vec<Seen>>, ru
             .iter()
             .filter(|s| s.operation == operation)
             .count();
-        let injected = rule(&operation, before, &String::from_utf8_lossy(&body));
+        let text = String::from_utf8_lossy(&body).into_owned();
+        let injected = rule(&operation, before, &text);
         log.lock().unwrap().push(Seen {
             operation: operation.clone(),
             injected: injected.is_some(),
         });
+        if let Some(wait) = delay(&operation, before, &text) {
+            tokio::time::sleep(wait).await;
+        }
         let answer = match injected {
             Some(answer) => answer.into_bytes(),
             None => match forward(upstream, &head, &body).await {
@@ -169,6 +194,15 @@ fn operation_of(head: &str, body: &[u8]) -> String {
 /// STS refusing to let the caller assume a role, as STS says it.
 pub fn sts_access_denied() -> String {
     let body = "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User is not authorized to perform: sts:AssumeRole</Message></Error><RequestId>proxy</RequestId></ErrorResponse>";
+    format!(
+        "HTTP/1.1 403 Forbidden\r\nContent-Type: text/xml\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// RDS refusing a listing to a caller without the permission, as RDS says it.
+pub fn rds_access_denied() -> String {
+    let body = "<ErrorResponse xmlns=\"http://rds.amazonaws.com/doc/2014-10-31/\"><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User is not authorized to perform: rds:DescribeDBInstances</Message></Error><RequestId>proxy</RequestId></ErrorResponse>";
     format!(
         "HTTP/1.1 403 Forbidden\r\nContent-Type: text/xml\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()

@@ -488,44 +488,30 @@ fn held(i: &Inputs) -> BTreeSet<String> {
         .collect()
 }
 
-/// What a run says of a place it could not see, and who waits for it.
+/// What a run says of a place it could not see, or of a kind whose listing did not
+/// finish there (whose error already names the place and the kind), and who waits.
 fn unseen_message(u: &Unseen, held: &BTreeSet<String>) -> String {
-    let place = if u.place.is_empty() {
+    let names: Vec<&str> = held.iter().map(String::as_str).collect();
+    let waiting = if names.is_empty() {
+        String::new()
+    } else {
+        format!(", and {} wait for it", names.join(", "))
+    };
+    if u.kind.is_some() {
+        return format!("{}; what it did not list is left alone{waiting}", u.error);
+    }
+    let mut place = if u.place.is_empty() {
         "this account and Region".to_string()
     } else {
         u.place.clone()
     };
-    let what = match u.kind {
-        Some(kind) => format!("{} in {place}", kind_name(kind)),
-        None => {
-            let mut p = place;
-            if let Some(first) = p.get_mut(0..1) {
-                first.make_ascii_uppercase();
-            }
-            p
-        }
-    };
-    let names: Vec<&str> = held.iter().map(String::as_str).collect();
-    format!(
-        "{what} could not be observed ({}); its resources are left alone{}",
-        u.error,
-        if names.is_empty() {
-            String::new()
-        } else {
-            format!(", and {} wait for it", names.join(", "))
-        }
-    )
-}
-
-fn kind_name(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Ec2 => "EC2",
-        Kind::Rds => "RDS",
-        Kind::Aurora => "RDS clusters",
-        Kind::Asg => "Auto Scaling",
-        Kind::Ecs => "ECS",
-        Kind::Eks => "EKS",
+    if let Some(first) = place.get_mut(0..1) {
+        first.make_ascii_uppercase();
     }
+    format!(
+        "{place} could not be observed ({}); its resources are left alone{waiting}",
+        u.error
+    )
 }
 
 /// A digest of what decides which resources are misfits: the catalog's schedules

@@ -2,15 +2,30 @@
 //! Aurora (DocumentDB, Neptune) clusters, and the kinds that scale to zero
 //! ([`scaling`]), through the AWS SDK. A run costs one paginated listing per kind in
 //! use, whatever the number of schedules: tags come with the listings, never one
-//! request per resource to read them.
+//! request per resource to read them. The listings run at once, in bounded pages,
+//! within the time the look allows ([`listing`]); one that does not finish returns
+//! what it listed and is named.
 
 pub mod discovery;
+/// Sends one page's request of a [`listing::Listing`], bounded by its deadline.
+macro_rules! page {
+    ($listing:expr, $call:expr) => {{
+        let bound = $listing.bound();
+        $listing
+            .page($call.customize().interceptor(bound).send())
+            .await
+    }};
+}
+
+pub mod listing;
 mod scaling;
 pub mod targets;
 
+pub use listing::{Deadline, TimeUp};
 pub use scaling::SAVED_CAPACITY_TAG;
 
 use std::collections::BTreeMap;
+use std::time::Instant;
 
 use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_ec2::types::{Filter, InstanceStateName};
@@ -19,6 +34,7 @@ use futures::StreamExt;
 use super::{Cloud, Look, Observation, ObserveError};
 use crate::fleet::{Direction, Failure, Instance, Kind, Power, Target};
 use crate::schedule::SCHEDULE_TAG;
+use listing::Listing;
 
 /// The clients of one account and Region, built once per process.
 #[derive(Debug, Clone)]
@@ -28,8 +44,8 @@ pub struct AwsCloud {
     asg: aws_sdk_autoscaling::Client,
     ecs: aws_sdk_ecs::Client,
     eks: aws_sdk_eks::Client,
-    ec2_page: i32,
-    rds_page: i32,
+    /// The page size asked for, within each API's own bounds.
+    page: i32,
     /// How its resources are told apart from those of other accounts and Regions:
     /// empty for the function's own (ids as they are), else `account/region`,
     /// appended to each id as `id@account/region`.
@@ -72,9 +88,11 @@ where
     }
 }
 
-/// How long any AWS request may take. A service that accepts a connection and never
-/// answers must end a run with an error well within the function's timeout: each
-/// attempt gets `ATTEMPT`, and the whole operation, retries included, `OPERATION`.
+/// How long an AWS request may take when nothing tells it more: a service that
+/// accepts a connection and never answers must end a run with an error well within
+/// the function's timeout: each attempt gets `ATTEMPT`, and the whole operation,
+/// retries included, `OPERATION`. Within a run, the listings and the tables' requests
+/// are bounded by the run's remaining time instead ([`Deadline`]).
 pub mod limits {
     use std::time::Duration;
 
@@ -122,8 +140,7 @@ impl AwsCloud {
             asg: aws_sdk_autoscaling::Client::new(config),
             ecs: aws_sdk_ecs::Client::new(config),
             eks: aws_sdk_eks::Client::new(config),
-            ec2_page: 1000,
-            rds_page: 100,
+            page: 1000,
             place: String::new(),
         }
     }
@@ -152,33 +169,30 @@ impl AwsCloud {
         }
     }
 
-    /// Lists in pages of `size`, within each service's limits (EC2 5 to 1,000
-    /// reservations, RDS 20 to 100), for tests of pagination.
+    /// Lists in pages of `size`, within each API's limits (EC2 5 to 1,000
+    /// instances, RDS 20 to 100, the others 1 to 100), for tests of pagination. By
+    /// default each page is the largest the API gives.
     pub fn with_page_size(mut self, size: i32) -> AwsCloud {
-        self.ec2_page = size.clamp(5, 1000);
-        self.rds_page = size.clamp(20, 100);
+        self.page = size.max(1);
         self
     }
 
-    async fn ec2_instances(&self) -> Result<Vec<Instance>, ObserveError> {
-        let mut out = Vec::new();
-        let mut pages = self
-            .ec2
-            .describe_instances()
-            .filters(
-                Filter::builder()
-                    .name("tag-key")
-                    .values(SCHEDULE_TAG)
-                    .build(),
-            )
-            .max_results(self.ec2_page)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| ObserveError {
-                what: "EC2 instances",
-                message: error_text(&e),
-            })?;
+    /// EC2 instances carrying the schedule tag key, in pages of up to 1,000.
+    async fn ec2_instances(&self, l: &mut Listing) {
+        let mut token = None;
+        loop {
+            let call = self
+                .ec2
+                .describe_instances()
+                .filters(
+                    Filter::builder()
+                        .name("tag-key")
+                        .values(SCHEDULE_TAG)
+                        .build(),
+                )
+                .max_results(self.page.clamp(5, 1000))
+                .set_next_token(token);
+            let Some(page) = page!(l, call) else { return };
             for i in page.reservations().iter().flat_map(|r| r.instances()) {
                 let Some(id) = i.instance_id() else { continue };
                 let power = match i.state().and_then(|s| s.name()) {
@@ -212,25 +226,26 @@ impl AwsCloud {
                     .hibernation_options()
                     .and_then(|h| h.configured())
                     .unwrap_or(false);
-                out.push(instance);
+                l.found.push(instance);
+            }
+            token = next(page.next_token());
+            if token.is_none() {
+                return;
             }
         }
-        Ok(out)
     }
 
-    async fn rds_instances(&self) -> Result<Vec<Instance>, ObserveError> {
-        let mut out = Vec::new();
-        let mut pages = self
-            .rds
-            .describe_db_instances()
-            .max_records(self.rds_page)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| ObserveError {
-                what: "RDS DB instances",
-                message: error_text(&e),
-            })?;
+    /// RDS DB instances carrying the schedule tag key (not members of a cluster), in
+    /// pages of up to 100.
+    async fn rds_instances(&self, l: &mut Listing) {
+        let mut marker = None;
+        loop {
+            let call = self
+                .rds
+                .describe_db_instances()
+                .max_records(self.page.clamp(20, 100))
+                .set_marker(marker);
+            let Some(page) = page!(l, call) else { return };
             for db in page.db_instances() {
                 // Members of an Aurora cluster start and stop with their cluster.
                 if db.db_cluster_identifier().is_some() {
@@ -249,25 +264,26 @@ impl AwsCloud {
                 if power == Power::Failed {
                     instance.reason = Some(status.to_string());
                 }
-                out.push(instance);
+                l.found.push(instance);
+            }
+            marker = next(page.marker());
+            if marker.is_none() {
+                return;
             }
         }
-        Ok(out)
     }
 
-    async fn aurora_clusters(&self) -> Result<Vec<Instance>, ObserveError> {
-        let mut out = Vec::new();
-        let mut pages = self
-            .rds
-            .describe_db_clusters()
-            .max_records(self.rds_page)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| ObserveError {
-                what: "Aurora DB clusters",
-                message: error_text(&e),
-            })?;
+    /// Aurora (DocumentDB, Neptune) clusters carrying the schedule tag key, in pages
+    /// of up to 100.
+    async fn aurora_clusters(&self, l: &mut Listing) {
+        let mut marker = None;
+        loop {
+            let call = self
+                .rds
+                .describe_db_clusters()
+                .max_records(self.page.clamp(20, 100))
+                .set_marker(marker);
+            let Some(page) = page!(l, call) else { return };
             for c in page.db_clusters() {
                 let tags = tag_map(c.tag_list().iter().map(|t| (t.key(), t.value())));
                 let (Some(id), true) = (c.db_cluster_identifier(), tags.contains_key(SCHEDULE_TAG))
@@ -281,10 +297,87 @@ impl AwsCloud {
                 if power == Power::Failed {
                     instance.reason = Some(status.to_string());
                 }
-                out.push(instance);
+                l.found.push(instance);
+            }
+            marker = next(page.marker());
+            if marker.is_none() {
+                return;
             }
         }
-        Ok(out)
+    }
+
+    /// Every kind `look` asks for, listed at once, each stopping at `until`: what
+    /// was listed, and the kinds that did not finish. `Err` when every listing was
+    /// refused before it listed anything (the place cannot be observed at all).
+    pub(super) async fn observe_until(
+        &self,
+        look: &Look,
+        until: Option<Instant>,
+    ) -> Result<Observation, ObserveError> {
+        let listing = |what, kind| Listing::new(what, kind, &self.place, look.within, until);
+        let mut ec2 = listing("EC2 instances", Kind::Ec2);
+        let mut rds = listing("RDS DB instances", Kind::Rds);
+        let mut aurora = listing("Aurora DB clusters", Kind::Aurora);
+        let mut asg = listing("Auto Scaling groups", Kind::Asg);
+        let mut ecs = listing("ECS services", Kind::Ecs);
+        let mut eks = listing("EKS node groups", Kind::Eks);
+        let wants = |k: Kind| look.kinds.contains(&k);
+        tokio::join!(
+            async {
+                if wants(Kind::Ec2) {
+                    self.ec2_instances(&mut ec2).await
+                }
+            },
+            async {
+                if wants(Kind::Rds) {
+                    self.rds_instances(&mut rds).await
+                }
+            },
+            async {
+                if wants(Kind::Aurora) {
+                    self.aurora_clusters(&mut aurora).await
+                }
+            },
+            async {
+                if wants(Kind::Asg) {
+                    self.auto_scaling_groups(&mut asg).await
+                }
+            },
+            async {
+                if wants(Kind::Ecs) {
+                    self.ecs_services(&mut ecs).await
+                }
+            },
+            async {
+                if wants(Kind::Eks) {
+                    self.eks_node_groups(&mut eks).await
+                }
+            },
+        );
+        let listings: Vec<Listing> = [ec2, rds, aurora, asg, ecs, eks]
+            .into_iter()
+            .filter(|l| wants(l.kind))
+            .collect();
+        if !listings.is_empty() && listings.iter().all(Listing::refused_outright) {
+            let first = &listings[0];
+            return Err(ObserveError {
+                what: first.what,
+                message: first.failure().unwrap_or_default().to_string(),
+            });
+        }
+        let mut instances = Vec::new();
+        let mut unreachable = Vec::new();
+        for mut l in listings {
+            if let Some(u) = l.unfinished() {
+                tracing::warn!(action = "observe", place = %u.place, kind = %l.kind, "{}", u.error);
+                unreachable.push(u);
+            }
+            instances.append(&mut l.found);
+        }
+        Ok(Observation {
+            instances: std::sync::Arc::new(instances),
+            unreachable,
+        })
     }
 
     /// Starts or stops EC2 instances, up to [`EC2_BATCH`] per call and a few calls at
@@ -414,6 +507,11 @@ impl AwsCloud {
     }
 }
 
+/// The token of the next page; none (or an empty one) after the last.
+fn next(token: Option<&str>) -> Option<String> {
+    token.filter(|t| !t.is_empty()).map(str::to_string)
+}
+
 pub(crate) fn tag_map<'a>(
     tags: impl Iterator<Item = (Option<&'a str>, Option<&'a str>)>,
 ) -> BTreeMap<String, String> {
@@ -448,59 +546,8 @@ pub fn rds_power(status: &str) -> Power {
 
 impl Cloud for AwsCloud {
     async fn observe(&self, look: &Look) -> Result<Observation, ObserveError> {
-        let wants = |k: Kind| look.kinds.contains(&k);
-        let none = || async { Ok(Vec::new()) };
-        let (ec2, rds, aurora) = tokio::join!(
-            async {
-                if wants(Kind::Ec2) {
-                    self.ec2_instances().await
-                } else {
-                    none().await
-                }
-            },
-            async {
-                if wants(Kind::Rds) {
-                    self.rds_instances().await
-                } else {
-                    none().await
-                }
-            },
-            async {
-                if wants(Kind::Aurora) {
-                    self.aurora_clusters().await
-                } else {
-                    none().await
-                }
-            }
-        );
-        let (asg, ecs, eks) = tokio::join!(
-            async {
-                if wants(Kind::Asg) {
-                    self.auto_scaling_groups().await
-                } else {
-                    none().await
-                }
-            },
-            async {
-                if wants(Kind::Ecs) {
-                    self.ecs_services().await
-                } else {
-                    none().await
-                }
-            },
-            async {
-                if wants(Kind::Eks) {
-                    self.eks_node_groups().await
-                } else {
-                    none().await
-                }
-            }
-        );
-        let mut all = ec2?;
-        for more in [rds?, aurora?, asg?, ecs?, eks?] {
-            all.extend(more);
-        }
-        Ok(Observation::whole(all))
+        self.observe_until(look, look.within.map(|w| Instant::now() + w))
+            .await
     }
 
     async fn act(&self, direction: Direction, targets: &[Target]) -> Vec<Failure> {

@@ -5,8 +5,8 @@
 
 use aws_sdk_autoscaling::types::{Filter as AsgFilter, LifecycleState, Tag as AsgTag};
 
-use super::{AwsCloud, error_text, tag_map};
-use crate::cloud::ObserveError;
+use super::listing::Listing;
+use super::{AwsCloud, error_text, next, tag_map};
 use crate::fleet::{Capacity, Direction, Failure, Instance, Kind, Power, Target};
 use crate::schedule::SCHEDULE_TAG;
 
@@ -29,25 +29,22 @@ fn scaled_power(desired: i32, up: i32, present: i32) -> Power {
 }
 
 impl AwsCloud {
-    /// Auto Scaling groups carrying the schedule tag key: one paginated listing.
-    pub(super) async fn auto_scaling_groups(&self) -> Result<Vec<Instance>, ObserveError> {
-        let mut out = Vec::new();
-        let mut pages = self
-            .asg
-            .describe_auto_scaling_groups()
-            .filters(
-                AsgFilter::builder()
-                    .name("tag-key")
-                    .values(SCHEDULE_TAG)
-                    .build(),
-            )
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| ObserveError {
-                what: "Auto Scaling groups",
-                message: error_text(&e),
-            })?;
+    /// Auto Scaling groups carrying the schedule tag key, in pages of up to 100.
+    pub(super) async fn auto_scaling_groups(&self, l: &mut Listing) {
+        let mut token = None;
+        loop {
+            let call = self
+                .asg
+                .describe_auto_scaling_groups()
+                .filters(
+                    AsgFilter::builder()
+                        .name("tag-key")
+                        .values(SCHEDULE_TAG)
+                        .build(),
+                )
+                .max_records(self.page.clamp(1, 100))
+                .set_next_token(token);
+            let Some(page) = page!(l, call) else { return };
             for g in page.auto_scaling_groups() {
                 let Some(name) = g.auto_scaling_group_name() else {
                     continue;
@@ -72,48 +69,62 @@ impl AwsCloud {
                 i.capacity = Some(capacity);
                 i.saved = saved;
                 i.zone = g.availability_zones().first().cloned();
-                out.push(i);
+                l.found.push(i);
+            }
+            token = next(page.next_token());
+            if token.is_none() {
+                return;
             }
         }
-        Ok(out)
     }
 
-    /// ECS services carrying the schedule tag key: the clusters, their services, and
-    /// the services described ten at a time with their tags.
-    pub(super) async fn ecs_services(&self) -> Result<Vec<Instance>, ObserveError> {
-        let failed = |e: String| ObserveError {
-            what: "ECS services",
-            message: e,
-        };
+    /// ECS services carrying the schedule tag key: the clusters and their services
+    /// in pages of up to 100, and the services described ten at a time with their
+    /// tags.
+    pub(super) async fn ecs_services(&self, l: &mut Listing) {
+        let page_size = self.page.clamp(1, 100);
         let mut clusters = Vec::new();
-        let mut pages = self.ecs.list_clusters().into_paginator().send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| failed(error_text(&e)))?;
+        let mut token = None;
+        loop {
+            let call = self
+                .ecs
+                .list_clusters()
+                .max_results(page_size)
+                .set_next_token(token);
+            let Some(page) = page!(l, call) else { return };
             clusters.extend(page.cluster_arns().iter().cloned());
+            token = next(page.next_token());
+            if token.is_none() {
+                break;
+            }
         }
-        let mut out = Vec::new();
         for cluster in clusters {
             let mut services = Vec::new();
-            let mut pages = self
-                .ecs
-                .list_services()
-                .cluster(&cluster)
-                .into_paginator()
-                .send();
-            while let Some(page) = pages.next().await {
-                let page = page.map_err(|e| failed(error_text(&e)))?;
+            let mut token = None;
+            loop {
+                let call = self
+                    .ecs
+                    .list_services()
+                    .cluster(&cluster)
+                    .max_results(page_size)
+                    .set_next_token(token);
+                let Some(page) = page!(l, call) else { return };
                 services.extend(page.service_arns().iter().cloned());
+                token = next(page.next_token());
+                if token.is_none() {
+                    break;
+                }
             }
             for chunk in services.chunks(10) {
-                let described = self
+                let call = self
                     .ecs
                     .describe_services()
                     .cluster(&cluster)
                     .set_services(Some(chunk.to_vec()))
-                    .include(aws_sdk_ecs::types::ServiceField::Tags)
-                    .send()
-                    .await
-                    .map_err(|e| failed(error_text(&e)))?;
+                    .include(aws_sdk_ecs::types::ServiceField::Tags);
+                let Some(described) = page!(l, call) else {
+                    return;
+                };
                 for s in described.services() {
                     let tags = tag_map(s.tags().iter().map(|t| (t.key(), t.value())));
                     if !tags.contains_key(SCHEDULE_TAG) {
@@ -148,48 +159,58 @@ impl AwsCloud {
                     i.capacity = Some(capacity);
                     i.saved = saved;
                     i.arn = Some(arn.to_string());
-                    out.push(i);
+                    l.found.push(i);
                 }
             }
         }
-        Ok(out)
     }
 
-    /// EKS managed node groups carrying the schedule tag key: the clusters, their
-    /// node groups, and each node group described (EKS has no batch describe).
-    pub(super) async fn eks_node_groups(&self) -> Result<Vec<Instance>, ObserveError> {
-        let failed = |e: String| ObserveError {
-            what: "EKS node groups",
-            message: e,
-        };
+    /// EKS managed node groups carrying the schedule tag key: the clusters and their
+    /// node groups in pages of up to 100, and each node group described (EKS has no
+    /// batch describe).
+    pub(super) async fn eks_node_groups(&self, l: &mut Listing) {
+        let page_size = self.page.clamp(1, 100);
         let mut clusters = Vec::new();
-        let mut pages = self.eks.list_clusters().into_paginator().send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| failed(error_text(&e)))?;
+        let mut token = None;
+        loop {
+            let call = self
+                .eks
+                .list_clusters()
+                .max_results(page_size)
+                .set_next_token(token);
+            let Some(page) = page!(l, call) else { return };
             clusters.extend(page.clusters().iter().cloned());
+            token = next(page.next_token());
+            if token.is_none() {
+                break;
+            }
         }
-        let mut out = Vec::new();
         for cluster in clusters {
             let mut groups = Vec::new();
-            let mut pages = self
-                .eks
-                .list_nodegroups()
-                .cluster_name(&cluster)
-                .into_paginator()
-                .send();
-            while let Some(page) = pages.next().await {
-                let page = page.map_err(|e| failed(error_text(&e)))?;
+            let mut token = None;
+            loop {
+                let call = self
+                    .eks
+                    .list_nodegroups()
+                    .cluster_name(&cluster)
+                    .max_results(page_size)
+                    .set_next_token(token);
+                let Some(page) = page!(l, call) else { return };
                 groups.extend(page.nodegroups().iter().cloned());
+                token = next(page.next_token());
+                if token.is_none() {
+                    break;
+                }
             }
             for group in groups {
-                let described = self
+                let call = self
                     .eks
                     .describe_nodegroup()
                     .cluster_name(&cluster)
-                    .nodegroup_name(&group)
-                    .send()
-                    .await
-                    .map_err(|e| failed(error_text(&e)))?;
+                    .nodegroup_name(&group);
+                let Some(described) = page!(l, call) else {
+                    return;
+                };
                 let Some(n) = described.nodegroup() else {
                     continue;
                 };
@@ -232,10 +253,9 @@ impl AwsCloud {
                 );
                 i.capacity = Some(capacity);
                 i.saved = saved;
-                out.push(i);
+                l.found.push(i);
             }
         }
-        Ok(out)
     }
 
     /// Scales one resource to zero (remembering its sizes on it) or back.

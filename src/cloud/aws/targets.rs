@@ -4,6 +4,8 @@
 //! acted on in every target at once, a few at a time; a target that fails is
 //! reported by name and its resources are left alone, while every other proceeds.
 
+use std::time::Instant;
+
 use futures::StreamExt;
 
 use super::AwsCloud;
@@ -163,38 +165,44 @@ impl AwsTargets {
 
 impl Cloud for AwsTargets {
     async fn observe(&self, look: &Look) -> Result<Observation, ObserveError> {
+        // One deadline for every target, however many wait for a turn.
+        let until = look.within.map(|w| Instant::now() + w);
         if let [(_, only)] = self.places.as_slice() {
-            return only.observe(look).await;
+            return only.observe_until(look, until).await;
         }
         let looks: Vec<(String, Result<Observation, ObserveError>)> =
             futures::stream::iter(self.places.iter().filter(|(label, _)| look.includes(label)))
-                .map(|(label, cloud)| async move { (label.clone(), cloud.observe(look).await) })
+                .map(|(label, cloud)| async move {
+                    (label.clone(), cloud.observe_until(look, until).await)
+                })
                 .buffer_unordered(AT_ONCE)
                 .collect()
                 .await;
         let mut instances = Vec::new();
         let mut unreachable = Vec::new();
+        let mut lost = 0;
         for (place, look) in looks {
             match look {
-                Ok(seen) => instances.extend(seen.instances.iter().map(|i| Instance {
-                    home: if place.is_empty() {
-                        self.home.clone()
-                    } else {
-                        None
-                    },
-                    ..i.clone()
-                })),
+                Ok(seen) => {
+                    instances.extend(seen.instances.iter().map(|i| Instance {
+                        home: if place.is_empty() {
+                            self.home.clone()
+                        } else {
+                            None
+                        },
+                        ..i.clone()
+                    }));
+                    // Kinds whose listing did not finish there.
+                    unreachable.extend(seen.unreachable.iter().cloned());
+                }
                 Err(e) => {
                     tracing::error!(action = "observe", place = %place, "{e}");
-                    unreachable.push(Unreachable {
-                        place,
-                        error: e.to_string(),
-                    });
+                    lost += 1;
+                    unreachable.push(Unreachable::place(place, e.to_string()));
                 }
             }
         }
-        if !unreachable.is_empty() && instances.is_empty() && unreachable.len() == self.places.len()
-        {
+        if lost > 0 && instances.is_empty() && lost == self.places.len() {
             let names: Vec<String> = unreachable
                 .iter()
                 .map(|u| format!("{}: {}", u.place, u.error))
