@@ -211,6 +211,8 @@ pub fn day_times(s: &Schedule, date: NaiveDate) -> (Option<DateTime<Tz>>, Option
 }
 
 #[cfg(test)]
+mod oracle;
+#[cfg(test)]
 mod pinned;
 
 #[cfg(test)]
