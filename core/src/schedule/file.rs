@@ -79,8 +79,22 @@ pub fn parse_into(text: &str, items: &mut Items) -> Result<(), (Option<String>, 
             SCHEDULE_FIELDS.join(", ")
         )));
     }
-    let schedule: ScheduleItem =
+    let periods = fields.remove("Periods");
+    let mut schedule: ScheduleItem =
         serde_json::from_value(Value::Object(fields)).map_err(|e| fail(e.to_string()))?;
+    // Read each period on its own, so that a typo names the period it is in.
+    schedule.periods = match periods {
+        None | Some(Value::Null) => None,
+        Some(Value::Array(list)) => Some(
+            list.into_iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    serde_json::from_value(p).map_err(|e| fail(format!("Periods[{}]: {e}", i + 1)))
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+        Some(_) => return Err(fail("Periods: expected a list of periods".into())),
+    };
     let groups: Vec<FileGroup> =
         serde_json::from_value(groups).map_err(|e| fail(format!("Groups: {e}")))?;
     let exceptions: Vec<FileException> =
@@ -149,7 +163,13 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.0.as_deref(), Some("Typo"));
-        assert!(err.1.contains("StopTme"), "{}", err.1);
+        assert!(
+            err.1.starts_with("Periods[1]: unknown field `StopTme`"),
+            "{}",
+            err.1
+        );
+        let err = parse_into(r#"{"ScheduleName":"P","Periods":"mon"}"#, &mut items).unwrap_err();
+        assert_eq!(err.1, "Periods: expected a list of periods");
     }
 
     #[test]
