@@ -204,6 +204,63 @@ fn the_worked_examples_are_valid() {
     assert!(catalog.errors.is_empty() && catalog.warnings.is_empty());
 }
 
+/// The README's command: two weeks of all four examples on `calendar-fleet.json`.
+#[test]
+fn the_readme_simulation_of_the_examples_acts_on_each_calendar() {
+    let (code, out, err) = schedctl(&[
+        "simulate",
+        "--schedules",
+        "examples/calendar",
+        "--fleet",
+        "examples/calendar-fleet.json",
+        "--from",
+        "2026-12-05T00:00:00+09:00",
+        "--to",
+        "2026-12-19T00:00:00+09:00",
+        "--format",
+        "jsonl",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let mut began: Vec<String> = Vec::new();
+    for line in out.lines() {
+        let e: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_ne!(e["event"], "error", "{line}");
+        let first_group = matches!(
+            (e["event"].as_str(), e["group"].as_str()),
+            (Some("start"), Some("DB")) | (Some("stop"), Some("APP"))
+        );
+        if first_group {
+            let text = |k: &str| e[k].as_str().unwrap_or_default().to_string();
+            began.push(format!(
+                "{} {} {}",
+                text("schedule"),
+                text("event"),
+                text("at")
+            ));
+        }
+    }
+    for expected in [
+        "WeekendDowntime start 2026-12-07T08:00:00+09:00",
+        "SummerHours start 2026-12-07T08:00:00+01:00",
+        "PatchTuesday start 2026-12-08T20:00:00-05:00",
+        "PatchTuesday stop 2026-12-09T04:00:00-05:00",
+        "SummerHours stop 2026-12-11T18:00:00+01:00",
+        "WeekendDowntime stop 2026-12-11T20:00:00+09:00",
+        "WeekendDowntime start 2026-12-14T08:00:00+09:00",
+        "WeekendDowntime stop 2026-12-18T20:00:00+09:00",
+    ] {
+        assert!(
+            began.contains(&expected.to_string()),
+            "{expected} in {began:#?}"
+        );
+    }
+    let weekend: Vec<&String> = began
+        .iter()
+        .filter(|b| b.contains("WeekendDowntime"))
+        .collect();
+    assert_eq!(weekend.len(), 4, "{weekend:?}");
+}
+
 #[test]
 fn second_tuesday_patching_runs_overnight_on_the_second_tuesday() {
     assert_eq!(
