@@ -1,31 +1,50 @@
 //! Local time: when a schedule's starts and stops fall, as instants.
 //!
 //! The rules, each pinned by a test below:
-//! - A **start** falls on a date at the exception's time for that date if there is a
-//!   start exception (`None`: no start that day), otherwise at `StartTime` when the
-//!   date is an active day. An exception with a time acts even on an inactive day.
-//! - A **stop** ends a period. A period begins on an active day at `StartTime` and ends
-//!   at the next `StopTime`: the same day, or the next day when `StopTime` ≤
-//!   `StartTime` (the period crosses midnight, even into an inactive day). A schedule
-//!   with no `StartTime` stops at `StopTime` on its active days. A stop exception
-//!   replaces the stop that falls on its date (`None`: no stop that day, so running
-//!   servers stay up until the next stop). The stop of an active day acts even when
-//!   that day's start was cancelled, so servers started by hand on a holiday still
-//!   stop at night.
+//! - A schedule has **periods**: the entries of its `Periods`, or, without them, its
+//!   own day and time fields as its one period. A date is **active** for a period
+//!   when it matches the period's `DaysActive` (every such weekday, or the nth or
+//!   last of its month), and its `MonthDays` and `Months` when given.
+//! - A period begins on an active date at its `StartTime` and ends at the next
+//!   `StopTime`: the same date, or the next one when `StopTime` ≤ `StartTime` (the
+//!   period crosses midnight, even into an inactive date). A period with no
+//!   `StartTime` stops at `StopTime` on its active dates; one with no `StopTime`
+//!   only starts.
+//! - The **starts of a date** are those of the periods that begin on it; the **stops
+//!   of a date** those that fall on it. Two periods acting at the same local time act
+//!   once (the first period in the list is named as the cause).
+//! - **Exceptions** act per date and direction: `None` cancels every start (or stop)
+//!   of that date, so servers started by hand on a holiday still stop at night unless
+//!   the stop is cancelled too; a time replaces the date's first start (or stop), or
+//!   adds one on a date that has none, so an exception with a time acts even on an
+//!   inactive date. The date is the one the start or stop falls on.
 //! - A disabled schedule has no starts or stops.
+//! - Transitions of all periods merge in time order; at the same instant a stop
+//!   comes before a start, so the start wins (a period that begins as another ends
+//!   leaves the servers up).
 //! - Times are wall-clock times in the schedule's zone. A time that does not exist
 //!   (the spring-forward gap) resolves to the first instant after the gap; an
 //!   ambiguous time (the fall-back fold) resolves to its first occurrence, so it
 //!   acts once.
 
-use chrono::{
-    DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Timelike, Utc,
-};
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
 use crate::fleet::Direction;
 use crate::schedule::Schedule;
+
+/// Why a transition falls where it does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Cause {
+    /// A period's own time: the index of the period in
+    /// [`Schedule::periods`] (0 for a schedule without `Periods`).
+    Period(usize),
+    /// An exception for the date, which replaced its first start (or stop) or added
+    /// one.
+    Exception,
+}
 
 /// One start or stop of a schedule, as an instant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -34,6 +53,9 @@ pub struct Transition {
     pub at: DateTime<Utc>,
     /// Start or stop.
     pub direction: Direction,
+    /// The period (or exception) that put it there, for people (`start 08:00
+    /// (period 1: mon)`).
+    pub cause: Cause,
 }
 
 /// The instant of wall-clock `time` on `date` in `tz`, resolving gaps and folds as
@@ -55,34 +77,58 @@ pub fn local_instant(tz: Tz, date: NaiveDate, time: NaiveTime) -> DateTime<Utc> 
     Utc.from_utc_datetime(&NaiveDateTime::new(date, time))
 }
 
-/// The local start time on `date`, if the schedule starts that day.
-pub fn start_on(s: &Schedule, date: NaiveDate) -> Option<NaiveTime> {
+/// The local times on `date` at which the schedule acts in `direction`, earliest
+/// first, each with its cause, after that date's exception (module docs).
+pub fn times_on(s: &Schedule, date: NaiveDate, direction: Direction) -> Vec<(NaiveTime, Cause)> {
+    let mut times = Vec::new();
     if !s.enabled {
-        return None;
+        return times;
     }
-    match s.exceptions.get(&(date, Direction::Start)) {
-        Some(exception) => *exception,
-        None if s.days.contains(date.weekday()) => s.start,
-        None => None,
+    for (i, p) in s.periods().enumerate() {
+        let (time, begun) = match direction {
+            Direction::Start => (p.start, Some(date)),
+            // A stop ends the period that began the day before when it crosses midnight.
+            Direction::Stop if p.crosses_midnight() => (p.stop, date.pred_opt()),
+            Direction::Stop => (p.stop, Some(date)),
+        };
+        if let (Some(time), Some(begun)) = (time, begun)
+            && p.active_on(begun)
+        {
+            times.push((time, Cause::Period(i)));
+        }
     }
+    match s.exceptions.get(&(date, direction)) {
+        None => {}
+        Some(None) => times.clear(),
+        Some(Some(time)) => {
+            times.sort();
+            match times.first_mut() {
+                Some(first) => *first = (*time, Cause::Exception),
+                None => times.push((*time, Cause::Exception)),
+            }
+        }
+    }
+    times.sort();
+    times.dedup_by_key(|(time, _)| *time);
+    times
 }
 
-/// The local stop time on `date`, if the schedule stops that day.
+/// The local start time on `date`, if the schedule starts that day: the first of
+/// [`times_on`] (a schedule with `Periods` may start more than once a day).
+pub fn start_on(s: &Schedule, date: NaiveDate) -> Option<NaiveTime> {
+    times_on(s, date, Direction::Start).first().map(|t| t.0)
+}
+
+/// The local stop time on `date`, if the schedule stops that day: the first of
+/// [`times_on`].
 pub fn stop_on(s: &Schedule, date: NaiveDate) -> Option<NaiveTime> {
-    if !s.enabled {
-        return None;
-    }
-    if let Some(exception) = s.exceptions.get(&(date, Direction::Stop)) {
-        return *exception;
-    }
-    let stop = s.stop?;
-    let crosses_midnight = s.start.is_some_and(|start| stop <= start);
-    let period_day = if crosses_midnight {
-        date.pred_opt()?
-    } else {
-        date
-    };
-    s.days.contains(period_day.weekday()).then_some(stop)
+    times_on(s, date, Direction::Stop).first().map(|t| t.0)
+}
+
+/// The calendar's one order of transitions: by time, and at the same instant a stop
+/// before a start, so the start wins.
+fn order(t: &Transition) -> (DateTime<Utc>, bool) {
+    (t.at, t.direction == Direction::Start)
 }
 
 /// The schedule's transitions in the window `(after, until]`, in time order; at the
@@ -98,22 +144,48 @@ pub fn transitions(s: &Schedule, after: DateTime<Utc>, until: DateTime<Utc>) -> 
     let last = until.with_timezone(&s.tz).date_naive();
     let mut date = first.unwrap_or(last);
     while date <= last {
-        for (direction, time) in [
-            (Direction::Stop, stop_on(s, date)),
-            (Direction::Start, start_on(s, date)),
-        ] {
-            if let Some(time) = time {
+        for direction in [Direction::Stop, Direction::Start] {
+            for (time, cause) in times_on(s, date, direction) {
                 let at = local_instant(s.tz, date, time);
                 if after < at && at <= until {
-                    out.push(Transition { at, direction });
+                    out.push(Transition {
+                        at,
+                        direction,
+                        cause,
+                    });
                 }
             }
         }
         let Some(next) = date.succ_opt() else { break };
         date = next;
     }
-    out.sort_by_key(|t| (t.at, t.direction == Direction::Start));
+    out.sort_by_key(order);
     out
+}
+
+/// Merges `more` (say, a maintenance window's opening and closing) into `list`,
+/// which is in the calendar's order, keeping that order: the one rule for what comes
+/// first at the same instant, wherever transitions come from.
+pub fn merge(list: &mut Vec<Transition>, more: impl IntoIterator<Item = Transition>) {
+    list.extend(more);
+    list.sort_by_key(order);
+}
+
+/// The last transition in `(at - reach, at]`: what the schedule says the state
+/// should be at `at` (at one instant, the start, which wins). Looks back a little
+/// further each time, so a near transition costs little.
+pub fn last_at_or_before(s: &Schedule, at: DateTime<Utc>, reach: Duration) -> Option<Transition> {
+    let mut back = Duration::days(2);
+    loop {
+        let back_now = back.min(reach);
+        if let Some(t) = transitions(s, at - back_now, at).pop() {
+            return Some(t);
+        }
+        if back_now >= reach {
+            return None;
+        }
+        back = back * 4;
+    }
 }
 
 /// The first stop strictly after `after` and no later than `after + within`.
@@ -125,7 +197,9 @@ pub fn next_stop(s: &Schedule, after: DateTime<Utc>, within: Duration) -> Option
 }
 
 /// The local start and stop times of the period that begins on `date`, for people:
-/// `(start, stop)` with the stop's own date, either of which may be absent.
+/// `(start, stop)` with the stop's own date, either of which may be absent. With
+/// several starts that day, the first; the stop is the next one after it (within two
+/// days).
 pub fn day_times(s: &Schedule, date: NaiveDate) -> (Option<DateTime<Tz>>, Option<DateTime<Tz>>) {
     let start = start_on(s, date).map(|t| local_instant(s.tz, date, t).with_timezone(&s.tz));
     let from = start.map_or_else(
@@ -135,6 +209,11 @@ pub fn day_times(s: &Schedule, date: NaiveDate) -> (Option<DateTime<Tz>>, Option
     let stop = next_stop(s, from, Duration::days(2)).map(|t| t.with_timezone(&s.tz));
     (start, stop)
 }
+
+#[cfg(test)]
+mod oracle;
+#[cfg(test)]
+mod pinned;
 
 #[cfg(test)]
 mod tests {
@@ -160,6 +239,7 @@ mod tests {
             force_start: false,
             time_zone: Some(tz.name().into()),
             start_mode: None,
+            ..Default::default()
         };
         let exceptions: Vec<ExceptionItem> = exceptions
             .iter()

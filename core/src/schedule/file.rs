@@ -41,7 +41,7 @@ pub struct FileException {
     pub exception_value: Option<String>,
 }
 
-const SCHEDULE_FIELDS: [&str; 9] = [
+const SCHEDULE_FIELDS: [&str; 12] = [
     "ScheduleName",
     "TagValue",
     "DaysActive",
@@ -51,6 +51,9 @@ const SCHEDULE_FIELDS: [&str; 9] = [
     "ForceStart",
     "TimeZone",
     "StartMode",
+    "MonthDays",
+    "Months",
+    "Periods",
 ];
 
 /// Parses one schedule file's text into `items`; on error, returns the schedule's
@@ -79,8 +82,22 @@ pub fn parse_into(text: &str, items: &mut Items) -> Result<(), (Option<String>, 
             SCHEDULE_FIELDS.join(", ")
         )));
     }
-    let schedule: ScheduleItem =
+    let periods = fields.remove("Periods");
+    let mut schedule: ScheduleItem =
         serde_json::from_value(Value::Object(fields)).map_err(|e| fail(e.to_string()))?;
+    // Read each period on its own, so that a typo names the period it is in.
+    schedule.periods = match periods {
+        None | Some(Value::Null) => None,
+        Some(Value::Array(list)) => Some(
+            list.into_iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    serde_json::from_value(p).map_err(|e| fail(format!("Periods[{}]: {e}", i + 1)))
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+        Some(_) => return Err(fail("Periods: expected a list of periods".into())),
+    };
     let groups: Vec<FileGroup> =
         serde_json::from_value(groups).map_err(|e| fail(format!("Groups: {e}")))?;
     let exceptions: Vec<FileException> =
@@ -125,6 +142,38 @@ mod tests {
         assert_eq!(items.groups[1].dependency, ["DB"]);
         assert_eq!(items.groups[1].schedule_name, "Dev");
         assert_eq!(items.exceptions[0].exception_value, None);
+    }
+
+    #[test]
+    fn month_days_months_and_periods_are_schedule_fields() {
+        let mut items = Items::default();
+        parse_into(
+            r#"{"ScheduleName":"Patch","DaysActive":"tue#2","MonthDays":"8-14","Months":"jan-jun","StartTime":"20:00","StopTime":"23:00"}"#,
+            &mut items,
+        )
+        .unwrap();
+        parse_into(
+            r#"{"ScheduleName":"Weekend","Periods":[{"DaysActive":"mon","StartTime":"08:00","StopTime":"None"},{"DaysActive":"fri","StopTime":"20:00"}]}"#,
+            &mut items,
+        )
+        .unwrap();
+        assert_eq!(items.schedules[0].month_days.as_deref(), Some("8-14"));
+        assert_eq!(items.schedules[0].months.as_deref(), Some("jan-jun"));
+        let periods = items.schedules[1].periods.as_deref().unwrap();
+        assert_eq!(periods[1].stop_time.as_deref(), Some("20:00"));
+        let err = parse_into(
+            r#"{"ScheduleName":"Typo","Periods":[{"DaysActive":"mon","StopTme":"20:00"}]}"#,
+            &mut items,
+        )
+        .unwrap_err();
+        assert_eq!(err.0.as_deref(), Some("Typo"));
+        assert!(
+            err.1.starts_with("Periods[1]: unknown field `StopTme`"),
+            "{}",
+            err.1
+        );
+        let err = parse_into(r#"{"ScheduleName":"P","Periods":"mon"}"#, &mut items).unwrap_err();
+        assert_eq!(err.1, "Periods: expected a list of periods");
     }
 
     #[test]

@@ -8,6 +8,9 @@
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// A row of the `Schedule` table.
+///
+/// Its `Default` is what an item holding only `ScheduleName` reads as (enabled,
+/// everything else absent), so callers can write `..Default::default()`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ScheduleItem {
@@ -17,7 +20,8 @@ pub struct ScheduleItem {
     /// schedule; the schedule's name when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tag_value: Option<String>,
-    /// `all`, `weekdays`, `weekends`, a list such as `mon,wed,fri` or a range such as `mon-fri`.
+    /// `all`, `weekdays`, `weekends`, a list such as `mon,wed,fri`, a range such as
+    /// `mon-fri`, `mon#2` (the second Monday of the month), `friL` (the last Friday).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub days_active: Option<String>,
     /// Whether the schedule acts at its times at all (force-start ignores it).
@@ -39,6 +43,60 @@ pub struct ScheduleItem {
     /// is to be up by `StartTime`, so the start begins early enough.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_mode: Option<String>,
+    /// Days of the month: `1`, `1-15`, `1,15`, `L` (the last), `15W` (the weekday
+    /// nearest the 15th), `1/7` (every 7 days from the 1st).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub month_days: Option<String>,
+    /// Months: `jan`, `jan-mar`, `1-3`, `dec,jan`, `1/3` (every 3 months from January).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub months: Option<String>,
+    /// Several periods, each with its own days and times; when present, the
+    /// schedule's own `DaysActive`, `MonthDays`, `Months`, `StartTime` and `StopTime`
+    /// must be absent. In DynamoDB a list of maps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub periods: Option<Vec<PeriodItem>>,
+}
+
+impl Default for ScheduleItem {
+    fn default() -> Self {
+        ScheduleItem {
+            schedule_name: String::new(),
+            tag_value: None,
+            days_active: None,
+            enabled: true,
+            start_time: None,
+            stop_time: None,
+            force_start: false,
+            time_zone: None,
+            start_mode: None,
+            month_days: None,
+            months: None,
+            periods: None,
+        }
+    }
+}
+
+/// One entry of a schedule's `Periods`: the day and time fields of a schedule, with
+/// the same meanings and defaults. Unknown fields are errors, so a typo in a period
+/// never passes silently.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct PeriodItem {
+    /// As the schedule's `DaysActive`; every day when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub days_active: Option<String>,
+    /// As the schedule's `MonthDays`; every day of the month when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub month_days: Option<String>,
+    /// As the schedule's `Months`; every month when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub months: Option<String>,
+    /// `HH:MM`, or `None` for no start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<String>,
+    /// `HH:MM`, or `None` for no stop.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_time: Option<String>,
 }
 
 /// A row of the `ScheduleServerGroup` table.
@@ -192,6 +250,28 @@ mod tests {
             serde_json::from_str(r#"{"ScheduleName":"A","GroupName":"G","Dependency":null}"#)
                 .unwrap();
         assert!(g.dependency.is_empty());
+    }
+
+    #[test]
+    fn periods_are_a_list_of_maps_and_typos_in_them_are_named() {
+        let s: ScheduleItem = serde_json::from_str(
+            r#"{"ScheduleName":"A","Periods":[{"DaysActive":"mon","StartTime":"08:00","StopTime":"None"},{"DaysActive":"fri","MonthDays":"L","Months":"dec","StopTime":"20:00"}]}"#,
+        )
+        .unwrap();
+        let periods = s.periods.as_deref().unwrap();
+        assert_eq!(periods.len(), 2);
+        assert_eq!(periods[1].month_days.as_deref(), Some("L"));
+        let back: ScheduleItem = serde_json::from_value(serde_json::to_value(&s).unwrap()).unwrap();
+        assert_eq!(back, s);
+        let r: Result<ScheduleItem, _> =
+            serde_json::from_str(r#"{"ScheduleName":"A","Periods":[{"StartTme":"08:00"}]}"#);
+        assert!(r.unwrap_err().to_string().contains("StartTme"));
+    }
+
+    #[test]
+    fn the_default_item_is_an_item_with_only_a_name() {
+        let read: ScheduleItem = serde_json::from_str(r#"{"ScheduleName":""}"#).unwrap();
+        assert_eq!(read, ScheduleItem::default());
     }
 
     #[test]

@@ -2,9 +2,11 @@
 //! the step between them that rejects a broken schedule with an error naming it.
 
 pub mod absent;
+mod days;
 pub mod file;
 mod items;
 mod parse;
+mod period;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -12,13 +14,14 @@ use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
-pub use items::{ExceptionItem, GroupItem, ScheduleItem};
-pub use parse::{
-    Days, date as parse_date, time_of_day as parse_time, time_zone as parse_time_zone,
-};
+pub use days::{Days, MonthDays, Months};
+pub use items::{ExceptionItem, GroupItem, PeriodItem, ScheduleItem};
+pub use parse::{date as parse_date, time_of_day as parse_time, time_zone as parse_time_zone};
+pub use period::Period;
 
 use crate::fleet::{Direction, Instance, Kind, Power};
 use parse::in_schedule;
+use period::PeriodText;
 
 /// Tag key that puts an instance into a schedule (value: the schedule's `TagValue`).
 pub const SCHEDULE_TAG: &str = "ScheduleName";
@@ -250,15 +253,24 @@ pub struct Schedule {
     pub name: String,
     /// Instances whose `ScheduleName` tag has this value belong to the schedule.
     pub tag_value: String,
-    /// Days on which a period begins.
+    /// `DaysActive`: the days on which its period begins. For a schedule with
+    /// `Periods`, every weekday some period names (a summary for people; the calendar
+    /// reads [`Schedule::periods`]).
     #[serde(serialize_with = "display")]
     pub days: Days,
     /// Whether the schedule acts at its times.
     pub enabled: bool,
-    /// Local start time, or none.
+    /// Local start time, or none (none for a schedule with `Periods`).
     pub start: Option<NaiveTime>,
-    /// Local stop time, or none.
+    /// Local stop time, or none (none for a schedule with `Periods`).
     pub stop: Option<NaiveTime>,
+    /// `MonthDays`, when given (none for a schedule with `Periods`).
+    pub month_days: Option<MonthDays>,
+    /// `Months`, when given (none for a schedule with `Periods`).
+    pub months: Option<Months>,
+    /// The entries of `Periods`; empty when the schedule has none, and its own
+    /// `days`, `month_days`, `months`, `start` and `stop` are its one period.
+    pub periods: Vec<Period>,
     /// Whether a force-start is requested.
     pub force_start: bool,
     /// The zone the times and exception dates are in.
@@ -295,6 +307,35 @@ impl Schedule {
             h = h.wrapping_mul(0x0100_0000_01b3);
         }
         format!("{h:016x}")
+    }
+
+    /// The periods in effect, in order: the entries of `Periods`, or the schedule's
+    /// own fields as its one period. A transition's
+    /// [`Cause::Period`](crate::calendar::Cause::Period) is an index into these.
+    pub fn periods(&self) -> impl Iterator<Item = Period> + '_ {
+        let own = self.periods.is_empty().then_some(Period {
+            days: self.days,
+            month_days: self.month_days,
+            months: self.months,
+            start: self.start,
+            stop: self.stop,
+        });
+        own.into_iter().chain(self.periods.iter().copied())
+    }
+
+    /// The day rules of the schedule for people: its `DaysActive` (with `MonthDays`
+    /// and `Months` when given), or each period's, numbered from 1 (`1: mon; 2: fri`).
+    pub fn days_active(&self) -> String {
+        if let Some(own) = self.periods().next().filter(|_| self.periods.is_empty()) {
+            return own.days_active();
+        }
+        let each: Vec<String> = self
+            .periods
+            .iter()
+            .enumerate()
+            .map(|(i, p)| format!("{}: {}", i + 1, p.days_active()))
+            .collect();
+        each.join("; ")
     }
 
     /// The group an instance with these tags and this kind belongs to, if any.
@@ -620,9 +661,18 @@ fn build_schedule(
     if name.is_empty() {
         return Err(ScheduleError::new("", "ScheduleName is empty"));
     }
-    let days = Days::parse(item.days_active.as_deref().unwrap_or("all")).map_err(&err)?;
-    let start = parse::time_of_day(item.start_time.as_deref(), "StartTime").map_err(&err)?;
-    let stop = parse::time_of_day(item.stop_time.as_deref(), "StopTime").map_err(&err)?;
+    let own = Period::parse(
+        "",
+        PeriodText {
+            days_active: item.days_active.as_deref(),
+            month_days: item.month_days.as_deref(),
+            months: item.months.as_deref(),
+            start_time: item.start_time.as_deref(),
+            stop_time: item.stop_time.as_deref(),
+        },
+    )
+    .map_err(&err)?;
+    let periods = periods_of(item).map_err(&err)?;
     let tz = match &item.time_zone {
         Some(z) if !z.trim().is_empty() => parse::time_zone(z).map_err(&err)?,
         _ => default_tz,
@@ -635,10 +685,16 @@ fn build_schedule(
     let schedule = Schedule {
         name: item.schedule_name.clone(),
         tag_value,
-        days,
+        days: match periods.split_first() {
+            Some((first, rest)) => rest.iter().fold(first.days, |all, p| all.union(p.days)),
+            None => own.days,
+        },
         enabled: item.enabled,
-        start,
-        stop,
+        start: own.start,
+        stop: own.stop,
+        month_days: own.month_days,
+        months: own.months,
+        periods,
         force_start: item.force_start,
         tz,
         start_mode: StartMode::parse(item.start_mode.as_deref()).map_err(&err)?,
@@ -648,6 +704,55 @@ fn build_schedule(
         digest: String::new(),
     };
     Ok((schedule, ignored))
+}
+
+/// The entries of `Periods`, checked; empty without `Periods`. With them, the
+/// schedule's own day and time fields must be absent, so that no field is silently
+/// ignored.
+fn periods_of(item: &ScheduleItem) -> Result<Vec<Period>, String> {
+    let Some(list) = &item.periods else {
+        return Ok(Vec::new());
+    };
+    let own: Vec<&str> = [
+        ("DaysActive", &item.days_active),
+        ("MonthDays", &item.month_days),
+        ("Months", &item.months),
+        ("StartTime", &item.start_time),
+        ("StopTime", &item.stop_time),
+    ]
+    .into_iter()
+    .filter(|(_, v)| v.is_some())
+    .map(|(name, _)| name)
+    .collect();
+    if let Some((last, rest)) = own.split_last() {
+        let names = if rest.is_empty() {
+            last.to_string()
+        } else {
+            format!("{} and {last}", rest.join(", "))
+        };
+        let verb = if rest.is_empty() { "is" } else { "are" };
+        return Err(format!(
+            "{names} {verb} given beside Periods: with Periods, each period has its own day and time fields and the schedule has none (move them into the periods)"
+        ));
+    }
+    if list.is_empty() {
+        return Err("Periods is empty: give at least one period, or remove Periods to use the schedule's own DaysActive, StartTime and StopTime".into());
+    }
+    list.iter()
+        .enumerate()
+        .map(|(i, p)| {
+            Period::parse(
+                &format!("Periods[{}]", i + 1),
+                PeriodText {
+                    days_active: p.days_active.as_deref(),
+                    month_days: p.month_days.as_deref(),
+                    months: p.months.as_deref(),
+                    start_time: p.start_time.as_deref(),
+                    stop_time: p.stop_time.as_deref(),
+                },
+            )
+        })
+        .collect()
 }
 
 /// Validates the group graph and returns the groups in dependency order (Kahn's

@@ -1,99 +1,9 @@
-//! Parsing of the small text formats inside items: times of day, day lists, dates.
+//! Parsing of the small text formats inside items: times of day, dates, zones (the
+//! day rules are in `days`).
 
-use chrono::{NaiveDate, NaiveTime, Weekday};
+use chrono::{NaiveDate, NaiveTime};
 
 use super::ScheduleError;
-
-/// A set of weekdays on which a schedule's periods begin.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub struct Days(u8);
-
-impl Days {
-    /// Every day of the week.
-    pub const ALL: Days = Days(0b111_1111);
-    /// Monday to Friday.
-    pub const WEEKDAYS: Days = Days(0b001_1111);
-    /// Saturday and Sunday.
-    pub const WEEKENDS: Days = Days(0b110_0000);
-
-    /// Whether `day` is in the set.
-    pub fn contains(self, day: Weekday) -> bool {
-        self.0 & (1 << day.num_days_from_monday()) != 0
-    }
-
-    fn insert(&mut self, day: Weekday) {
-        self.0 |= 1 << day.num_days_from_monday();
-    }
-
-    /// Parses `DaysActive`: `all`, `weekdays`, `weekends`, or a comma-separated list of
-    /// day names (`mon` or `monday`) and ranges (`mon-fri`; `fri-mon` wraps over the
-    /// weekend), in any case.
-    pub fn parse(text: &str) -> Result<Days, String> {
-        let text = text.trim().to_ascii_lowercase();
-        match text.as_str() {
-            "all" | "daily" | "everyday" => return Ok(Days::ALL),
-            "weekdays" => return Ok(Days::WEEKDAYS),
-            "weekends" => return Ok(Days::WEEKENDS),
-            "" => return Err("DaysActive is empty".into()),
-            _ => {}
-        }
-        let mut days = Days::default();
-        for part in text.split(',').map(str::trim) {
-            match part.split_once('-') {
-                Some((from, to)) => {
-                    let (from, to) = (day_name(from)?, day_name(to)?);
-                    let mut day = from;
-                    days.insert(day);
-                    while day != to {
-                        day = day.succ();
-                        days.insert(day);
-                    }
-                }
-                None => days.insert(day_name(part)?),
-            }
-        }
-        Ok(days)
-    }
-}
-
-impl std::fmt::Display for Days {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match *self {
-            Days::ALL => return f.write_str("all"),
-            Days::WEEKDAYS => return f.write_str("weekdays"),
-            Days::WEEKENDS => return f.write_str("weekends"),
-            _ => {}
-        }
-        let mut day = Weekday::Mon;
-        let mut first = true;
-        for _ in 0..7 {
-            if self.contains(day) {
-                if !first {
-                    f.write_str(",")?;
-                }
-                first = false;
-                f.write_str(&day.to_string().to_ascii_lowercase())?;
-            }
-            day = day.succ();
-        }
-        Ok(())
-    }
-}
-
-fn day_name(name: &str) -> Result<Weekday, String> {
-    let name = name.trim();
-    let day = match name {
-        "mon" | "monday" => Weekday::Mon,
-        "tue" | "tues" | "tuesday" => Weekday::Tue,
-        "wed" | "wednesday" => Weekday::Wed,
-        "thu" | "thur" | "thurs" | "thursday" => Weekday::Thu,
-        "fri" | "friday" => Weekday::Fri,
-        "sat" | "saturday" => Weekday::Sat,
-        "sun" | "sunday" => Weekday::Sun,
-        _ => return Err(format!("unknown day name \"{name}\" in DaysActive")),
-    };
-    Ok(day)
-}
 
 /// Parses an optional time of day: `HH:MM` (24-hour; `H:MM` accepted), or
 /// `None`/empty/absent for "do not act". `field` names the field in errors.
@@ -144,44 +54,6 @@ pub(crate) fn in_schedule(schedule: &str) -> impl Fn(String) -> ScheduleError + 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use Weekday::*;
-
-    fn days(text: &str) -> Vec<Weekday> {
-        let set = Days::parse(text).unwrap();
-        [Mon, Tue, Wed, Thu, Fri, Sat, Sun]
-            .into_iter()
-            .filter(|d| set.contains(*d))
-            .collect()
-    }
-
-    #[test]
-    fn day_lists_keywords_and_ranges() {
-        assert_eq!(days("weekdays"), [Mon, Tue, Wed, Thu, Fri]);
-        assert_eq!(days("ALL").len(), 7);
-        assert_eq!(days("Weekends"), [Sat, Sun]);
-        assert_eq!(days("mon,wed,fri"), [Mon, Wed, Fri]);
-        assert_eq!(days(" Mon - Wed , sat"), [Mon, Tue, Wed, Sat]);
-        assert_eq!(days("fri-mon"), [Mon, Fri, Sat, Sun]);
-        assert_eq!(days("thursday"), [Thu]);
-    }
-
-    #[test]
-    fn unknown_day_names_are_named_in_the_error() {
-        assert!(
-            Days::parse("mon,funday")
-                .unwrap_err()
-                .contains("\"funday\"")
-        );
-        assert!(Days::parse("").is_err());
-        assert!(Days::parse("mon-xyz").is_err());
-    }
-
-    #[test]
-    fn days_display_round_trips() {
-        for text in ["all", "weekdays", "weekends", "mon,wed,fri", "tue"] {
-            assert_eq!(Days::parse(text).unwrap().to_string(), text);
-        }
-    }
 
     #[test]
     fn times_of_day() {
