@@ -22,6 +22,10 @@ const DUE_SEARCH: i64 = 8;
 /// seven days (stopped again).
 const RESTART_CHECK: i64 = 60;
 
+/// How far back, in days, an `Enforced` schedule's last transition is looked for: a
+/// schedule that acted on none of them leaves its resources alone.
+const ENFORCE_REACH: i64 = 400;
+
 /// One schedule's part of a pass.
 pub(crate) struct ScheduleRun<'a> {
     pub(crate) schedule: &'a Schedule,
@@ -114,6 +118,8 @@ impl<'a> ScheduleRun<'a> {
             ))
         } else if s.force_start && !running_forced_start {
             Some((Direction::Start, true, None))
+        } else if s.enforced && s.enabled && self.state.sequence.is_none() {
+            self.enforce(&mut members).map(|d| (d, false, None))
         } else {
             None
         };
@@ -186,6 +192,45 @@ impl<'a> ScheduleRun<'a> {
         self.set_due(next, until, &mut members);
     }
 
+    /// For an `Enforced` schedule between transitions: the direction that brings its
+    /// resources back to the state of the last transition, when some (not
+    /// protected, and not a start that already failed) were changed by hand; said
+    /// in the chat, naming them.
+    fn enforce(
+        &mut self,
+        members: &mut Option<impl FnOnce() -> Vec<&'a Instance>>,
+    ) -> Option<Direction> {
+        let s = self.schedule;
+        let last = calendar::last_at_or_before(s, self.now, Duration::days(ENFORCE_REACH))?;
+        self.load_members(members);
+        let off: Vec<&Instance> = self
+            .groups
+            .iter()
+            .flatten()
+            .filter(|i| match last.direction {
+                Direction::Start => i.power == Power::Stopped && !start_failed(i),
+                Direction::Stop => i.power == Power::Running,
+            })
+            .copied()
+            .collect();
+        if off.is_empty() {
+            return None;
+        }
+        let local = last.at.with_timezone(&s.tz).format("%a %H:%M");
+        let message = match last.direction {
+            Direction::Start => format!(
+                "Enforced: {} stopped outside the schedule, which has been running since {local}; starting again",
+                describe(&off)
+            ),
+            Direction::Stop => format!(
+                "Enforced: {} started outside the schedule, which has been stopped since {local}; stopping again",
+                describe(&off)
+            ),
+        };
+        self.event(self.now, What::Notice { message });
+        Some(last.direction)
+    }
+
     /// Works out when the schedule next needs planning (`due`), and the first of
     /// those instants worth waking the function for.
     fn set_due(
@@ -226,6 +271,10 @@ impl<'a> ScheduleRun<'a> {
         if let Some(first) = self.state.stopped.values().min() {
             due.push(*first + self.settings.aws_restart_after);
             due.push(self.now + Duration::minutes(RESTART_CHECK));
+        }
+        if s.enforced && s.enabled {
+            // Checked at every run; no reason to wake the function for it.
+            due.push(self.now + Duration::seconds(1));
         }
         self.state.due = Some(
             due.into_iter()

@@ -1121,3 +1121,49 @@ fn resources_of_a_schedule_this_deployment_may_not_touch_are_not_called_stranger
         ]
     );
 }
+
+#[test]
+fn an_enforced_schedule_undoes_changes_made_by_hand_in_dependency_order() {
+    let enforced = CHAIN.replace(
+        r#""ScheduleName":"Dev","#,
+        r#""ScheduleName":"Dev","Enforced":true,"#,
+    );
+    // First seen on Monday at noon, inside a running period, everything stopped:
+    // brought up at once, in dependency order, and said.
+    let mut h = Harness::new(&[&enforced], chain_fleet(""), "2026-11-30T12:00:00Z");
+    let p = h.run("2026-11-30T12:00:00Z");
+    assert_eq!(acts(&p), ["start DB [db]"]);
+    assert!(
+        p.events
+            .iter()
+            .any(|e| matches!(&e.what, What::Notice { message }
+        if message.starts_with("Enforced: ") && message.contains("starting again")))
+    );
+    for t in ["12:06", "12:08", "12:10", "12:12"] {
+        h.run(&format!("2026-11-30T{t}:00Z"));
+    }
+    // Someone stops API by hand; the next run starts it again, and nothing else.
+    h.cloud.act(
+        at("2026-11-30T14:00:00Z"),
+        Direction::Stop,
+        &["api1".into()],
+    );
+    assert_eq!(acts(&h.run("2026-11-30T14:05:00Z")), ["start API [api1]"]);
+    for t in ["14:07", "14:09", "14:11"] {
+        h.run(&format!("2026-11-30T{t}:00Z"));
+    }
+    assert!(acts(&h.run("2026-11-30T15:00:00Z")).is_empty());
+    // Stopped at 18:00; a person starts MW at night: stopped again.
+    for t in ["18:00", "18:02", "18:04", "18:06", "18:08", "18:10"] {
+        h.run(&format!("2026-11-30T{t}:00Z"));
+    }
+    h.cloud
+        .act(at("2026-11-30T21:00:00Z"), Direction::Start, &["mw".into()]);
+    assert_eq!(acts(&h.run("2026-11-30T21:05:00Z")), ["stop MW [mw]"]);
+}
+
+#[test]
+fn a_schedule_that_is_not_enforced_leaves_a_first_seen_stopped_fleet_alone() {
+    let mut h = Harness::new(&[CHAIN], chain_fleet(""), "2026-11-30T12:00:00Z");
+    assert!(acts(&h.run("2026-11-30T12:00:00Z")).is_empty());
+}

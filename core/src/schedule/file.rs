@@ -41,7 +41,7 @@ pub struct FileException {
     pub exception_value: Option<String>,
 }
 
-const SCHEDULE_FIELDS: [&str; 12] = [
+const SCHEDULE_FIELDS: [&str; 13] = [
     "ScheduleName",
     "TagValue",
     "DaysActive",
@@ -54,6 +54,7 @@ const SCHEDULE_FIELDS: [&str; 12] = [
     "MonthDays",
     "Months",
     "Periods",
+    "Enforced",
 ];
 
 /// Parses one schedule file's text into `items`; on error, returns the schedule's

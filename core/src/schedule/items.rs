@@ -55,6 +55,14 @@ pub struct ScheduleItem {
     /// must be absent. In DynamoDB a list of maps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub periods: Option<Vec<PeriodItem>>,
+    /// Bring every resource back to the state of the schedule's last transition at
+    /// every run, undoing starts and stops made by hand; off when absent.
+    #[serde(default, deserialize_with = "flag", skip_serializing_if = "is_false")]
+    pub enforced: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl Default for ScheduleItem {
@@ -72,6 +80,7 @@ impl Default for ScheduleItem {
             month_days: None,
             months: None,
             periods: None,
+            enforced: false,
         }
     }
 }

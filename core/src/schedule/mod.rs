@@ -273,6 +273,9 @@ pub struct Schedule {
     pub periods: Vec<Period>,
     /// Whether a force-start is requested.
     pub force_start: bool,
+    /// `Enforced`: at every run, resources are brought back to the state of the last
+    /// transition (started or stopped by hand in between, they are corrected).
+    pub enforced: bool,
     /// The zone the times and exception dates are in.
     #[serde(serialize_with = "display")]
     pub tz: Tz,
@@ -696,6 +699,7 @@ fn build_schedule(
         months: own.months,
         periods,
         force_start: item.force_start,
+        enforced: item.enforced,
         tz,
         start_mode: StartMode::parse(item.start_mode.as_deref()).map_err(&err)?,
         implicit_group: groups.is_empty(),
