@@ -100,8 +100,17 @@ def stub(template):
             **{k: v for k, v in resource.items() if k in ("Condition", "DependsOn", "DeletionPolicy")},
         }
 
+    # `!Sub "${Param}"` (a parameter as text) is `!Join ["", [!Ref Param]]` to
+    # CloudFormation; moto finds a changed parameter's users by their Refs only, so
+    # an update would otherwise leave a function's environment as it was.
+    parameters = set(template.get("Parameters", {}))
+
     def walk(node):
         if isinstance(node, dict):
+            text = node.get("Fn::Sub")
+            if len(node) == 1 and isinstance(text, str) and text.startswith("${") \
+                    and text.endswith("}") and text[2:-1] in parameters:
+                return {"Fn::Join": ["", [{"Ref": text[2:-1]}]]}
             target = node.get("Fn::GetAtt")
             if isinstance(target, list) and target[0] in stubbed:
                 return stubbed[target[0]][target[1]]

@@ -377,6 +377,7 @@ impl AwsCloud {
         Ok(Observation {
             instances: std::sync::Arc::new(instances),
             unreachable,
+            index: None,
         })
     }
 
