@@ -44,6 +44,9 @@ pub enum Cause {
     /// An exception for the date, which replaced its first start (or stop) or added
     /// one.
     Exception,
+    /// A maintenance window opening or closing: the index of the window in
+    /// [`Schedule::windows`].
+    Window(usize),
 }
 
 /// One start or stop of a schedule, as an instant.
@@ -135,6 +138,60 @@ fn order(t: &Transition) -> (DateTime<Utc>, bool) {
 /// same instant a stop comes before a start, so a period that begins as the previous
 /// one ends leaves the servers up.
 pub fn transitions(s: &Schedule, after: DateTime<Utc>, until: DateTime<Utc>) -> Vec<Transition> {
+    let mut out = period_transitions(s, after, until);
+    if s.windows.is_empty() || !s.enabled {
+        return out;
+    }
+    // While a window is open the resources stay up: a period's stop inside it waits
+    // for the window's close, and a close while a period runs does nothing.
+    out.retain(|t| t.direction == Direction::Start || !s.windows.iter().any(|w| w.open_at(t.at)));
+    let mut more = Vec::new();
+    for (k, w) in s.windows.iter().enumerate() {
+        for open in w.openings(after - w.duration, until) {
+            let close = open + w.duration;
+            if after < open && !running_at(s, open) {
+                more.push(Transition {
+                    at: open,
+                    direction: Direction::Start,
+                    cause: Cause::Window(k),
+                });
+            }
+            let other_open = s
+                .windows
+                .iter()
+                .enumerate()
+                .any(|(j, o)| j != k && o.open_at(close));
+            if close <= until && after < close && !running_at(s, close) && !other_open {
+                more.push(Transition {
+                    at: close,
+                    direction: Direction::Stop,
+                    cause: Cause::Window(k),
+                });
+            }
+        }
+    }
+    merge(&mut out, more);
+    out
+}
+
+/// Whether the schedule's periods alone have it running at `at` (their last
+/// transition at or before it is a start).
+fn running_at(s: &Schedule, at: DateTime<Utc>) -> bool {
+    let mut back = Duration::days(2);
+    loop {
+        if let Some(t) = period_transitions(s, at - back, at).pop() {
+            return t.direction == Direction::Start;
+        }
+        if back >= Duration::days(400) {
+            return false;
+        }
+        back = back * 4;
+    }
+}
+
+/// The transitions of the schedule's periods and exceptions alone, in `(after,
+/// until]`, in the calendar's order.
+fn period_transitions(s: &Schedule, after: DateTime<Utc>, until: DateTime<Utc>) -> Vec<Transition> {
     let mut out = Vec::new();
     if until <= after || !s.enabled {
         return out;

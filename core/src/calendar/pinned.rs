@@ -40,6 +40,7 @@ fn list(s: &Schedule, from: &str, to: &str) -> Vec<String> {
             let cause = match t.cause {
                 Cause::Period(i) => format!("period {}", i + 1),
                 Cause::Exception => "exception".into(),
+                Cause::Window(i) => format!("window {}", i + 1),
             };
             format!(
                 "{} {} ({cause})",

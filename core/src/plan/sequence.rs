@@ -52,7 +52,12 @@ impl<'a> ScheduleRun<'a> {
         members: impl FnOnce() -> Vec<&'a Instance>,
     ) {
         let s = self.schedule;
-        let ready_by = s.start_mode == StartMode::ReadyBy;
+        // A maintenance window's opening is always a ready-by time: the resources are
+        // to be up when it opens.
+        let ready_by = s.start_mode == StartMode::ReadyBy || !s.windows.is_empty();
+        let ready_for = |t: &Transition| {
+            s.start_mode == StartMode::ReadyBy || matches!(t.cause, calendar::Cause::Window(_))
+        };
         let horizon = self.now + self.settings.warn_before.max(self.settings.look_ahead);
         // A ready-by start begins before its time: look as far ahead as it may.
         let until = if ready_by {
@@ -62,10 +67,9 @@ impl<'a> ScheduleRun<'a> {
         };
         let coming = calendar::transitions(s, since.min(self.now), until);
         let mut members = Some(members);
-        let lead = if ready_by
-            && coming
-                .iter()
-                .any(|t| t.direction == Direction::Start && t.at > self.now)
+        let lead = if coming
+            .iter()
+            .any(|t| t.direction == Direction::Start && t.at > self.now && ready_for(t))
         {
             self.load_members(&mut members);
             Some(self.lead())
@@ -74,7 +78,7 @@ impl<'a> ScheduleRun<'a> {
         };
         // When each transition is due: a ready-by start its lead before its time.
         let due = |t: &Transition| match (t.direction, lead) {
-            (Direction::Start, Some(lead)) => t.at - lead,
+            (Direction::Start, Some(lead)) if ready_for(t) => t.at - lead,
             _ => t.at,
         };
         let started_early = self.state.ready_by_started;
@@ -113,7 +117,7 @@ impl<'a> ScheduleRun<'a> {
                 last.direction,
                 false,
                 early.or_else(|| {
-                    (ready_by && last.direction == Direction::Start).then_some(last.at)
+                    (ready_for(last) && last.direction == Direction::Start).then_some(last.at)
                 }),
             ))
         } else if s.force_start && !running_forced_start {
@@ -246,8 +250,10 @@ impl<'a> ScheduleRun<'a> {
             calendar::transitions(s, until, until + Duration::days(DUE_SEARCH))
                 .into_iter()
                 .map(|t| {
-                    let due = match (t.direction, s.start_mode) {
-                        (Direction::Start, StartMode::ReadyBy) => t.at - self.settings.max_lead,
+                    let ready_for = s.start_mode == StartMode::ReadyBy
+                        || matches!(t.cause, calendar::Cause::Window(_));
+                    let due = match t.direction {
+                        Direction::Start if ready_for => t.at - self.settings.max_lead,
                         _ => t.at,
                     };
                     (t, due.max(until))

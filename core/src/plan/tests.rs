@@ -1167,3 +1167,76 @@ fn a_schedule_that_is_not_enforced_leaves_a_first_seen_stopped_fleet_alone() {
     let mut h = Harness::new(&[CHAIN], chain_fleet(""), "2026-11-30T12:00:00Z");
     assert!(acts(&h.run("2026-11-30T12:00:00Z")).is_empty());
 }
+
+fn patching(schedule: &str, hours: u32) -> crate::schedule::window::MaintenanceWindow {
+    crate::schedule::window::MaintenanceWindow {
+        id: "mw-0a1b2c".into(),
+        name: "patching".into(),
+        schedule: schedule.into(),
+        duration_hours: hours,
+        time_zone: None,
+        start_date: None,
+        enabled: true,
+    }
+}
+
+#[test]
+fn a_maintenance_window_brings_the_chain_up_by_its_opening_and_down_after_it() {
+    let with = CHAIN.replace(
+        r#""ScheduleName":"Dev","#,
+        r#""ScheduleName":"Dev","MaintenanceWindows":["patching"],"#,
+    );
+    // The second Tuesday of December 2026 is the 8th: 02:00-05:00 UTC.
+    let mut h = Harness::new(&[&with], chain_fleet(""), "2026-12-07T23:00:00Z");
+    h.catalog
+        .attach_windows(&[patching("cron(0 2 ? * TUE#2 *)", 3)]);
+    assert!(h.catalog.warnings.is_empty(), "{:?}", h.catalog.warnings);
+    let mut started = Vec::new();
+    let mut t = at("2026-12-08T01:00:00Z");
+    while t <= at("2026-12-08T02:00:00Z") {
+        let p = h.run(&t.to_rfc3339());
+        started.extend(acts(&p).into_iter().map(|a| (t, a)));
+        t += chrono::Duration::minutes(1);
+    }
+    // DB (5 minutes to boot) first, early enough that all is up at the opening.
+    assert_eq!(started[0].1, "start DB [db]");
+    assert!(started[0].0 < at("2026-12-08T01:54:00Z"), "{started:?}");
+    assert_eq!(started.len(), 4, "{started:?}");
+    assert!(
+        h.cloud
+            .observe(at("2026-12-08T02:00:00Z"))
+            .iter()
+            .filter(|i| i.tags.get("ScheduleName").map(String::as_str) == Some("Dev"))
+            .all(|i| i.power == Power::Running)
+    );
+    // Closed at 05:00, outside the schedule's period: stopped in reverse order.
+    let p = h.run("2026-12-08T05:00:00Z");
+    assert_eq!(acts(&p), ["stop BATCH [batch]"]);
+}
+
+#[test]
+fn a_window_open_at_the_periods_stop_keeps_everything_up_until_it_closes() {
+    let with = CHAIN.replace(
+        r#""ScheduleName":"Dev","#,
+        r#""ScheduleName":"Dev","MaintenanceWindows":"patching","#,
+    );
+    let mut h = Harness::new(&[&with], chain_fleet(""), "2026-12-08T08:55:00Z");
+    h.catalog
+        .attach_windows(&[patching("cron(0 17 ? * TUE *)", 3)]);
+    let s = &h.catalog.schedules[0];
+    let list: Vec<String> =
+        crate::calendar::transitions(s, at("2026-12-08T08:00:00Z"), at("2026-12-09T00:00:00Z"))
+            .iter()
+            .map(|t| format!("{} {}", t.direction, t.at.format("%H:%M")))
+            .collect();
+    // The 18:00 stop waits for the window, which closes at 20:00.
+    assert_eq!(list, ["start 09:00", "stop 20:00"]);
+    // A name SSM does not know is said, and the periods still run.
+    h.catalog.attach_windows(&[]);
+    assert!(
+        h.catalog.warnings[0]
+            .problem
+            .contains("no SSM maintenance window")
+    );
+    assert_eq!(h.catalog.schedules[0].windows.len(), 0);
+}

@@ -41,7 +41,7 @@ pub struct FileException {
     pub exception_value: Option<String>,
 }
 
-const SCHEDULE_FIELDS: [&str; 13] = [
+const SCHEDULE_FIELDS: [&str; 14] = [
     "ScheduleName",
     "TagValue",
     "DaysActive",
@@ -55,6 +55,7 @@ const SCHEDULE_FIELDS: [&str; 13] = [
     "Months",
     "Periods",
     "Enforced",
+    "MaintenanceWindows",
 ];
 
 /// Parses one schedule file's text into `items`; on error, returns the schedule's

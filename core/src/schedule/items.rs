@@ -59,6 +59,35 @@ pub struct ScheduleItem {
     /// every run, undoing starts and stops made by hand; off when absent.
     #[serde(default, deserialize_with = "flag", skip_serializing_if = "is_false")]
     pub enforced: bool,
+    /// SSM maintenance windows (names or ids): the resources are up, in dependency
+    /// order, while each is open. A list, or one comma-separated string.
+    #[serde(
+        default,
+        deserialize_with = "names",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub maintenance_windows: Option<Vec<String>>,
+}
+
+/// A list of names, or the same as one comma-separated string.
+fn names<'de, D: Deserializer<'de>>(de: D) -> Result<Option<Vec<String>>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Names {
+        List(Vec<String>),
+        Text(String),
+    }
+    let list = match Option::<Names>::deserialize(de)? {
+        None => return Ok(None),
+        Some(Names::List(l)) => l,
+        Some(Names::Text(t)) => t.split(',').map(str::to_string).collect(),
+    };
+    let list: Vec<String> = list
+        .into_iter()
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty())
+        .collect();
+    Ok((!list.is_empty()).then_some(list))
 }
 
 fn is_false(b: &bool) -> bool {
@@ -81,6 +110,7 @@ impl Default for ScheduleItem {
             months: None,
             periods: None,
             enforced: false,
+            maintenance_windows: None,
         }
     }
 }

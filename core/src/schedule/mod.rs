@@ -7,6 +7,7 @@ pub mod file;
 mod items;
 mod parse;
 mod period;
+pub mod window;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -276,6 +277,11 @@ pub struct Schedule {
     /// `Enforced`: at every run, resources are brought back to the state of the last
     /// transition (started or stopped by hand in between, they are corrected).
     pub enforced: bool,
+    /// `MaintenanceWindows`: the SSM windows it names, in order.
+    pub maintenance_windows: Vec<String>,
+    /// Those windows as last read from SSM ([`Catalog::attach_windows`]); a name
+    /// that could not be read is missing here and reported.
+    pub windows: Vec<window::Window>,
     /// The zone the times and exception dates are in.
     #[serde(serialize_with = "display")]
     pub tz: Tz,
@@ -630,6 +636,41 @@ impl Catalog {
         self.errors.sort();
     }
 
+    /// The names of the maintenance windows some schedule uses.
+    pub fn window_names(&self) -> BTreeSet<&str> {
+        self.schedules
+            .iter()
+            .flat_map(|s| s.maintenance_windows.iter().map(String::as_str))
+            .collect()
+    }
+
+    /// Gives each schedule the windows it names, from `known` (as SSM lists them,
+    /// by name or id). A name that is not there, or whose schedule cannot be read,
+    /// is a warning naming the schedule and the window: the schedule's own periods
+    /// still run.
+    pub fn attach_windows(&mut self, known: &[window::MaintenanceWindow]) {
+        for s in &mut self.schedules {
+            s.windows.clear();
+            for name in &s.maintenance_windows {
+                let found = known.iter().find(|w| w.name == *name || w.id == *name);
+                match found.map(|w| window::Window::parse(name, w)) {
+                    Some(Ok(w)) => s.windows.push(w),
+                    Some(Err(e)) => self.warnings.push(ScheduleError::new(
+                        &s.name,
+                        format!("MaintenanceWindows \"{name}\": {e}; it is left out"),
+                    )),
+                    None => self.warnings.push(ScheduleError::new(
+                        &s.name,
+                        format!(
+                            "MaintenanceWindows \"{name}\": no SSM maintenance window has this name or id; it is left out"
+                        ),
+                    )),
+                }
+            }
+            s.digest = s.fingerprint();
+        }
+    }
+
     /// Marks the force-starts the planner finished as cleared, as the store does.
     pub fn clear_force_start(&mut self, names: &[String]) {
         for s in &mut self.schedules {
@@ -700,6 +741,8 @@ fn build_schedule(
         periods,
         force_start: item.force_start,
         enforced: item.enforced,
+        maintenance_windows: item.maintenance_windows.clone().unwrap_or_default(),
+        windows: Vec::new(),
         tz,
         start_mode: StartMode::parse(item.start_mode.as_deref()).map_err(&err)?,
         implicit_group: groups.is_empty(),
