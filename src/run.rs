@@ -164,6 +164,44 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
         self.run_in(&Scope::All, requests).await
     }
 
+    /// Gives the schedules that name maintenance windows the windows: as the run
+    /// state keeps them, or read from SSM when that is an hour old (what was read is
+    /// returned, for the first commit to keep). A failed read keeps what was kept,
+    /// and is said.
+    async fn attach_windows(
+        &self,
+        catalog: &mut Arc<crate::schedule::Catalog>,
+        state: &RunState,
+    ) -> Option<crate::plan::WindowCache> {
+        if catalog.window_names().is_empty() {
+            return None;
+        }
+        let now = self.clock.now();
+        let kept = state.run.windows.as_ref();
+        let mut read = None;
+        if crate::plan::WindowCache::stale(kept, now) {
+            match self.cloud.maintenance_windows().await {
+                Ok(windows) => {
+                    read = Some(crate::plan::WindowCache {
+                        read_at: now,
+                        windows,
+                    })
+                }
+                Err(e) => {
+                    tracing::warn!(action = "windows", "{e}");
+                    Arc::make_mut(catalog).warnings.push(ScheduleError::new(
+                        "(maintenance windows)",
+                        format!("{e}; the windows last read are used"),
+                    ));
+                }
+            }
+        }
+        if let Some(known) = read.as_ref().or(kept) {
+            Arc::make_mut(catalog).attach_windows(&known.windows);
+        }
+        read
+    }
+
     /// One run of the schedules of `scope`: load, then pass by pass observe, plan
     /// (the core's [`Steps`]), commit, act; sleep when the core says to look again
     /// within the budget; then ask for a wake-up and tell the chat, always, even when a
@@ -183,6 +221,7 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
             .load_catalog_shared(self.config.default_tz)
             .await?;
         let mut stored = self.store.checkout_state().await?;
+        let mut windows_read = self.attach_windows(&mut catalog, &stored.state).await;
         let notes = self.notes();
         let settings = Settings {
             poll_every: chrono::Duration::from_std(self.config.poll_every)
@@ -234,6 +273,9 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
                 &unseen,
                 &stored.state,
             );
+            if let Some(read) = windows_read.take() {
+                p.state.run.windows = Some(read);
+            }
             // Commit before acting: a schedule another run wrote first is that run's
             // to act on, and this run leaves it alone.
             let lost = match commit(&self.store, &mut stored, &p).await {

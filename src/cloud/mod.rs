@@ -5,6 +5,7 @@
 pub mod aws;
 pub mod sim;
 
+use crate::schedule::window::MaintenanceWindow;
 use std::sync::Arc;
 
 use crate::fleet::{Direction, Failure, Instance, Kind, Target};
@@ -121,4 +122,9 @@ pub trait Cloud {
     /// Starts or stops `targets`; returns those that failed. One failure never stops
     /// the others.
     async fn act(&self, direction: Direction, targets: &[Target]) -> Vec<Failure>;
+    /// The SSM maintenance windows of the function's own account and Region, for
+    /// schedules that name them. A cloud without them has none.
+    async fn maintenance_windows(&self) -> Result<Vec<MaintenanceWindow>, ObserveError> {
+        Ok(Vec::new())
+    }
 }

@@ -34,7 +34,7 @@ pub use index::FleetIndex;
 pub use misfit::{Misfit, misfits};
 pub use output::{Action, Event, Plan, What};
 pub use pace::{Durations, READY_BY_MARGIN, default_seconds};
-pub use state::{RunState, RunWide, ScheduleState, Sequence, Warning};
+pub use state::{RunState, RunWide, ScheduleState, Sequence, Warning, WindowCache};
 
 use index::Digest;
 use sequence::ScheduleRun;

@@ -41,6 +41,10 @@ pub struct RunWide {
     /// the check (a walk over the whole fleet) is skipped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub misfits_checked: Option<String>,
+    /// The SSM maintenance windows as last read, and when: read again at most once
+    /// an hour ([`WindowCache::stale`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub windows: Option<WindowCache>,
 }
 
 /// What the scheduler remembers about one schedule.
@@ -168,4 +172,26 @@ pub struct Warning {
     pub sent: u8,
     /// Minutes left when the last one went out.
     pub minutes_left: i64,
+}
+
+/// The maintenance windows read from SSM, kept in the run state so that they are read
+/// at most once an hour.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WindowCache {
+    /// When they were read.
+    pub read_at: DateTime<Utc>,
+    /// What was read.
+    pub windows: Vec<crate::schedule::window::MaintenanceWindow>,
+}
+
+impl WindowCache {
+    /// How long what was read is used before it is read again.
+    pub const KEEP_FOR: i64 = 60;
+
+    /// Whether `cache` (none: never read) is to be read again at `now`.
+    pub fn stale(cache: Option<&WindowCache>, now: DateTime<Utc>) -> bool {
+        cache.is_none_or(|c| {
+            now - c.read_at >= chrono::Duration::minutes(Self::KEEP_FOR) || now < c.read_at
+        })
+    }
 }

@@ -44,6 +44,7 @@ pub struct AwsCloud {
     asg: aws_sdk_autoscaling::Client,
     ecs: aws_sdk_ecs::Client,
     eks: aws_sdk_eks::Client,
+    ssm: aws_sdk_ssm::Client,
     /// The page size asked for, within each API's own bounds.
     page: i32,
     /// How its resources are told apart from those of other accounts and Regions:
@@ -140,6 +141,7 @@ impl AwsCloud {
             asg: aws_sdk_autoscaling::Client::new(config),
             ecs: aws_sdk_ecs::Client::new(config),
             eks: aws_sdk_eks::Client::new(config),
+            ssm: aws_sdk_ssm::Client::new(config),
             page: 1000,
             place: String::new(),
         }
@@ -549,6 +551,45 @@ impl Cloud for AwsCloud {
     async fn observe(&self, look: &Look) -> Result<Observation, ObserveError> {
         self.observe_until(look, look.within.map(|w| Instant::now() + w))
             .await
+    }
+
+    async fn maintenance_windows(
+        &self,
+    ) -> Result<Vec<crate::schedule::window::MaintenanceWindow>, ObserveError> {
+        let mut out = Vec::new();
+        let mut pages = self
+            .ssm
+            .describe_maintenance_windows()
+            .max_results(50)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| ObserveError {
+                what: "SSM maintenance windows",
+                message: error_text(&e),
+            })?;
+            for w in page.window_identities() {
+                let (Some(id), Some(schedule)) = (w.window_id(), w.schedule()) else {
+                    continue;
+                };
+                out.push(crate::schedule::window::MaintenanceWindow {
+                    id: id.to_string(),
+                    name: w.name().unwrap_or(id).to_string(),
+                    schedule: schedule.to_string(),
+                    duration_hours: w
+                        .duration()
+                        .and_then(|d| u32::try_from(d).ok())
+                        .unwrap_or(0),
+                    time_zone: w.schedule_timezone().map(str::to_string),
+                    start_date: w
+                        .start_date()
+                        .and_then(|d| chrono::DateTime::parse_from_rfc3339(d).ok())
+                        .map(|d| d.with_timezone(&chrono::Utc)),
+                    enabled: w.enabled(),
+                });
+            }
+        }
+        Ok(out)
     }
 
     async fn act(&self, direction: Direction, targets: &[Target]) -> Vec<Failure> {

@@ -220,6 +220,22 @@ impl Cloud for AwsTargets {
         })
     }
 
+    async fn maintenance_windows(
+        &self,
+    ) -> Result<Vec<crate::schedule::window::MaintenanceWindow>, ObserveError> {
+        // Windows are read in the function's own account and Region, where the
+        // schedules live.
+        let own = self
+            .places
+            .iter()
+            .find(|(label, _)| label.is_empty())
+            .or(self.places.first());
+        match own {
+            Some((_, cloud)) => cloud.maintenance_windows().await,
+            None => Ok(Vec::new()),
+        }
+    }
+
     async fn act(&self, direction: Direction, targets: &[Target]) -> Vec<Failure> {
         let place_of = |t: &Target| t.id.rsplit_once('@').map_or("", |(_, p)| p).to_string();
         let acts = self.places.iter().map(|(label, cloud)| {
