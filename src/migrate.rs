@@ -9,57 +9,21 @@
 //! days `all`, `weekdays` and lists such as `mon,wed,fri`, acted within 59 minutes
 //! after a time on an active day only, and stopped every group of a schedule at once.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt;
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use chrono_tz::Tz;
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::schedule::absent::Absent;
-use crate::schedule::{Days, ScheduleError, parse_date, parse_time};
+use crate::schedule::{Days, parse_date, parse_time};
 use crate::store::StoreError;
+pub use crate::store::absent::read_absent;
 use crate::store::dynamo::Tables;
-
-type Item = HashMap<String, AttributeValue>;
 
 /// The zone the original tool ran every schedule in.
 pub const ORIGINAL_ZONE: Tz = chrono_tz::Asia::Seoul;
-
-fn present(item: &Item, name: &str) -> bool {
-    match item.get(name) {
-        None | Some(AttributeValue::Null(_)) => false,
-        Some(AttributeValue::S(s)) => !s.trim().is_empty(),
-        Some(_) => true,
-    }
-}
-
-/// Schedule items as the deployment reads them: one that leaves out `TimeZone` or
-/// `Enabled` where the deployment gives them no meaning is reported by name and left
-/// out; one without `Enabled` where that means off is read as disabled.
-pub fn read_absent(absent: &Absent, raw: Vec<Item>, errors: &mut Vec<ScheduleError>) -> Vec<Item> {
-    let mut out = Vec::with_capacity(raw.len());
-    for mut item in raw {
-        let name = match item.get("ScheduleName") {
-            Some(AttributeValue::S(n)) if !n.trim().is_empty() => n.clone(),
-            // Reported by the item reader, which names what the item lacks.
-            _ => {
-                out.push(item);
-                continue;
-            }
-        };
-        match absent.read(&name, present(&item, "TimeZone"), present(&item, "Enabled")) {
-            Ok(None) => out.push(item),
-            Ok(Some(enabled)) => {
-                item.insert("Enabled".into(), AttributeValue::Bool(enabled));
-                out.push(item);
-            }
-            Err(e) => errors.push(e),
-        }
-    }
-    out
-}
 
 /// The original tool's three tables, item by item, as plain JSON values.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -385,7 +349,11 @@ fn enabled(item: &Value, absent: &Absent, out: &mut Vec<Difference>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_sdk_dynamodb::types::AttributeValue;
     use serde_json::json;
+    use std::collections::HashMap;
+
+    type Item = HashMap<String, AttributeValue>;
 
     const STRICT: Absent = Absent {
         zone: None,

@@ -155,7 +155,7 @@ impl DynamoStore {
     }
 
     /// The same store, reading schedule items without `TimeZone` or `Enabled` as the
-    /// deployment says ([`crate::migrate::read_absent`]).
+    /// deployment says ([`crate::store::absent::read_absent`]).
     pub fn with_absent(mut self, absent: Absent) -> DynamoStore {
         self.absent = absent;
         self
@@ -388,7 +388,7 @@ impl Store for DynamoStore {
             self.scan(&t.exceptions)
         );
         let mut errors = Vec::new();
-        let schedules = crate::migrate::read_absent(&self.absent, schedules?, &mut errors);
+        let schedules = crate::store::absent::read_absent(&self.absent, schedules?, &mut errors);
         let schedules: Vec<ScheduleItem> = read_items(&t.schedules, schedules, &mut errors);
         let groups: Vec<GroupItem> = read_items(&t.groups, groups?, &mut errors);
         let exceptions: Vec<ExceptionItem> = read_items(&t.exceptions, exceptions?, &mut errors);

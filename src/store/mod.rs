@@ -1,6 +1,7 @@
 //! Where schedules and the run state live: files in `schedules/`, and DynamoDB in
 //! production.
 
+pub mod absent;
 pub mod dynamo;
 pub mod files;
 pub mod holidays;
