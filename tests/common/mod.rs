@@ -499,14 +499,32 @@ pub async fn asg(moto: &Moto, name: &str, sizes: (i32, i32, i32), tags: &[(&str,
                 .build(),
         )
         .send()
-        .await
-        .unwrap();
-    let id = template
-        .launch_template()
-        .unwrap()
-        .launch_template_id()
-        .unwrap()
-        .to_string();
+        .await;
+    let id = match template {
+        Ok(t) => t
+            .launch_template()
+            .and_then(|t| t.launch_template_id())
+            .expect("launch template id")
+            .to_string(),
+        // A create retried after a slow answer on a loaded machine finds its own
+        // first attempt.
+        Err(e) => {
+            assert_eq!(
+                e.as_service_error().and_then(|s| s.meta().code()),
+                Some("InvalidLaunchTemplateName.AlreadyExistsException"),
+                "create_launch_template: {e:?}"
+            );
+            ec2.describe_launch_templates()
+                .launch_template_names(format!("{name}-lt"))
+                .send()
+                .await
+                .expect("describe launch templates")
+                .launch_templates()[0]
+                .launch_template_id()
+                .expect("launch template id")
+                .to_string()
+        }
+    };
     let client = aws_sdk_autoscaling::Client::new(&moto.sdk);
     let mut create = client
         .create_auto_scaling_group()
