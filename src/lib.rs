@@ -31,6 +31,7 @@ pub mod clock;
 pub mod cloud;
 pub mod config;
 pub mod handoff;
+pub mod holidays;
 pub mod lambda;
 pub mod migrate;
 pub mod notify;

@@ -626,7 +626,8 @@ pub async fn import_holidays<C: Cloud, S: Store, K: Clock>(
     dry_run: bool,
 ) -> Result<HolidayImport, OpError> {
     let (_, s) = valid(runner, name).await?;
-    let dates = crate::store::holidays::parse(text, s.tz, from, to).map_err(OpError::Invalid)?;
+    let dates = crate::store::holidays::parse(text, s.tz, from, to)
+        .map_err(|e| OpError::Invalid(e.to_string()))?;
     if !dry_run {
         for d in &dates {
             runner
