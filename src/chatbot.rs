@@ -3,9 +3,12 @@
 //! Every request is verified before anything else: Slack slash commands by the
 //! signing secret (HMAC-SHA256 over `v0:{timestamp}:{raw body}`, timestamps more than
 //! five minutes off rejected), JANDI outgoing webhooks by their token; comparisons in
-//! constant time. A request that fails any check gets 400/401/413 and changes nothing.
-//! Commands are answered by the typed operations of [`crate::ops`]; those that change
-//! anything need a user on the allow-list, matched by immutable id.
+//! constant time. A request that fails any check, or does not read as a Function URL
+//! request at all, gets 400/401/413 and changes nothing. The chat's words parse into
+//! an [`ops::Request`], answered by [`ops::apply`] (or, for a force-start or -stop,
+//! which takes longer than a chat waits, handed to the scheduler function by
+//! [`ops::hand_off`]); a request that changes anything needs a user on the
+//! allow-list, matched by immutable id.
 //!
 //! Commands: `help`, `SCHEDULE status`, `SCHEDULE info [DATE]`,
 //! `SCHEDULE exception info [DATE]`, `SCHEDULE exception set DATE start|stop HH:MM|None`,
@@ -17,7 +20,7 @@ use aws_lambda_events::lambda_function_urls::{
     LambdaFunctionUrlRequest, LambdaFunctionUrlResponse,
 };
 use base64::Engine;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use hmac::{KeyInit, Mac};
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
@@ -25,12 +28,13 @@ use subtle::ConstantTimeEq;
 use crate::clock::Clock;
 use crate::cloud::Cloud;
 use crate::config::BotSettings;
-use crate::fleet::Direction;
+use crate::fleet::{Direction, NotADirection};
 use crate::handoff::Handoff;
-use crate::lambda::{Command, HandlerError, Invocation};
-use crate::ops;
+use crate::invocation::{Invocation, Unreadable};
+use crate::ops::{self, Day, HandlerError, Request};
 use crate::run::Runner;
 use crate::schedule::parse_time;
+use crate::secrets::SecretError;
 use crate::store::Store;
 
 /// Largest body the bot reads; chat commands are short.
@@ -66,7 +70,7 @@ impl BotConfig {
     pub async fn connect(
         sdk: &aws_config::SdkConfig,
         settings: &BotSettings,
-    ) -> Result<BotConfig, String> {
+    ) -> Result<BotConfig, SecretError> {
         let fetch = |source: &Option<crate::secrets::SecretSource>, label: &'static str| {
             let source = source.clone();
             async move {
@@ -216,79 +220,106 @@ pub fn verify(
     })
 }
 
-/// A parsed bot command.
+/// What the chat's words ask.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BotCommand {
     /// The list of commands.
     Help,
-    /// Groups, instances, states.
-    Status(String),
-    /// The schedule's times on a date.
-    Info(String, Option<NaiveDate>),
-    /// Exceptions from a date on.
-    ExceptionInfo(String, Option<NaiveDate>),
-    /// Set an exception.
-    ExceptionSet(String, NaiveDate, Direction, String),
-    /// Delete an exception.
-    ExceptionDel(String, NaiveDate, Direction),
-    /// Move today's stop.
-    Extend(String, String),
-    /// Force-start.
-    ForceStart(String),
-    /// Force-stop.
-    ForceStop(String),
+    /// A request of the one vocabulary every door speaks.
+    Ask(Request),
 }
 
 impl BotCommand {
     /// Whether the command changes anything (and so needs an allowed user).
     pub fn changes_anything(&self) -> bool {
-        !matches!(
-            self,
-            BotCommand::Help
-                | BotCommand::Status(_)
-                | BotCommand::Info(..)
-                | BotCommand::ExceptionInfo(..)
-        )
+        match self {
+            BotCommand::Help => false,
+            BotCommand::Ask(request) => request.changes_anything(),
+        }
     }
+}
+
+/// Words that are not a command, and what is wrong with them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChatError {
+    /// No command has these words.
+    #[error("unknown command \"{0}\"; {help}", help = HELP)]
+    Unknown(String),
+    /// A date that does not read.
+    #[error("\"{0}\" is not a date (YYYY-MM-DD)")]
+    NotADate(String),
+    /// Neither `start` nor `stop`.
+    #[error(transparent)]
+    NotADirection(#[from] NotADirection),
+    /// A time that does not read, or none where one is needed.
+    #[error("{0}")]
+    NotATime(String),
 }
 
 const HELP: &str = "commands: help | SCHEDULE status | SCHEDULE info [YYYY-MM-DD] | \
 SCHEDULE exception info [YYYY-MM-DD] | SCHEDULE exception set YYYY-MM-DD start|stop HH:MM|None | \
 SCHEDULE exception del YYYY-MM-DD start|stop | SCHEDULE extend HH:MM | SCHEDULE force_start | SCHEDULE force_stop";
 
-/// Parses the words of a command.
-pub fn parse_command(text: &str) -> Result<BotCommand, String> {
+/// The chat's parser: its words into a [`Request`] (or help).
+pub fn parse_command(text: &str) -> Result<BotCommand, ChatError> {
     let words: Vec<&str> = text.split_whitespace().collect();
     let date = |w: &str| {
-        NaiveDate::parse_from_str(w, "%Y-%m-%d")
-            .map_err(|_| format!("\"{w}\" is not a date (YYYY-MM-DD)"))
+        NaiveDate::parse_from_str(w, "%Y-%m-%d").map_err(|_| ChatError::NotADate(w.to_string()))
     };
-    let direction = |w: &str| match w.to_ascii_lowercase().as_str() {
-        "start" => Ok(Direction::Start),
-        "stop" => Ok(Direction::Stop),
-        _ => Err(format!("\"{w}\" is not start or stop")),
+    let direction = |w: &str| w.parse::<Direction>().map_err(ChatError::from);
+    let time = |w: &str, field: &str| parse_time(Some(w), field).map_err(ChatError::NotATime);
+    let until = |w: &str| -> Result<NaiveTime, ChatError> {
+        time(w, "until")?.ok_or_else(|| ChatError::NotATime("extend needs a time, HH:MM".into()))
     };
-    let s = |w: &str| w.to_string();
+    let schedule = |w: &str| w.to_string();
+    let ask = |r: Request| Ok(BotCommand::Ask(r));
     match words.as_slice() {
         [] | ["help"] => Ok(BotCommand::Help),
-        [name, "status"] => Ok(BotCommand::Status(s(name))),
-        [name, "info"] => Ok(BotCommand::Info(s(name), None)),
-        [name, "info", d] => Ok(BotCommand::Info(s(name), Some(date(d)?))),
-        [name, "exception", "info"] => Ok(BotCommand::ExceptionInfo(s(name), None)),
-        [name, "exception", "info", d] => Ok(BotCommand::ExceptionInfo(s(name), Some(date(d)?))),
-        [name, "exception", "set", d, k, v] => Ok(BotCommand::ExceptionSet(
-            s(name),
-            date(d)?,
-            direction(k)?,
-            s(v),
-        )),
-        [name, "exception", "del", d, k] => {
-            Ok(BotCommand::ExceptionDel(s(name), date(d)?, direction(k)?))
-        }
-        [name, "extend", t] => Ok(BotCommand::Extend(s(name), s(t))),
-        [name, "force_start"] => Ok(BotCommand::ForceStart(s(name))),
-        [name, "force_stop"] => Ok(BotCommand::ForceStop(s(name))),
-        _ => Err(format!("unknown command \"{}\"; {HELP}", text.trim())),
+        [name, "status"] => ask(Request::Status {
+            schedule: schedule(name),
+        }),
+        [name, "info"] => ask(Request::DayTimes {
+            schedule: schedule(name),
+            day: Day::Today,
+        }),
+        [name, "info", d] => ask(Request::DayTimes {
+            schedule: schedule(name),
+            day: Day::On(date(d)?),
+        }),
+        [name, "exception", "info"] => ask(Request::Exceptions {
+            schedule: schedule(name),
+            from: Some(Day::Today),
+            to: None,
+        }),
+        [name, "exception", "info", d] => ask(Request::Exceptions {
+            schedule: schedule(name),
+            from: Some(Day::On(date(d)?)),
+            to: None,
+        }),
+        [name, "exception", "set", d, k, v] => ask(Request::SetException {
+            schedule: schedule(name),
+            date: date(d)?,
+            direction: direction(k)?,
+            value: time(v, "value")?,
+        }),
+        [name, "exception", "del", d, k] => ask(Request::DeleteException {
+            schedule: schedule(name),
+            date: date(d)?,
+            direction: direction(k)?,
+        }),
+        [name, "extend", t] => ask(Request::Extend {
+            schedule: schedule(name),
+            until: until(t)?,
+        }),
+        [name, "force_start"] => ask(Request::Force {
+            schedule: schedule(name),
+            direction: Direction::Start,
+        }),
+        [name, "force_stop"] => ask(Request::Force {
+            schedule: schedule(name),
+            direction: Direction::Stop,
+        }),
+        _ => Err(ChatError::Unknown(text.trim().to_string())),
     }
 }
 
@@ -314,24 +345,30 @@ fn respond(chat: Option<Chat>, status: u16, ok: bool, text: &str) -> LambdaFunct
 }
 
 /// Handles one invocation of the bot's function: a Function URL request, answered
-/// with an HTTP response. Anything else is refused.
+/// with an HTTP response, even when it does not read as one (400). Anything else
+/// (a command, an event) is refused.
 pub async fn handle<C: Cloud, S: Store, K: Clock, H: Handoff>(
     runner: &Runner<C, S, K>,
     config: &BotConfig,
     handoff: &H,
     payload: Value,
 ) -> Result<LambdaFunctionUrlResponse, HandlerError> {
-    match Invocation::parse(payload)? {
-        Invocation::FunctionUrl(request) => Ok(answer(runner, config, handoff, &request).await),
-        _ => Err(HandlerError::BadPayload(
+    match Invocation::read(payload) {
+        Ok(Invocation::FunctionUrl(request)) => Ok(answer(runner, config, handoff, &request).await),
+        Err(e @ Unreadable::FunctionUrl(_)) => {
+            tracing::warn!(action = "bot", status = 400, "rejected request: {e}");
+            Ok(respond(None, 400, false, &e.to_string()))
+        }
+        Ok(_) => Err(HandlerError::BadPayload(
             "this is the bot's function: it answers Function URL requests only".into(),
         )),
+        Err(e) => Err(e.into()),
     }
 }
 
-/// Answers one Function URL request: verify, parse, check the allow-list, act. A
-/// command that takes longer than a chat waits (force-start, force-stop) is handed
-/// to the scheduler and acknowledged at once.
+/// Answers one Function URL request: verify, parse, check the allow-list, then
+/// apply the request, or hand a force-start or force-stop (which follows its chain
+/// for longer than a chat waits) to the scheduler, and say so.
 pub async fn answer<C: Cloud, S: Store, K: Clock, H: Handoff>(
     runner: &Runner<C, S, K>,
     config: &BotConfig,
@@ -353,101 +390,25 @@ pub async fn answer<C: Cloud, S: Store, K: Clock, H: Handoff>(
     let chat = Some(verified.chat);
     let command = match parse_command(&verified.text) {
         Ok(c) => c,
-        Err(e) => return respond(chat, 200, false, &e),
+        Err(e) => return respond(chat, 200, false, &e.to_string()),
     };
     if command.changes_anything() && !config.allows(&verified.user) {
         tracing::warn!(action = "bot", user = %verified.user, command = ?command, "refused: not on the allow-list");
         return respond(chat, 200, false, "you are not allowed to do that here");
     }
     tracing::info!(action = "bot", user = %verified.user, command = ?command, "bot command");
-    match run_command(runner, handoff, command).await {
-        Ok(text) => respond(chat, 200, true, &text),
-        Err(text) => respond(chat, 200, false, &text),
-    }
-}
-
-async fn run_command<C: Cloud, S: Store, K: Clock, H: Handoff>(
-    runner: &Runner<C, S, K>,
-    handoff: &H,
-    command: BotCommand,
-) -> Result<String, String> {
-    let text = |r: Result<String, ops::OpError>| r.map_err(|e| e.to_string());
-    match command {
-        BotCommand::Help => Ok(HELP.to_string()),
-        BotCommand::Status(name) => text(ops::status(runner, &name).await.map(|s| s.to_string())),
-        BotCommand::Info(name, date) => text(
-            ops::day_times(runner, &name, date)
-                .await
-                .map(|d| d.to_string()),
-        ),
-        BotCommand::ExceptionInfo(name, from) => {
-            let from = match from {
-                Some(d) => d,
-                None => {
-                    ops::day_times(runner, &name, None)
-                        .await
-                        .map_err(|e| e.to_string())?
-                        .date
-                }
-            };
-            text(
-                ops::exceptions(runner, &name, Some(from), None)
-                    .await
-                    .map(|x| x.to_string()),
-            )
-        }
-        BotCommand::ExceptionSet(name, date, direction, value) => {
-            let time = parse_time(Some(&value), "value")?;
-            text(
-                ops::set_exception(runner, &name, date, direction, time)
-                    .await
-                    .map(|c| c.to_string()),
-            )
-        }
-        BotCommand::ExceptionDel(name, date, direction) => text(
-            ops::delete_exception(runner, &name, date, direction)
-                .await
-                .map(|c| c.to_string()),
-        ),
-        BotCommand::Extend(name, until) => {
-            let until = parse_time(Some(&until), "until")?
-                .ok_or_else(|| "extend needs a time, HH:MM".to_string())?;
-            text(
-                ops::extend(runner, &name, until)
-                    .await
-                    .map(|e| e.to_string()),
-            )
-        }
-        BotCommand::ForceStart(name) => {
-            hand_off(runner, handoff, Command::ForceStart { schedule: name }).await
-        }
-        BotCommand::ForceStop(name) => {
-            hand_off(runner, handoff, Command::ForceStop { schedule: name }).await
-        }
-    }
-}
-
-/// Checks the schedule, then hands the command to the scheduler and says so.
-async fn hand_off<C: Cloud, S: Store, K: Clock, H: Handoff>(
-    runner: &Runner<C, S, K>,
-    handoff: &H,
-    command: Command,
-) -> Result<String, String> {
-    let (Command::ForceStart { schedule } | Command::ForceStop { schedule }) = &command else {
-        return Err("only force-start and force-stop are handed over".into());
+    let request = match command {
+        BotCommand::Help => return respond(chat, 200, true, HELP),
+        BotCommand::Ask(request) => request,
     };
-    ops::check(runner, schedule)
-        .await
-        .map_err(|e| e.to_string())?;
-    handoff.hand_off(&command).await?;
-    let verb = if matches!(command, Command::ForceStart { .. }) {
-        "force-start"
-    } else {
-        "force-stop"
+    let answered = match request {
+        Request::Force { .. } => ops::hand_off(runner, handoff, request).await,
+        _ => ops::apply(runner, request).await,
     };
-    Ok(format!(
-        "{schedule}: {verb} handed to the scheduler; this channel hears how it goes"
-    ))
+    match answered {
+        Ok(answer) => respond(chat, 200, true, &answer.to_string()),
+        Err(e) => respond(chat, 200, false, &e.to_string()),
+    }
 }
 
 #[cfg(test)]
@@ -458,28 +419,43 @@ mod tests {
     fn commands_parse_or_explain() {
         assert_eq!(
             parse_command("Dev extend 23:30"),
-            Ok(BotCommand::Extend("Dev".into(), "23:30".into()))
+            Ok(BotCommand::Ask(Request::Extend {
+                schedule: "Dev".into(),
+                until: NaiveTime::from_hms_opt(23, 30, 0).unwrap(),
+            }))
         );
         assert_eq!(
-            parse_command("Dev exception set 2026-12-24 stop None"),
-            Ok(BotCommand::ExceptionSet(
-                "Dev".into(),
-                NaiveDate::from_ymd_opt(2026, 12, 24).unwrap(),
-                Direction::Stop,
-                "None".into()
-            ))
+            parse_command("Dev exception set 2026-12-24 STOP None"),
+            Ok(BotCommand::Ask(Request::SetException {
+                schedule: "Dev".into(),
+                date: NaiveDate::from_ymd_opt(2026, 12, 24).unwrap(),
+                direction: Direction::Stop,
+                value: None,
+            }))
         );
         assert_eq!(parse_command(""), Ok(BotCommand::Help));
-        assert!(
-            parse_command("Dev reboot")
-                .unwrap_err()
-                .starts_with("unknown command \"Dev reboot\"")
-        );
-        assert!(
-            parse_command("Dev info yesterday")
-                .unwrap_err()
-                .contains("not a date")
-        );
+        for (words, says) in [
+            (
+                "Dev reboot",
+                "unknown command \"Dev reboot\"; commands: help",
+            ),
+            (
+                "Dev info yesterday",
+                "\"yesterday\" is not a date (YYYY-MM-DD)",
+            ),
+            (
+                "Dev exception del 2026-12-24 reboot",
+                "\"reboot\" is not start or stop",
+            ),
+            (
+                "Dev exception set 2026-12-24 stop 6pm",
+                "value \"6pm\" is not a time of day",
+            ),
+            ("Dev extend None", "extend needs a time, HH:MM"),
+        ] {
+            let e = parse_command(words).unwrap_err().to_string();
+            assert!(e.starts_with(says), "{words}: {e}");
+        }
     }
 
     #[test]
@@ -492,7 +468,12 @@ mod tests {
         assert!(config(Some(&["U1"])).allows("U1"));
         assert!(!config(Some(&["U1"])).allows("U2"));
         assert!(config(Some(&["*"])).allows("U2"));
-        assert!(BotCommand::Extend("Dev".into(), "23:00".into()).changes_anything());
-        assert!(!BotCommand::Status("Dev".into()).changes_anything());
+        assert!(!BotCommand::Help.changes_anything());
+        assert!(
+            parse_command("Dev extend 23:00")
+                .unwrap()
+                .changes_anything()
+        );
+        assert!(!parse_command("Dev status").unwrap().changes_anything());
     }
 }

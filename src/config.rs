@@ -17,8 +17,59 @@ use crate::plan::Settings;
 use crate::run::RunConfig;
 use crate::schedule::absent::Absent;
 use crate::schedule::{TagPatterns, parse_time_zone};
-use crate::secrets::SecretSource;
+use crate::secrets::{SecretError, SecretSource};
 use crate::store::dynamo::Tables;
+
+/// A setting the function cannot start with, named.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// A value that does not read as what the setting takes.
+    #[error("{name}={value:?} is not {expected}")]
+    Invalid {
+        /// The setting.
+        name: &'static str,
+        /// Its value.
+        value: String,
+        /// What it takes.
+        expected: &'static str,
+    },
+    /// A value that reads but is wrong, and why.
+    #[error("{name}: {problem}")]
+    Wrong {
+        /// The setting.
+        name: &'static str,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// A secret configured in more than one place.
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    /// Settings that go together, some set and some not.
+    #[error("set all of {0}, or none")]
+    AllOrNone(&'static str),
+    /// A setting another one needs.
+    #[error("{setting} needs {needs}")]
+    Missing {
+        /// The setting that needs it.
+        setting: &'static str,
+        /// The one it needs.
+        needs: &'static str,
+    },
+    /// A setting of target discovery (`TARGETS_SSM`, `ORG_UNITS`, ...) that does not
+    /// parse, as discovery says.
+    #[error("{0}")]
+    Discovery(String),
+    /// A run budget that leaves nothing once the chat has had its share.
+    #[error(
+        "RUN_BUDGET_SECONDS ({budget}) must be more than CHAT_DEADLINE_SECONDS ({chat}): the budget includes the chat"
+    )]
+    BudgetBelowChat {
+        /// The run budget, seconds.
+        budget: u64,
+        /// The chat's deadline, seconds.
+        chat: u64,
+    },
+}
 
 /// Which function this process is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -90,39 +141,55 @@ pub struct BotSettings {
 
 impl Config {
     /// The configuration from the process environment.
-    pub fn from_env() -> Result<Config, String> {
+    pub fn from_env() -> Result<Config, ConfigError> {
         Config::from_vars(|k| std::env::var(k).ok())
     }
 
     /// The configuration from `var`, which answers a variable's value by name.
-    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Config, String> {
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let get = |name: &str| var(name).filter(|v| !v.trim().is_empty());
-        let number = |name: &str, default: i64| -> Result<i64, String> {
+        let invalid =
+            |name: &'static str, value: String, expected: &'static str| ConfigError::Invalid {
+                name,
+                value,
+                expected,
+            };
+        let number = |name: &'static str, default: i64| -> Result<i64, ConfigError> {
             get(name).map_or(Ok(default), |v| {
                 v.trim()
                     .parse::<i64>()
                     .ok()
                     .filter(|n| *n >= 0)
-                    .ok_or_else(|| format!("{name}={v:?} is not a whole number of at least 0"))
+                    .ok_or_else(|| invalid(name, v, "a whole number of at least 0"))
             })
         };
-        let flag = |name: &str| -> Result<bool, String> {
+        let flag = |name: &'static str| -> Result<bool, ConfigError> {
             match get(name).map(|v| v.trim().to_ascii_lowercase()) {
                 None => Ok(false),
                 Some(v) if ["true", "1", "yes"].contains(&v.as_str()) => Ok(true),
                 Some(v) if ["false", "0", "no"].contains(&v.as_str()) => Ok(false),
-                Some(v) => Err(format!("{name}={v:?} is not true or false")),
+                Some(v) => Err(invalid(name, v, "true or false")),
             }
         };
+        let wrong =
+            |name: &'static str| move |problem: String| ConfigError::Wrong { name, problem };
 
         let role = match get("FUNCTION_ROLE").map(|r| r.trim().to_ascii_lowercase()) {
             None => Role::Scheduler,
             Some(r) if r == "scheduler" => Role::Scheduler,
             Some(r) if r == "bot" => Role::Bot,
-            Some(r) => return Err(format!("FUNCTION_ROLE={r:?} is not scheduler or bot")),
+            Some(r) => return Err(invalid("FUNCTION_ROLE", r, "scheduler or bot")),
         };
+        let scheduler_function = get("SCHEDULER_FUNCTION_NAME");
+        if role == Role::Bot && scheduler_function.is_none() {
+            // The bot hands force-starts and force-stops to the scheduler function.
+            return Err(ConfigError::Missing {
+                setting: "FUNCTION_ROLE=bot",
+                needs: "SCHEDULER_FUNCTION_NAME",
+            });
+        }
         let allowed = TagPatterns::parse(&get("ALLOWED_TAG_VALUES").unwrap_or_else(|| "*".into()))
-            .map_err(|e| format!("ALLOWED_TAG_VALUES: {e}"))?;
+            .map_err(wrong("ALLOWED_TAG_VALUES"))?;
 
         let d = Tables::default();
         let table = |name: &str, default: String| get(name).unwrap_or(default);
@@ -134,7 +201,7 @@ impl Config {
         };
 
         let default_tz = match get("DEFAULT_TIME_ZONE") {
-            Some(z) => parse_time_zone(&z).map_err(|e| format!("DEFAULT_TIME_ZONE: {e}"))?,
+            Some(z) => parse_time_zone(&z).map_err(wrong("DEFAULT_TIME_ZONE"))?,
             None => chrono_tz::UTC,
         };
         // Set but empty (the template's default) is a deployment that chose no default:
@@ -150,13 +217,16 @@ impl Config {
                 Some(v) if ["on", "true", "yes"].contains(&v.as_str()) => Some(true),
                 Some(v) if ["off", "false", "no"].contains(&v.as_str()) => Some(false),
                 Some(v) => {
-                    return Err(format!(
-                        "MISSING_ENABLED={v:?} is not on or off (or empty: refuse items without Enabled)"
+                    return Err(invalid(
+                        "MISSING_ENABLED",
+                        v,
+                        "on or off (or empty: refuse items without Enabled)",
                     ));
                 }
             },
         };
-        let discovery = Discovery::from_vars(&get).map_err(|e| e.to_string())?;
+        let discovery =
+            Discovery::from_vars(&get).map_err(|e| ConfigError::Discovery(e.to_string()))?;
         let defaults = RunConfig::default();
         let run = RunConfig {
             default_tz,
@@ -185,11 +255,10 @@ impl Config {
             },
         };
         if run.budget <= run.chat_deadline {
-            return Err(format!(
-                "RUN_BUDGET_SECONDS ({}) must be more than CHAT_DEADLINE_SECONDS ({}): the budget includes the chat",
-                run.budget.as_secs(),
-                run.chat_deadline.as_secs()
-            ));
+            return Err(ConfigError::BudgetBelowChat {
+                budget: run.budget.as_secs(),
+                chat: run.chat_deadline.as_secs(),
+            });
         }
 
         let (webhooks, mut problems) = configs(&var);
@@ -235,18 +304,24 @@ impl Config {
             }),
             (None, None, None) => None,
             _ => {
-                return Err(
-                    "set all of WAKEUP_GROUP, WAKEUP_ROLE_ARN and SCHEDULER_FUNCTION_ARN, or none"
-                        .into(),
-                );
+                return Err(ConfigError::AllOrNone(
+                    "WAKEUP_GROUP, WAKEUP_ROLE_ARN and SCHEDULER_FUNCTION_ARN",
+                ));
             }
         };
 
-        let targets = parse_targets(&get("TARGETS").unwrap_or_default())
-            .map_err(|e| format!("TARGETS: {e}"))?;
+        let targets =
+            parse_targets(&get("TARGETS").unwrap_or_default()).map_err(wrong("TARGETS"))?;
         let shards = match number("SHARDS", 1)? {
-            0 => return Err("SHARDS must be at least 1".into()),
-            n => u32::try_from(n).map_err(|_| "SHARDS is too large".to_string())?,
+            0 => {
+                return Err(invalid(
+                    "SHARDS",
+                    "0".into(),
+                    "a whole number of at least 1",
+                ));
+            }
+            n => u32::try_from(n)
+                .map_err(|_| invalid("SHARDS", n.to_string(), "a number of shards below 2^32"))?,
         };
 
         Ok(Config {
@@ -257,7 +332,7 @@ impl Config {
             shards,
             wakeup,
             role,
-            scheduler_function: get("SCHEDULER_FUNCTION_NAME"),
+            scheduler_function,
             tables,
             run,
             chat,
@@ -311,15 +386,25 @@ mod tests {
         assert_eq!(c.absent.zone, Some(chrono_tz::Asia::Seoul));
         assert_eq!(c.absent.enabled, Some(false));
         let e = Config::from_vars(vars(&[("MISSING_ENABLED", "maybe")])).unwrap_err();
-        assert!(e.starts_with("MISSING_ENABLED"), "{e}");
+        assert!(e.to_string().starts_with("MISSING_ENABLED"), "{e}");
     }
 
     #[test]
     fn a_bad_setting_is_named_and_a_bad_chat_setting_only_turns_chat_off() {
         let e = Config::from_vars(vars(&[("WARN_MINUTES", "ten")])).unwrap_err();
-        assert!(e.starts_with("WARN_MINUTES=\"ten\""), "{e}");
+        assert!(e.to_string().starts_with("WARN_MINUTES=\"ten\""), "{e}");
         let e = Config::from_vars(vars(&[("DEFAULT_TIME_ZONE", "Mars/Olympus")])).unwrap_err();
-        assert!(e.starts_with("DEFAULT_TIME_ZONE"), "{e}");
+        assert!(e.to_string().starts_with("DEFAULT_TIME_ZONE"), "{e}");
+        let e = Config::from_vars(vars(&[("FUNCTION_ROLE", "bot")])).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "FUNCTION_ROLE=bot needs SCHEDULER_FUNCTION_NAME"
+        );
+        let e = Config::from_vars(vars(&[("SHARDS", "0")])).unwrap_err();
+        assert!(
+            matches!(e, ConfigError::Invalid { name: "SHARDS", .. }),
+            "{e}"
+        );
         let c = Config::from_vars(vars(&[
             ("WEBHOOK_URL", "https://hooks.slack.com/services/T/B/X"),
             ("WEBHOOK_FORMAT", "irc"),

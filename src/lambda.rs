@@ -1,5 +1,5 @@
-//! The Lambda function's handler: one typed [`Invocation`], answered by a run or a
-//! typed operation of [`crate::ops`].
+//! The scheduler function's handler: a payload parsed into an [`ops::Request`],
+//! applied by [`ops::apply`], answered as JSON. Nothing else.
 //!
 //! ```json
 //! {"action":"run"}
@@ -10,81 +10,21 @@
 //! {"action":"plan","at":"2026-12-21T09:30:00+09:00"}
 //! ```
 //!
-//! An EventBridge event is a run. `{"action":"run","now":…}` is a preview of a run at
-//! that instant: it acts on nothing and records nothing, so a replay can never move
-//! the scheduler's idea of time.
+//! An EventBridge event is a run (the tick), or, for a state change of a resource,
+//! a wake-up of the chains waiting for it. `{"action":"run","now":…}` is a preview
+//! of a run at that instant: it acts on nothing and records nothing, so a replay can
+//! never move the scheduler's idea of time.
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
-use aws_lambda_events::lambda_function_urls::LambdaFunctionUrlRequest;
-use chrono::Utc;
-use serde::Deserialize;
 use serde_json::Value;
 
 use crate::clock::Clock;
 use crate::cloud::Cloud;
-use crate::fleet::Direction;
-use crate::handoff::Handoff;
-pub use crate::handoff::{Command, Shard};
-use crate::ops::{self, OpError};
-use crate::run::{RunError, Runner, Scope};
-use crate::schedule::parse_time;
+pub use crate::invocation::{Command, Invocation, Shard};
+pub use crate::ops::HandlerError;
+use crate::ops::{self, Request};
+use crate::run::Runner;
 use crate::store::Store;
-
-/// Everything the function can be invoked with.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-pub enum Invocation {
-    /// A manual invocation (`aws lambda invoke`, `schedctl`).
-    Command(Command),
-    /// A request to the Function URL: the schedule bot.
-    FunctionUrl(Box<LambdaFunctionUrlRequest>),
-    /// An EventBridge event: the regular tick.
-    Event(Box<EventBridgeEvent<Value>>),
-}
-
-/// Why an invocation failed; the message is what the caller sees.
-#[derive(Debug, thiserror::Error)]
-pub enum HandlerError {
-    /// The payload is not an invocation this function understands.
-    #[error("bad payload: {0}")]
-    BadPayload(String),
-    /// The operation was refused or could not be carried out.
-    #[error(transparent)]
-    Op(#[from] OpError),
-}
-
-impl From<RunError> for HandlerError {
-    fn from(e: RunError) -> Self {
-        HandlerError::Op(OpError::Run(e))
-    }
-}
-
-const ACTIONS: &str = "run, force-start, force-stop, extend, status, plan";
-
-impl Invocation {
-    /// Reads a payload, saying what is wrong with one that is none of the three.
-    pub fn parse(payload: Value) -> Result<Invocation, HandlerError> {
-        if let Ok(invocation) = serde_json::from_value::<Invocation>(payload.clone()) {
-            return Ok(invocation);
-        }
-        // Not one of the three: the most useful explanation is the command's own
-        // error when it meant to be one.
-        if payload.get("action").is_some() {
-            let e = serde_json::from_value::<Command>(payload)
-                .err()
-                .map_or_else(String::new, |e| e.to_string());
-            let hint = if e.starts_with("unknown variant") {
-                format!("{e}; actions are {ACTIONS}")
-            } else {
-                e
-            };
-            return Err(HandlerError::BadPayload(hint));
-        }
-        Err(HandlerError::BadPayload(format!(
-            "expected an EventBridge event, a Function URL request or an object with \"action\" ({ACTIONS})"
-        )))
-    }
-}
 
 /// Handles one invocation of the scheduler function; the answer is the operation's
 /// value as JSON. The bot has its own function ([`crate::chatbot::handle`]): a
@@ -93,123 +33,75 @@ pub async fn handle<C: Cloud, S: Store, K: Clock>(
     runner: &Runner<C, S, K>,
     payload: Value,
 ) -> Result<Value, HandlerError> {
-    let json = |v: &dyn erased::Json| v.json();
-    match Invocation::parse(payload)? {
-        Invocation::FunctionUrl(_) => Err(HandlerError::BadPayload(
-            "this is the scheduler function; chat commands go to the bot's function".into(),
-        )),
-        Invocation::Event(event) => match event_subjects(&event) {
-            // The regular tick (or an event of a kind this function does not read).
-            None => tick(runner).await,
-            Some(ids) => match runner.wake(&ids).await? {
-                Some(report) => Ok(json(&report)),
-                None => Ok(serde_json::json!({"ignored": ids})),
-            },
-        },
-        Invocation::Command(command) => match command {
-            Command::Run {
-                now: None,
-                shard: None,
-            } => tick(runner).await,
-            Command::Run {
-                now: None,
-                shard: Some(Shard { index, count }),
-            } => {
-                let scope = Scope::Shard { index, count };
-                Ok(json(&runner.run_in(&scope, &[]).await?))
-            }
-            Command::Run { now: Some(at), .. } | Command::Plan { at } => {
-                Ok(json(&ops::preview(runner, at.with_timezone(&Utc)).await?))
-            }
-            Command::ForceStart { schedule } => Ok(json(
-                &ops::force(runner, &schedule, Direction::Start).await?,
-            )),
-            Command::ForceStop { schedule } => {
-                Ok(json(&ops::force(runner, &schedule, Direction::Stop).await?))
-            }
-            Command::Extend { schedule, until } => {
-                let until = parse_time(Some(&until), "until")
-                    .map_err(HandlerError::BadPayload)?
-                    .ok_or_else(|| HandlerError::BadPayload("until must be HH:MM".into()))?;
-                Ok(json(&ops::extend(runner, &schedule, until).await?))
-            }
-            Command::Status { schedule } => Ok(json(&ops::status(runner, &schedule).await?)),
-        },
-    }
+    let request = match Invocation::parse(payload)? {
+        Invocation::FunctionUrl(_) => {
+            return Err(HandlerError::BadPayload(
+                "this is the scheduler function; chat commands go to the bot's function".into(),
+            ));
+        }
+        Invocation::Event(event) => request_of(&event),
+        Invocation::Command(command) => Request::try_from(command)?,
+    };
+    Ok(ops::apply(runner, request).await?.json())
 }
 
-/// A regular run: every schedule here, or, with shards, one asynchronous
-/// invocation of this function per shard.
-async fn tick<C: Cloud, S: Store, K: Clock>(
-    runner: &Runner<C, S, K>,
-) -> Result<Value, HandlerError> {
-    let count = runner.shards.count;
-    let Some(invoke) = runner.shards.invoke.as_ref().filter(|_| count > 1) else {
-        return Ok(erased::Json::json(&runner.run(&[]).await?));
-    };
-    let mut handed = Vec::new();
-    for index in 0..count {
-        let command = Command::Run {
-            now: None,
-            shard: Some(Shard { index, count }),
-        };
-        match invoke.hand_off(&command).await {
-            Ok(()) => handed.push(index),
-            Err(e) => tracing::error!(action = "shard", shard = index, "{e}"),
-        }
-    }
-    Ok(serde_json::json!({"shards": count, "invoked": handed}))
+/// The request an EventBridge event makes: a wake-up for a state change of the
+/// resources it names, a regular run for the tick and anything else.
+pub fn request_of(event: &EventBridgeEvent<Value>) -> Request {
+    event_subjects(event).map_or(Request::Run, Request::Wake)
 }
 
 /// The resources a state-change event is about (EC2 instance, RDS instance or
-/// cluster, Auto Scaling group, ECS service), or `None` for the tick and any other
-/// event, which call for a full run.
+/// cluster, Auto Scaling group, ECS service), as the observer names them, or `None`
+/// for the tick and any other event, which call for a full run.
 pub fn event_subjects(event: &EventBridgeEvent<Value>) -> Option<Vec<String>> {
     let detail = &event.detail;
     let text = |key: &str| detail.get(key).and_then(Value::as_str).map(str::to_string);
     let id = match event.detail_type.as_str() {
         "EC2 Instance State-change Notification" => text("instance-id"),
-        "RDS DB Instance Event" | "RDS DB Cluster Event" => text("SourceIdentifier"),
+        "RDS DB Instance Event" | "RDS DB Cluster Event" => text("SourceArn")
+            .as_deref()
+            .and_then(rds_name)
+            .or_else(|| text("SourceIdentifier").map(|id| rds_identifier(&id))),
         "EC2 Instance Launch Successful" | "EC2 Instance Terminate Successful" => {
             text("AutoScalingGroupName")
         }
-        // An ECS service's id here is `cluster/service`, the last two parts of its ARN.
-        "ECS Service Action" => event.resources.as_ref().and_then(|r| {
-            let arn = r.first()?;
-            let mut parts = arn.rsplit('/');
-            let service = parts.next()?;
-            let cluster = parts.next()?;
-            Some(format!("{cluster}/{service}"))
-        }),
+        "ECS Service Action" => event
+            .resources
+            .as_ref()
+            .and_then(|r| r.first())
+            .and_then(|arn| ecs_service(arn, text("clusterArn").as_deref())),
         _ => return None,
     };
     id.map(|id| vec![id])
 }
 
-/// Serialising the handler's own plain data types cannot fail; this keeps the one
-/// conversion in one place.
-mod erased {
-    pub trait Json {
-        fn json(&self) -> serde_json::Value;
-    }
-    impl<T: serde::Serialize> Json for T {
-        fn json(&self) -> serde_json::Value {
-            serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
-        }
-    }
+/// The DB instance or cluster identifier of an RDS ARN
+/// (`arn:aws:rds:us-east-1:123456789012:db:my-db-instance`,
+/// `…:cluster:my-db-cluster`).
+fn rds_name(arn: &str) -> Option<String> {
+    let mut parts = arn.splitn(7, ':');
+    let (kind, name) = (parts.nth(5)?, parts.next()?);
+    matches!(kind, "db" | "cluster").then(|| name.to_string())
 }
 
-impl From<HandlerError> for lambda_runtime::Diagnostic {
-    fn from(e: HandlerError) -> Self {
-        let error_type = match &e {
-            HandlerError::BadPayload(_) => "BadPayload",
-            HandlerError::Op(OpError::Unknown(_)) => "UnknownSchedule",
-            HandlerError::Op(OpError::Invalid(_)) => "Refused",
-            HandlerError::Op(OpError::Run(_)) => "RunFailed",
-        };
-        lambda_runtime::Diagnostic {
-            error_type: error_type.into(),
-            error_message: e.to_string(),
+/// A `SourceIdentifier` as the observer names the resource: AWS's documented events
+/// carry `rds:my-db-instance` and `rds:my-db-cluster`, and some a `db:` or
+/// `cluster:` form; the identifier itself never holds a colon.
+fn rds_identifier(id: &str) -> String {
+    id.rsplit(':').next().unwrap_or(id).to_string()
+}
+
+/// An ECS service as the observer names it, `cluster/service`: the last two parts
+/// of its ARN (`…:service/cluster/service`), or, for an ARN of the older form
+/// without the cluster (`…:service/service`), the cluster of `clusterArn`.
+fn ecs_service(arn: &str, cluster_arn: Option<&str>) -> Option<String> {
+    let path = arn.rsplit_once(":service/")?.1;
+    match path.split_once('/') {
+        Some((cluster, service)) => Some(format!("{cluster}/{service}")),
+        None => {
+            let cluster = cluster_arn?.rsplit('/').next()?;
+            Some(format!("{cluster}/{path}"))
         }
     }
 }
@@ -269,5 +161,153 @@ mod tests {
             let e = command(bad).unwrap_err();
             assert!(e.contains(says), "{e}");
         }
+    }
+
+    /// AWS's documented sample events, one per kind of state change the stack's
+    /// rules send: each names the resource as the observer names it.
+    #[test]
+    fn the_documented_sample_events_name_their_resources_as_the_observer_does() {
+        let samples = [
+            (
+                // EC2 Instance State-change Notification.
+                json!({
+                    "version": "0", "id": "7bf73129-1428-4cd3-a780-95db273d1602",
+                    "detail-type": "EC2 Instance State-change Notification", "source": "aws.ec2",
+                    "account": "123456789012", "time": "2021-11-11T21:29:54Z", "region": "us-east-1",
+                    "resources": ["arn:aws:ec2:us-east-1:123456789012:instance/i-abcd1111"],
+                    "detail": {"instance-id": "i-abcd1111", "state": "pending"}
+                }),
+                "i-abcd1111",
+            ),
+            (
+                // RDS DB Instance Event: the SourceIdentifier carries "rds:".
+                json!({
+                    "version": "0", "id": "68f6e973-1a0c-d37b-f2f2-94a7f62ffd4e",
+                    "detail-type": "RDS DB Instance Event", "source": "aws.rds",
+                    "account": "123456789012", "time": "2018-09-27T22:36:43Z", "region": "us-east-1",
+                    "resources": ["arn:aws:rds:us-east-1:123456789012:db:my-db-instance"],
+                    "detail": {
+                        "EventCategories": ["failover"], "SourceType": "DB_INSTANCE",
+                        "SourceArn": "arn:aws:rds:us-east-1:123456789012:db:my-db-instance",
+                        "Date": "2018-09-27T22:36:43.292Z", "Message": "A Multi-AZ failover has completed.",
+                        "SourceIdentifier": "rds:my-db-instance", "EventID": "RDS-EVENT-0049"
+                    }
+                }),
+                "my-db-instance",
+            ),
+            (
+                // RDS DB Cluster Event.
+                json!({
+                    "version": "0", "id": "844e2571-85d4-695f-b930-0153b71dcb42",
+                    "detail-type": "RDS DB Cluster Event", "source": "aws.rds",
+                    "account": "123456789012", "time": "2018-10-06T12:26:13Z", "region": "us-east-1",
+                    "resources": ["arn:aws:rds:us-east-1:123456789012:cluster:my-db-cluster"],
+                    "detail": {
+                        "EventCategories": ["notification"], "SourceType": "CLUSTER",
+                        "SourceArn": "arn:aws:rds:us-east-1:123456789012:cluster:my-db-cluster",
+                        "Date": "2018-10-06T12:26:13.882Z", "Message": "Database cluster has been patched",
+                        "SourceIdentifier": "rds:my-db-cluster", "EventID": "RDS-EVENT-0173"
+                    }
+                }),
+                "my-db-cluster",
+            ),
+            (
+                // EC2 Instance Launch Successful (Auto Scaling); the sample's
+                // placeholder time is filled in, as every real event has one.
+                json!({
+                    "version": "0", "id": "3e3c153a-8339-4e30-8c35-687ebef853fe",
+                    "detail-type": "EC2 Instance Launch Successful", "source": "aws.autoscaling",
+                    "account": "123456789012", "time": "2015-11-11T21:31:47Z", "region": "us-east-1",
+                    "resources": [
+                        "arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:eb56d16b-bbf0-401d-b893-d5978ed4a025:autoScalingGroupName/sampleLuanchSucASG",
+                        "arn:aws:ec2:us-east-1:123456789012:instance/i-b188560f"
+                    ],
+                    "detail": {
+                        "StatusCode": "InProgress", "AutoScalingGroupName": "sampleLuanchSucASG",
+                        "ActivityId": "9cabb81f-42de-417d-8aa7-ce16bf026590",
+                        "Details": {"Availability Zone": "us-east-1b", "Subnet ID": "subnet-95bfcebe"},
+                        "RequestId": "9cabb81f-42de-417d-8aa7-ce16bf026590",
+                        "EndTime": "2015-11-11T21:31:47.208Z", "EC2InstanceId": "i-b188560f",
+                        "StartTime": "2015-11-11T21:31:13.671Z", "Cause": "description-text"
+                    }
+                }),
+                "sampleLuanchSucASG",
+            ),
+            (
+                // EC2 Instance Terminate Successful (Auto Scaling).
+                json!({
+                    "version": "0", "id": "12345678-1234-1234-1234-123456789012",
+                    "detail-type": "EC2 Instance Terminate Successful", "source": "aws.autoscaling",
+                    "account": "123456789012", "time": "2026-11-30T09:00:00Z", "region": "us-west-2",
+                    "resources": ["auto-scaling-group-arn", "instance-arn"],
+                    "detail": {
+                        "StatusCode": "InProgress", "Description": "Terminating EC2 instance: i-12345678",
+                        "AutoScalingGroupName": "my-auto-scaling-group",
+                        "ActivityId": "87654321-4321-4321-4321-210987654321",
+                        "Details": {"Availability Zone": "us-west-2b", "Subnet ID": "subnet-12345678"},
+                        "RequestId": "12345678-1234-1234-1234-123456789012", "StatusMessage": "",
+                        "EndTime": "2026-11-30T09:00:00Z", "EC2InstanceId": "i-1234567890abcdef0",
+                        "StartTime": "2026-11-30T08:59:00Z", "Cause": "description-text"
+                    }
+                }),
+                "my-auto-scaling-group",
+            ),
+            (
+                // ECS Service Action (service steady state).
+                json!({
+                    "version": "0", "id": "af3c496d-f4a8-65d1-70f4-a69d52e9b584",
+                    "detail-type": "ECS Service Action", "source": "aws.ecs",
+                    "account": "111122223333", "time": "2019-11-19T19:27:22Z", "region": "us-west-2",
+                    "resources": ["arn:aws:ecs:us-west-2:111122223333:service/default/servicetest"],
+                    "detail": {
+                        "eventType": "INFO", "eventName": "SERVICE_STEADY_STATE",
+                        "clusterArn": "arn:aws:ecs:us-west-2:111122223333:cluster/default",
+                        "createdAt": "2019-11-19T19:27:22.695Z"
+                    }
+                }),
+                "default/servicetest",
+            ),
+        ];
+        for (sample, id) in samples {
+            let Ok(Invocation::Event(event)) = Invocation::parse(sample.clone()) else {
+                panic!("not an event: {sample}");
+            };
+            assert_eq!(
+                request_of(&event),
+                Request::Wake(vec![id.to_string()]),
+                "{sample}"
+            );
+        }
+    }
+
+    #[test]
+    fn identifiers_in_every_form_aws_writes_them() {
+        assert_eq!(
+            rds_name("arn:aws:rds:us-east-1:123456789012:db:my-db-instance").as_deref(),
+            Some("my-db-instance")
+        );
+        assert_eq!(
+            rds_name("arn:aws:rds:us-east-1:123456789012:pg:params"),
+            None
+        );
+        for id in ["rds:my-db", "my-db", "cluster:my-db", "db:my-db"] {
+            assert_eq!(rds_identifier(id), "my-db");
+        }
+        // An ECS service ARN of the older form has no cluster: clusterArn gives it.
+        assert_eq!(
+            ecs_service(
+                "arn:aws:ecs:us-west-2:111122223333:service/servicetest",
+                Some("arn:aws:ecs:us-west-2:111122223333:cluster/default")
+            )
+            .as_deref(),
+            Some("default/servicetest")
+        );
+        assert_eq!(
+            ecs_service(
+                "arn:aws:ecs:us-west-2:111122223333:service/servicetest",
+                None
+            ),
+            None
+        );
     }
 }

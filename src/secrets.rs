@@ -4,6 +4,24 @@
 
 use crate::cloud::aws::error_text as reason;
 
+/// Why a secret cannot be had; never holds the secret's value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SecretError {
+    /// More than one place is configured for one secret.
+    #[error("set only one of {0}, {0}_SSM, {0}_SECRET")]
+    MoreThanOne(String),
+    /// The place configured does not give a value.
+    #[error("{setting} {place}: {reason}")]
+    Unreadable {
+        /// The setting that names the place (`WEBHOOK_URL_SSM`).
+        setting: String,
+        /// The parameter's name or the secret's id.
+        place: String,
+        /// Why: the service's error, or what is missing.
+        reason: String,
+    },
+}
+
 /// Where a secret is, as configured; not yet fetched.
 #[derive(Clone, PartialEq, Eq)]
 pub enum SecretSource {
@@ -32,7 +50,7 @@ impl SecretSource {
     pub fn from_vars(
         var: &impl Fn(&str) -> Option<String>,
         name: &str,
-    ) -> Result<Option<SecretSource>, String> {
+    ) -> Result<Option<SecretSource>, SecretError> {
         let get = |suffix: &str| {
             var(&format!("{name}{suffix}"))
                 .map(|v| v.trim().to_string())
@@ -43,12 +61,21 @@ impl SecretSource {
             (Some(v), None, None) => Ok(Some(SecretSource::Plain(v))),
             (None, Some(p), None) => Ok(Some(SecretSource::Ssm(p))),
             (None, None, Some(s)) => Ok(Some(SecretSource::SecretsManager(s))),
-            _ => Err(format!("set only one of {name}, {name}_SSM, {name}_SECRET")),
+            _ => Err(SecretError::MoreThanOne(name.to_string())),
         }
     }
 
     /// The secret's value; `label` names it in errors (never the value).
-    pub async fn fetch(&self, sdk: &aws_config::SdkConfig, label: &str) -> Result<String, String> {
+    pub async fn fetch(
+        &self,
+        sdk: &aws_config::SdkConfig,
+        label: &str,
+    ) -> Result<String, SecretError> {
+        let unreadable = |suffix: &str, place: &str, reason: String| SecretError::Unreadable {
+            setting: format!("{label}{suffix}"),
+            place: place.to_string(),
+            reason,
+        };
         match self {
             SecretSource::Plain(v) => Ok(v.clone()),
             SecretSource::Ssm(name) => {
@@ -58,11 +85,11 @@ impl SecretSource {
                     .with_decryption(true)
                     .send()
                     .await
-                    .map_err(|e| format!("{label}_SSM {name}: {}", reason(&e)))?;
+                    .map_err(|e| unreadable("_SSM", name, reason(&e)))?;
                 got.parameter()
                     .and_then(|p| p.value())
                     .map(str::to_string)
-                    .ok_or_else(|| format!("{label}_SSM {name}: the parameter has no value"))
+                    .ok_or_else(|| unreadable("_SSM", name, "the parameter has no value".into()))
             }
             SecretSource::SecretsManager(id) => {
                 let got = aws_sdk_secretsmanager::Client::new(sdk)
@@ -70,10 +97,10 @@ impl SecretSource {
                     .secret_id(id)
                     .send()
                     .await
-                    .map_err(|e| format!("{label}_SECRET {id}: {}", reason(&e)))?;
+                    .map_err(|e| unreadable("_SECRET", id, reason(&e)))?;
                 got.secret_string()
                     .map(str::to_string)
-                    .ok_or_else(|| format!("{label}_SECRET {id}: the secret has no string"))
+                    .ok_or_else(|| unreadable("_SECRET", id, "the secret has no string".into()))
             }
         }
     }
@@ -100,9 +127,9 @@ mod tests {
             Some(SecretSource::Ssm("/x".into()))
         );
         assert_eq!(SecretSource::from_vars(&vars(&[]), "TOKEN").unwrap(), None);
-        assert!(
-            SecretSource::from_vars(&vars(&[("TOKEN", "a"), ("TOKEN_SECRET", "b")]), "TOKEN")
-                .is_err()
+        assert_eq!(
+            SecretSource::from_vars(&vars(&[("TOKEN", "a"), ("TOKEN_SECRET", "b")]), "TOKEN"),
+            Err(SecretError::MoreThanOne("TOKEN".into()))
         );
     }
 }

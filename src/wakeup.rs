@@ -1,13 +1,25 @@
 //! One-time wake-ups: when the plan says to look again before the next regular tick
 //! (a start due at 09:16:45, a warning, a group expected up), the function asks
 //! EventBridge Scheduler to invoke it then. One schedule, updated in place, in the
-//! stack's own schedule group.
+//! stack's own schedule group. The wake-up's input is the serialised
+//! [`crate::invocation::Command`] of the run to make.
 
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 
 use crate::cloud::aws::error_text;
+
+/// Why a wake-up could not be set; the regular tick still comes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WakeupError {
+    /// The request could not be built (an empty group, role or target).
+    #[error("cannot set a wake-up: {0}")]
+    Invalid(String),
+    /// EventBridge Scheduler refused it.
+    #[error("cannot set a wake-up: {0}")]
+    Refused(String),
+}
 
 /// Where wake-ups go.
 #[derive(Debug, Clone, Default)]
@@ -17,8 +29,9 @@ pub enum Wakeups {
     Off,
     /// EventBridge Scheduler.
     Scheduler(SchedulerWakeups),
-    /// Kept in memory, for the simulator and tests.
-    Recorded(Arc<Mutex<Vec<DateTime<Utc>>>>),
+    /// Asked for, and honoured by whatever drives the runs on a virtual clock (the
+    /// simulator), which reads each [`RunReport::wakeup`](crate::run::RunReport).
+    Simulated,
 }
 
 /// EventBridge Scheduler: the group, the function to invoke and the role to do it.
@@ -49,10 +62,11 @@ impl Wakeups {
         })
     }
 
-    /// A recorder, and a handle to read what it recorded.
+    /// [`Wakeups::Simulated`], with a log that stays empty: what `simulate.rs`
+    /// still asks for until it uses [`Wakeups::Simulated`] itself (it reads
+    /// [`RunReport::wakeup`](crate::run::RunReport), never the log).
     pub fn recorder() -> (Wakeups, Arc<Mutex<Vec<DateTime<Utc>>>>) {
-        let log = Arc::new(Mutex::new(Vec::new()));
-        (Wakeups::Recorded(log.clone()), log)
+        (Wakeups::Simulated, Arc::default())
     }
 
     /// Whether wake-ups go anywhere.
@@ -62,20 +76,16 @@ impl Wakeups {
 
     /// Asks to be invoked at `at` (whole seconds, UTC) with `input`; `name` tells
     /// apart the wake-ups of runs that share a tick (shards), each kept in place.
-    pub async fn set(&self, name: &str, at: DateTime<Utc>, input: &str) -> Result<(), String> {
+    pub async fn set(&self, name: &str, at: DateTime<Utc>, input: &str) -> Result<(), WakeupError> {
         match self {
-            Wakeups::Off => Ok(()),
-            Wakeups::Recorded(log) => {
-                log.lock().unwrap_or_else(|p| p.into_inner()).push(at);
-                Ok(())
-            }
+            Wakeups::Off | Wakeups::Simulated => Ok(()),
             Wakeups::Scheduler(s) => s.set(name, at, input).await,
         }
     }
 }
 
 impl SchedulerWakeups {
-    async fn set(&self, name: &str, at: DateTime<Utc>, input: &str) -> Result<(), String> {
+    async fn set(&self, name: &str, at: DateTime<Utc>, input: &str) -> Result<(), WakeupError> {
         use aws_sdk_scheduler::types::{
             ActionAfterCompletion, FlexibleTimeWindow, FlexibleTimeWindowMode, ScheduleState,
             Target,
@@ -84,13 +94,13 @@ impl SchedulerWakeups {
         let window = FlexibleTimeWindow::builder()
             .mode(FlexibleTimeWindowMode::Off)
             .build()
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| WakeupError::Invalid(e.to_string()))?;
         let target = Target::builder()
             .arn(&self.target)
             .role_arn(&self.role)
             .input(input)
             .build()
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| WakeupError::Invalid(e.to_string()))?;
         let updated = self
             .client
             .update_schedule()
@@ -123,9 +133,9 @@ impl SchedulerWakeups {
                     .send()
                     .await
                     .map(|_| ())
-                    .map_err(|e| format!("cannot set a wake-up: {}", error_text(&e)))
+                    .map_err(|e| WakeupError::Refused(error_text(&e)))
             }
-            Err(e) => Err(format!("cannot set a wake-up: {}", error_text(&e))),
+            Err(e) => Err(WakeupError::Refused(error_text(&e))),
         }
     }
 }

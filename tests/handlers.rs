@@ -2,15 +2,18 @@
 //! (no emulator): the rules that used to be written in several places now have one
 //! answer, whichever door a request comes through.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
-use instance_scheduler::clock::VirtualClock;
+use instance_scheduler::clock::{Clock, VirtualClock};
 use instance_scheduler::cloud::sim::{FleetFile, SimCloud, SimFleet};
-use instance_scheduler::lambda::handle;
+use instance_scheduler::fleet::Power;
+use instance_scheduler::lambda::{HandlerError, handle};
 use instance_scheduler::plan::What;
 use instance_scheduler::run::{RunConfig, Runner};
 use instance_scheduler::simulate::{Span, Wakes, simulate};
 use instance_scheduler::store::memory::MemoryStore;
-use instance_scheduler::store::{Items, files::parse_into};
+use instance_scheduler::store::{Items, Store, files::parse_into};
 use serde_json::{Value, json};
 
 const DEV: &str = r#"{"ScheduleName":"Dev","DaysActive":"weekdays","StartTime":"09:00","StopTime":"18:00","TimeZone":"Asia/Seoul",
@@ -39,22 +42,46 @@ fn fleet() -> FleetFile {
     .unwrap()
 }
 
-fn runner(now: &str) -> Runner<SimFleet, MemoryStore, VirtualClock> {
+type SimRunner = Runner<SimFleet, MemoryStore, VirtualClock>;
+
+fn runner(now: &str) -> SimRunner {
+    runner_of(&[DEV, BROKEN], fleet(), now, RunConfig::default())
+}
+
+fn runner_of(files: &[&str], fleet: FleetFile, now: &str, config: RunConfig) -> SimRunner {
     let clock = VirtualClock::at(at(now));
     Runner {
-        cloud: SimFleet::new(SimCloud::new(fleet(), at(now)), clock.clone()),
-        store: MemoryStore::new(items(&[DEV, BROKEN])),
+        cloud: SimFleet::new(SimCloud::new(fleet, at(now)), clock.clone()),
+        store: MemoryStore::new(items(files)),
         clock,
-        config: RunConfig::default(),
+        config,
         notifier: Default::default(),
         wakeups: Default::default(),
         shards: Default::default(),
     }
 }
 
+/// Every simulated resource's power state, now.
+fn powers(r: &SimRunner) -> BTreeMap<String, Power> {
+    let now = r.clock.now();
+    r.cloud.with(|c| {
+        c.observe(now)
+            .iter()
+            .map(|i| (i.id.clone(), i.power))
+            .collect()
+    })
+}
+
+/// Whether any run left anything in the state: a run that never happened leaves none.
+async fn ran(r: &SimRunner) -> bool {
+    let state = r.store.load_state().await.unwrap().state;
+    !state.schedules.is_empty() || state.run != Default::default()
+}
+
 #[tokio::test]
 async fn an_unknown_or_broken_schedule_is_one_error_everywhere() {
-    let r = runner("2026-11-30T03:00:00Z");
+    // 09:00 in Seoul, Dev's start: a run now would start A.
+    let r = runner("2026-11-30T00:00:00Z");
     for payload in [
         json!({"action":"force-start","schedule":"Nope"}),
         json!({"action":"force-stop","schedule":"Nope"}),
@@ -75,8 +102,83 @@ async fn an_unknown_or_broken_schedule_is_one_error_everywhere() {
         e.to_string(),
         "schedule \"Broken\": StartTime \"9am\" is not a time of day (HH:MM, 00:00 to 23:59, or None); it is skipped until it is fixed"
     );
-    // A force-start of an unknown schedule never answers success, nor starts anything.
-    assert!(r.store.items().exceptions.is_empty());
+    // A force-start of an unknown or broken schedule never answers success, nor runs
+    // at all: no state written, nothing started, though Dev's start is due.
+    assert!(!ran(&r).await, "a refused force-start ran");
+    assert!(
+        powers(&r).values().all(|p| *p == Power::Stopped),
+        "{:?}",
+        powers(&r)
+    );
+    // The same instant, a run starts A: what the refusal kept from happening.
+    handle(&r, json!({"action":"run"})).await.unwrap();
+    assert!(powers(&r)["a"].is_live(), "{:?}", powers(&r));
+}
+
+#[tokio::test]
+async fn a_shard_that_does_not_exist_is_refused_and_runs_nothing() {
+    // Dev's start is due: a run of every schedule would start A.
+    let r = runner("2026-11-30T00:00:00Z");
+    for shard in [json!({"index":5,"count":2}), json!({"index":0,"count":0})] {
+        let e = handle(&r, json!({"action":"run","shard":shard}))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, HandlerError::BadPayload(_)), "{e:?}");
+        assert!(e.to_string().contains("does not exist"), "{e}");
+    }
+    assert!(!ran(&r).await);
+    assert!(powers(&r).values().all(|p| *p == Power::Stopped));
+    // A shard that exists runs.
+    handle(&r, json!({"action":"run","shard":{"index":0,"count":1}}))
+        .await
+        .unwrap();
+    assert!(powers(&r)["a"].is_live(), "{:?}", powers(&r));
+}
+
+/// DB (RDS) before APP (EC2), in UTC.
+const CHAIN: &str = r#"{"ScheduleName":"Chain","DaysActive":"weekdays","StartTime":"09:00","StopTime":"18:00",
+  "Groups":[{"GroupName":"DB","InstanceType":"RDS"},{"GroupName":"APP","InstanceType":"EC2","Dependency":["DB"]}]}"#;
+
+#[tokio::test]
+async fn an_rds_event_in_awss_documented_shape_wakes_the_chain_at_once() {
+    let fleet: FleetFile = serde_json::from_value(json!({"instances": [
+        {"id": "db-1", "kind": "rds", "state": "stopped", "boot_seconds": 300,
+         "tags": {"ScheduleName": "Chain", "ScheduleGroupName": "DB"}},
+        {"id": "app-1", "kind": "ec2", "state": "stopped", "boot_seconds": 60,
+         "tags": {"ScheduleName": "Chain", "ScheduleGroupName": "APP"}}
+    ]}))
+    .unwrap();
+    // A run that looks once and leaves the chain to events, wake-ups and the tick.
+    let config = RunConfig {
+        budget: std::time::Duration::from_secs(21),
+        chat_deadline: std::time::Duration::from_secs(20),
+        ..RunConfig::default()
+    };
+    let r = runner_of(&[CHAIN], fleet, "2026-11-30T09:00:00Z", config);
+    handle(&r, json!({"action":"run"})).await.unwrap();
+    assert_eq!(powers(&r)["db-1"], Power::Starting);
+    // The database is up at 09:05; its event arrives 30 s later, as AWS documents
+    // it: SourceIdentifier "rds:db-1".
+    r.clock.set(at("2026-11-30T09:05:30Z"));
+    let event = json!({
+        "version": "0", "id": "68f6e973-1a0c-d37b-f2f2-94a7f62ffd4e",
+        "detail-type": "RDS DB Instance Event", "source": "aws.rds",
+        "account": "123456789012", "time": "2026-11-30T09:05:30Z", "region": "us-east-1",
+        "resources": ["arn:aws:rds:us-east-1:123456789012:db:db-1"],
+        "detail": {
+            "EventCategories": ["notification"], "SourceType": "DB_INSTANCE",
+            "SourceArn": "arn:aws:rds:us-east-1:123456789012:db:db-1",
+            "Date": "2026-11-30T09:05:30.292Z", "Message": "DB instance started",
+            "SourceIdentifier": "rds:db-1", "EventID": "RDS-EVENT-0088"
+        }
+    });
+    let answer = handle(&r, event).await.unwrap();
+    assert!(answer.get("ignored").is_none(), "{answer}");
+    assert_eq!(
+        powers(&r)["app-1"],
+        Power::Starting,
+        "APP waits for the tick: {answer}"
+    );
 }
 
 #[tokio::test]

@@ -143,6 +143,64 @@ async fn exceptions_are_set_listed_and_deleted() {
 }
 
 #[tokio::test]
+async fn an_exception_set_again_replaces_one_typed_by_hand() {
+    let moto = Moto::start().await;
+    schedctl(&moto, &["init-tables"]);
+    schedctl(&moto, &["sync", "schedules"]);
+    // As someone typed it in the console: spaces round the date, the type
+    // capitalised, a key of their own. The catalog reads it as the stop of 31 Dec.
+    let s = |v: &str| aws_sdk_dynamodb::types::AttributeValue::S(v.to_string());
+    aws_sdk_dynamodb::Client::new(&moto.sdk)
+        .put_item()
+        .table_name("ScheduleException")
+        .item("ExceptionUuid", s("typed-by-hand"))
+        .item("ScheduleName", s("Development"))
+        .item("ExceptionDate", s(" 2026-12-31 "))
+        .item("ExceptionType", s("Stop"))
+        .item("ExceptionValue", s("18:00"))
+        .send()
+        .await
+        .unwrap();
+    let (code, _, err) = schedctl(
+        &moto,
+        &[
+            "exception",
+            "set",
+            "Development",
+            "2026-12-31",
+            "stop",
+            "20:00",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    // One stop that day, the new one: a second item beside the first would make two
+    // different stops, which the catalog ignores both of.
+    let (_, out, _) = schedctl(
+        &moto,
+        &[
+            "exception",
+            "list",
+            "Development",
+            "--from",
+            "2026-12-31",
+            "--to",
+            "2026-12-31",
+        ],
+    );
+    assert_eq!(out, "2026-12-31 stop 20:00\n");
+    let (code, _, err) = schedctl(
+        &moto,
+        &["exception", "del", "Development", "2026-12-31", "STOP"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let (_, out, _) = schedctl(
+        &moto,
+        &["exception", "list", "Development", "--from", "2026-12-31"],
+    );
+    assert_eq!(out, "Development: no exceptions\n");
+}
+
+#[tokio::test]
 async fn extend_and_status_go_through_the_functions_handler() {
     let moto = Moto::start().await;
     schedctl(&moto, &["init-tables"]);
@@ -166,6 +224,13 @@ async fn extend_and_status_go_through_the_functions_handler() {
     let status: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(status["time_zone"], "Asia/Seoul");
     assert_eq!(status["groups"].as_array().unwrap().len(), 4);
+    // The times of a day: the same answer as the bot's `info`.
+    let (code, out, err) = schedctl(&moto, &["info", "Development", "--date", "2026-12-22"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out,
+        "Development on 2026-12-22 (Asia/Seoul, weekdays): start 2026-12-22 09:30 +09:00, stop 2026-12-22 23:30 +09:00\n"
+    );
     let (code, _, err) = schedctl(&moto, &["force-start", "Nope"]);
     assert_eq!(code, 2);
     assert_eq!(err.trim(), "schedctl: schedule \"Nope\" does not exist");

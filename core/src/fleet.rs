@@ -17,12 +17,40 @@ pub enum Direction {
     Stop,
 }
 
-impl std::fmt::Display for Direction {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
+impl Direction {
+    /// Both, in the order a schedule's day runs them.
+    pub const ALL: [Direction; 2] = [Direction::Start, Direction::Stop];
+
+    /// `start` or `stop`: the word every door and table uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
             Direction::Start => "start",
             Direction::Stop => "stop",
-        })
+        }
+    }
+}
+
+impl std::fmt::Display for Direction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A word that is not `start` or `stop`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("\"{0}\" is not start or stop")]
+pub struct NotADirection(pub String);
+
+impl std::str::FromStr for Direction {
+    type Err = NotADirection;
+
+    /// `start` or `stop`, in any case, with surrounding spaces, as hand-edited tables
+    /// and people write them.
+    fn from_str(text: &str) -> Result<Direction, NotADirection> {
+        Direction::ALL
+            .into_iter()
+            .find(|d| text.trim().eq_ignore_ascii_case(d.as_str()))
+            .ok_or_else(|| NotADirection(text.to_string()))
     }
 }
 
@@ -109,6 +137,55 @@ impl Power {
     /// about a coming stop is for).
     pub fn is_live(self) -> bool {
         matches!(self, Power::Running | Power::Starting | Power::Busy)
+    }
+
+    /// Every power state.
+    pub const ALL: [Power; 7] = [
+        Power::Running,
+        Power::Starting,
+        Power::Stopping,
+        Power::Stopped,
+        Power::Busy,
+        Power::Gone,
+        Power::Failed,
+    ];
+
+    /// `running`, `starting`, …: the word people and the JSON answers see.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Power::Running => "running",
+            Power::Starting => "starting",
+            Power::Stopping => "stopping",
+            Power::Stopped => "stopped",
+            Power::Busy => "busy",
+            Power::Gone => "gone",
+            Power::Failed => "failed",
+        }
+    }
+}
+
+impl std::fmt::Display for Power {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A word that is not one of the power states.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "\"{0}\" is not a power state (running, starting, stopping, stopped, busy, gone or failed)"
+)]
+pub struct NotAPower(pub String);
+
+impl std::str::FromStr for Power {
+    type Err = NotAPower;
+
+    /// The word [`Power::as_str`] gives, in any case.
+    fn from_str(text: &str) -> Result<Power, NotAPower> {
+        Power::ALL
+            .into_iter()
+            .find(|p| text.trim().eq_ignore_ascii_case(p.as_str()))
+            .ok_or_else(|| NotAPower(text.to_string()))
     }
 }
 
@@ -241,6 +318,16 @@ impl Instance {
         }
     }
 
+    /// The code of the service's reason for its state (EC2's state reason
+    /// `Client.InternalError: …` gives `Client.InternalError`), where it gave one: what
+    /// a rule about a reason matches, never the reason's wording.
+    pub fn reason_code(&self) -> Option<&str> {
+        self.reason
+            .as_deref()
+            .map(leading_code)
+            .filter(|c| !c.is_empty())
+    }
+
     /// What an action on this instance needs (sizes and hibernation are the
     /// planner's to fill in).
     pub fn target(&self) -> Target {
@@ -273,6 +360,19 @@ pub struct Target {
     pub hibernate: bool,
 }
 
+/// The error code at the head of a service's error text: the text up to its first
+/// `:` when that is one word (`Client.InternalError: Client error on launch`,
+/// `IncorrectInstanceState: …`), as the AWS adapter writes errors; empty when the
+/// text starts with no code.
+fn leading_code(text: &str) -> &str {
+    let head = text.split_once(':').map_or(text, |(head, _)| head).trim();
+    if head.is_empty() || head.contains(char::is_whitespace) {
+        ""
+    } else {
+        head
+    }
+}
+
 /// An instance the cloud would not start or stop, and why (with the service's error
 /// code).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -281,4 +381,63 @@ pub struct Failure {
     pub id: String,
     /// The service's error code and message.
     pub error: String,
+}
+
+impl Failure {
+    /// The service's error code (`InsufficientInstanceCapacity`,
+    /// `Client.InternalError`, `KMS.DisabledException`): the error text's first word up
+    /// to `:`, as the AWS adapter writes it ("Code: message"); empty when the service
+    /// gave none. Rules about failures match this, never the message's wording.
+    pub fn code(&self) -> &str {
+        leading_code(&self.error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn directions_and_powers_read_back_what_they_print() {
+        for d in Direction::ALL {
+            assert_eq!(d.to_string().parse::<Direction>(), Ok(d));
+        }
+        assert_eq!(" STOP ".parse::<Direction>(), Ok(Direction::Stop));
+        assert_eq!(
+            "reboot".parse::<Direction>().unwrap_err().to_string(),
+            "\"reboot\" is not start or stop"
+        );
+        for p in Power::ALL {
+            assert_eq!(p.to_string().parse::<Power>(), Ok(p));
+            // The word printed is the word in the JSON answers.
+            assert_eq!(
+                serde_json::to_value(p).unwrap(),
+                serde_json::Value::from(p.to_string())
+            );
+        }
+        assert!("up".parse::<Power>().is_err());
+    }
+
+    #[test]
+    fn a_failures_code_is_the_first_word_before_the_colon() {
+        let failure = |error: &str| Failure {
+            id: "i-1".into(),
+            error: error.into(),
+        };
+        assert_eq!(
+            failure("InsufficientInstanceCapacity: no capacity in ap-northeast-2a").code(),
+            "InsufficientInstanceCapacity"
+        );
+        assert_eq!(
+            failure("Client.InternalError").code(),
+            "Client.InternalError"
+        );
+        // A message without a code (a transport error) has none, whatever it says.
+        assert_eq!(failure("dispatch failure: connection refused").code(), "");
+        assert_eq!(failure("").code(), "");
+        let mut i = Instance::new("i-1", Kind::Ec2, BTreeMap::new(), Power::Stopped);
+        assert_eq!(i.reason_code(), None);
+        i.reason = Some("Client.InternalError: Client error on launch".into());
+        assert_eq!(i.reason_code(), Some("Client.InternalError"));
+    }
 }

@@ -1,21 +1,37 @@
-//! `schedctl`: validate and simulate schedule files, and edit the schedules in
-//! DynamoDB (table names and endpoint from the same settings as the function;
-//! `AWS_ENDPOINT_URL` points it at a local emulator).
+//! `schedctl`: validate and simulate schedule files, keep the DynamoDB tables in line
+//! with them, and ask the scheduler what every other door asks (table names and
+//! endpoint from the same settings as the function; `AWS_ENDPOINT_URL` points it at
+//! a local emulator).
+//!
+//! The commands that ask the scheduler are a parser into
+//! [`instance_scheduler::ops::Request`], applied by [`ops::apply`] and printed as
+//! text or JSON, as the function and the bot answer the same request. `validate`
+//! and `simulate` work on files, and `init-tables`, `sync` and `export` on the
+//! tables themselves.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use std::io::Write;
-
-use chrono::{DateTime, Duration, NaiveDate, Utc};
-use clap::{Parser, Subcommand, ValueEnum};
+use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveTime, Utc};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use instance_scheduler::clock::SystemClock;
+use instance_scheduler::cloud::aws::sdk_config;
+use instance_scheduler::cloud::aws::targets::AwsTargets;
 use instance_scheduler::cloud::sim::FleetFile;
 use instance_scheduler::config::Config;
 use instance_scheduler::fleet::Direction;
-use instance_scheduler::run::RunConfig;
+use instance_scheduler::invocation::Command as Invoke;
+use instance_scheduler::ops::{self, Day, Request};
+use instance_scheduler::run::{RunConfig, Runner, Shards};
+use instance_scheduler::schedule::absent::Absent;
 use instance_scheduler::schedule::{Catalog, parse_time, parse_time_zone};
 use instance_scheduler::simulate::{Span, Wakes, simulate};
-use instance_scheduler::store::{Items, files};
+use instance_scheduler::store::dynamo::DynamoStore;
+use instance_scheduler::store::{Items, Store, files, sync};
+use instance_scheduler::wakeup::Wakeups;
+use instance_scheduler::{migrate, stack};
+use serde_json::json;
 
 #[derive(Parser)]
 #[command(
@@ -49,38 +65,7 @@ enum Command {
         dir: PathBuf,
     },
     /// Run the scheduler against a simulated fleet over a span of time.
-    Simulate {
-        /// Folder of schedule files.
-        #[arg(long)]
-        schedules: PathBuf,
-        /// Fleet description (JSON).
-        #[arg(long)]
-        fleet: PathBuf,
-        /// First tick, RFC 3339.
-        #[arg(long)]
-        from: DateTime<chrono::FixedOffset>,
-        /// Last possible tick, RFC 3339.
-        #[arg(long)]
-        to: DateTime<chrono::FixedOffset>,
-        /// Time between ticks: 30s, 1m, 5m, 1h.
-        #[arg(long, default_value = "5m", value_parser = parse_tick)]
-        tick: Duration,
-        /// Minutes of warning before a stop.
-        #[arg(long, default_value_t = 10)]
-        warn_minutes: i64,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Text)]
-        format: Format,
-        /// Model a deployment without the state-change event rules.
-        #[arg(long)]
-        no_events: bool,
-        /// Model a deployment without one-time wake-ups.
-        #[arg(long)]
-        no_wakeups: bool,
-        /// Seconds from an instance reaching a state to its event arriving.
-        #[arg(long, default_value_t = 5)]
-        event_delay: i64,
-    },
+    Simulate(SimulateArgs),
     /// Makes the tables match the schedule files in DIR; refuses if any is invalid.
     Sync {
         dir: PathBuf,
@@ -95,6 +80,29 @@ enum Command {
     Export { dir: PathBuf },
     /// Creates the tables (for a local emulator or a first try without the template).
     InitTables,
+    /// With --check (read-only): what would differ, per schedule, between the original
+    /// Python tool and this scheduler on the tables (by default the original's:
+    /// Schedule, ScheduleServerGroup, ScheduleException), and the settings that remove
+    /// each difference. Exit 1 when anything differs.
+    Migrate {
+        /// Read and compare; the only mode (migrate changes nothing).
+        #[arg(long)]
+        check: bool,
+    },
+    /// What the scheduler holds stopped or at zero (exit 3 when anything); with
+    /// --restore (needs --stack), starts each such schedule through the function.
+    Held {
+        #[arg(long)]
+        restore: bool,
+    },
+    #[command(flatten)]
+    Ask(Ask),
+}
+
+/// The commands that ask the scheduler what the function and the bot are asked:
+/// each is an [`ops::Request`].
+#[derive(Subcommand)]
+enum Ask {
     /// Per-date exceptions.
     #[command(subcommand)]
     Exception(ExceptionCommand),
@@ -114,26 +122,51 @@ enum Command {
     ForceStop { schedule: String },
     /// Groups, instances and states, and today's times.
     Status { schedule: String },
+    /// The schedule's start and stop on a date (default: today in its zone).
+    Info {
+        schedule: String,
+        #[arg(long)]
+        date: Option<NaiveDate>,
+    },
     /// What a run at T would do; changes nothing.
     Plan {
         #[arg(long)]
-        at: DateTime<chrono::FixedOffset>,
+        at: DateTime<FixedOffset>,
     },
-    /// With --check (read-only): what would differ, per schedule, between the original
-    /// Python tool and this scheduler on the tables (by default the original's:
-    /// Schedule, ScheduleServerGroup, ScheduleException), and the settings that remove
-    /// each difference. Exit 1 when anything differs.
-    Migrate {
-        /// Read and compare; the only mode (migrate changes nothing).
-        #[arg(long)]
-        check: bool,
-    },
-    /// What the scheduler holds stopped or at zero (exit 3 when anything); with
-    /// --restore (needs --stack), starts each such schedule through the function.
-    Held {
-        #[arg(long)]
-        restore: bool,
-    },
+}
+
+#[derive(Args)]
+struct SimulateArgs {
+    /// Folder of schedule files.
+    #[arg(long)]
+    schedules: PathBuf,
+    /// Fleet description (JSON).
+    #[arg(long)]
+    fleet: PathBuf,
+    /// First tick, RFC 3339.
+    #[arg(long)]
+    from: DateTime<FixedOffset>,
+    /// Last possible tick, RFC 3339.
+    #[arg(long)]
+    to: DateTime<FixedOffset>,
+    /// Time between ticks: 30s, 1m, 5m, 1h.
+    #[arg(long, default_value = "5m", value_parser = parse_tick)]
+    tick: Duration,
+    /// Minutes of warning before a stop.
+    #[arg(long, default_value_t = 10)]
+    warn_minutes: i64,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Model a deployment without the state-change event rules.
+    #[arg(long)]
+    no_events: bool,
+    /// Model a deployment without one-time wake-ups.
+    #[arg(long)]
+    no_wakeups: bool,
+    /// Seconds from an instance reaching a state to its event arriving.
+    #[arg(long, default_value_t = 5)]
+    event_delay: i64,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -147,23 +180,25 @@ enum ExceptionCommand {
     /// Sets the start or stop of SCHEDULE on DATE to HH:MM, or None (not that day).
     Set {
         schedule: String,
-        date: chrono::NaiveDate,
-        kind: Kind,
+        date: NaiveDate,
+        #[arg(value_name = "start|stop")]
+        kind: Direction,
         value: String,
     },
     /// Deletes the start or stop exception of SCHEDULE on DATE.
     Del {
         schedule: String,
-        date: chrono::NaiveDate,
-        kind: Kind,
+        date: NaiveDate,
+        #[arg(value_name = "start|stop")]
+        kind: Direction,
     },
     /// Lists the exceptions of SCHEDULE, optionally between two dates.
     List {
         schedule: String,
         #[arg(long)]
-        from: Option<chrono::NaiveDate>,
+        from: Option<NaiveDate>,
         #[arg(long)]
-        to: Option<chrono::NaiveDate>,
+        to: Option<NaiveDate>,
     },
 }
 
@@ -174,7 +209,7 @@ enum HolidaysCommand {
     Import {
         schedule: String,
         file: PathBuf,
-        /// First date (default: today).
+        /// First date (default: today in the schedule's zone).
         #[arg(long)]
         from: Option<NaiveDate>,
         /// Last date (default: a year after --from).
@@ -184,21 +219,6 @@ enum HolidaysCommand {
         #[arg(long)]
         dry_run: bool,
     },
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum Kind {
-    Start,
-    Stop,
-}
-
-impl From<Kind> for Direction {
-    fn from(k: Kind) -> Direction {
-        match k {
-            Kind::Start => Direction::Start,
-            Kind::Stop => Direction::Stop,
-        }
-    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -253,6 +273,76 @@ fn explicit_tables() -> Result<(), String> {
     ))
 }
 
+/// A time of day that must be given (`HH:MM`, not `None`).
+fn required_time(text: &str, field: &str) -> Result<NaiveTime, String> {
+    parse_time(Some(text), field)?.ok_or_else(|| format!("{field} needs a time, HH:MM"))
+}
+
+impl Ask {
+    /// The parser into the one vocabulary: the request this command makes.
+    fn request(self) -> Result<Request, String> {
+        Ok(match self {
+            Ask::Exception(ExceptionCommand::Set {
+                schedule,
+                date,
+                kind,
+                value,
+            }) => Request::SetException {
+                schedule,
+                date,
+                direction: kind,
+                value: parse_time(Some(&value), "value")?,
+            },
+            Ask::Exception(ExceptionCommand::Del {
+                schedule,
+                date,
+                kind,
+            }) => Request::DeleteException {
+                schedule,
+                date,
+                direction: kind,
+            },
+            Ask::Exception(ExceptionCommand::List { schedule, from, to }) => Request::Exceptions {
+                schedule,
+                from: from.map(Day::On),
+                to,
+            },
+            Ask::Holidays(HolidaysCommand::Import {
+                schedule,
+                file,
+                from,
+                to,
+                dry_run,
+            }) => Request::ImportHolidays {
+                schedule,
+                calendar: std::fs::read_to_string(&file)
+                    .map_err(|e| format!("cannot read {}: {e}", file.display()))?,
+                from: from.into(),
+                to,
+                dry_run,
+            },
+            Ask::Extend { schedule, until } => Request::Extend {
+                schedule,
+                until: required_time(&until, "--until")?,
+            },
+            Ask::ForceStart { schedule } => Request::Force {
+                schedule,
+                direction: Direction::Start,
+            },
+            Ask::ForceStop { schedule } => Request::Force {
+                schedule,
+                direction: Direction::Stop,
+            },
+            Ask::Status { schedule } => Request::Status { schedule },
+            Ask::Info { schedule, date } => Request::DayTimes {
+                schedule,
+                day: date.into(),
+            },
+            Ask::Plan { at } => Request::Preview(at.with_timezone(&Utc)),
+        })
+    }
+}
+
 fn load(dir: &Path) -> Result<Items, String> {
     files::load_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))
 }
@@ -288,12 +378,7 @@ fn show<T: std::fmt::Display + serde::Serialize>(json: bool, value: &T) {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Validate { .. } | Command::Simulate { .. } => run(cli),
-        _ => remote(cli).await,
-    };
-    match result {
+    match run(Cli::parse()).await {
         Ok(code) => code,
         Err(message) => {
             eprintln!("schedctl: {message}");
@@ -302,171 +387,45 @@ async fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> Result<ExitCode, String> {
+async fn run(cli: Cli) -> Result<ExitCode, String> {
+    let json_out = cli.output == Output::Json;
     let default_tz = parse_time_zone(&cli.default_time_zone)?;
     match cli.command {
-        Command::Validate { dir } => {
-            let catalog = catalog(&dir, default_tz)?;
-            let mut text = String::new();
-            for e in catalog.errors.iter().chain(&catalog.warnings) {
-                text.push_str(&format!("{e}\n"));
-            }
-            if catalog.errors.is_empty() {
-                text.push_str(&format!("{} schedules valid\n", catalog.schedules.len()));
-            }
-            emit(&text);
-            Ok(if catalog.errors.is_empty() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            })
-        }
-        Command::Simulate {
-            schedules,
-            fleet,
-            from,
-            to,
-            tick,
-            warn_minutes,
-            format,
-            no_events,
-            no_wakeups,
-            event_delay,
-        } => {
-            let items = load(&schedules)?;
-            let text = std::fs::read_to_string(&fleet)
-                .map_err(|e| format!("cannot read {}: {e}", fleet.display()))?;
-            let fleet: FleetFile =
-                serde_json::from_str(&text).map_err(|e| format!("{}: {e}", fleet.display()))?;
-            let (from, to) = (from.with_timezone(&Utc), to.with_timezone(&Utc));
-            if to < from {
-                return Err("--to is before --from".into());
-            }
-            let mut config = RunConfig {
-                default_tz,
-                ..RunConfig::default()
-            };
-            config.settings.warn_before = Duration::minutes(warn_minutes);
-            let wakes = Wakes {
-                events: !no_events,
-                event_delay: Duration::seconds(event_delay),
-                wakeups: !no_wakeups,
-            };
-            let report = simulate(items, fleet, Span { from, to, tick }, config, wakes);
-            match format {
-                Format::Jsonl => emit(&report.jsonl()),
-                Format::Text => emit(&report.to_string()),
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        _ => Err("this command works on the tables; see schedctl --help".into()),
+        Command::Validate { dir } => return validate(&dir, default_tz),
+        Command::Simulate(args) => return simulated(args, default_tz),
+        _ => {}
     }
-}
-
-/// The commands that work on the tables (and, for status and the rest, the fleet),
-/// through the same typed operations as the function and the bot.
-async fn remote(cli: Cli) -> Result<ExitCode, String> {
-    use instance_scheduler::clock::{Clock, SystemClock};
-    use instance_scheduler::cloud::aws::sdk_config;
-    use instance_scheduler::cloud::aws::targets::AwsTargets;
-    use instance_scheduler::ops;
-    use instance_scheduler::run::Runner;
-    use instance_scheduler::store::Store;
-    use instance_scheduler::store::dynamo::DynamoStore;
-    use instance_scheduler::store::sync;
-    use serde_json::json;
-
-    let json_out = cli.output == Output::Json;
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-    if let Some(region) = &cli.region {
-        loader = loader.region(aws_config::Region::new(region.clone()));
-    }
-    let sdk = sdk_config(loader).await;
-    let deployment = match &cli.stack {
-        Some(stack) => Some(
-            instance_scheduler::stack::Deployment::find(&sdk, stack)
-                .await
-                .map_err(|e| e.to_string())?,
-        ),
-        None => None,
-    };
-    let mut config = match &deployment {
-        // The deployment's own settings: its tables, zone, tag allow-list, targets.
-        Some(d) => d.config()?,
-        None => {
-            let mut config = Config::from_env()?;
-            config.run.default_tz = parse_time_zone(&cli.default_time_zone)?;
-            config.absent = instance_scheduler::schedule::absent::Absent {
-                zone: Some(config.run.default_tz),
-                ..config.absent
-            };
-            config
-        }
-    };
-    if let Command::Migrate { check } = &cli.command {
-        if !check {
-            return Err("migrate changes nothing: run schedctl migrate --check".into());
-        }
-        if deployment.is_none() {
-            // Compared with the settings given here, not with schedctl's own default.
-            let tz = std::env::var("DEFAULT_TIME_ZONE")
-                .ok()
-                .filter(|z| !z.trim().is_empty());
-            config.absent = Config::from_vars(|k| match k {
-                "DEFAULT_TIME_ZONE" => Some(tz.clone().unwrap_or_default()),
-                "MISSING_ENABLED" => Some(std::env::var(k).unwrap_or_default()),
-                _ => None,
-            })?
-            .absent;
-        }
-        let client = aws_sdk_dynamodb::Client::new(&sdk);
-        let original = instance_scheduler::migrate::Original::load(&client, &config.tables)
-            .await
-            .map_err(|e| e.to_string())?;
-        let check = instance_scheduler::migrate::check(&original, &config.absent);
-        show(json_out, &check);
-        return Ok(if check.differs() {
-            ExitCode::FAILURE
-        } else {
-            ExitCode::SUCCESS
-        });
-    }
-    if deployment.is_none() {
-        explicit_tables()?;
-    }
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.tables.clone())
-        .with_absent(config.absent);
-    let print = |value: serde_json::Value, text: String| {
-        if json_out {
-            emit(&format!("{value}\n"));
-        } else {
-            emit(&text);
-        }
-    };
-    let err = |e: ops::OpError| e.to_string();
+    let at = Deployment::find(&cli, default_tz).await?;
     match cli.command {
-        Command::Validate { .. } | Command::Simulate { .. } => {
-            return Err("validate and simulate work on files".into());
+        Command::Validate { .. } | Command::Simulate(_) => {
+            Err("validate and simulate work on files".into())
         }
+        Command::Migrate { check } => at.migrate(check, json_out).await,
+        Command::Ask(command) => at.ask(command.request()?, json_out).await,
+        Command::Held { restore } => at.held(restore, json_out).await,
         Command::InitTables => {
+            let store = at.tables()?;
             store.create_tables().await.map_err(|e| e.to_string())?;
             let t = store.tables();
+            let names = [&t.schedules, &t.groups, &t.exceptions, &t.state];
             print(
-                json!({"created": [t.schedules, t.groups, t.exceptions, t.state]}),
+                json_out,
+                json!({ "created": names }),
                 format!(
                     "tables ready: {}, {}, {}, {}\n",
-                    t.schedules, t.groups, t.exceptions, t.state
+                    names[0], names[1], names[2], names[3]
                 ),
             );
-            return Ok(ExitCode::SUCCESS);
+            Ok(ExitCode::SUCCESS)
         }
         Command::Sync {
             dir,
             dry_run,
             prune,
         } => {
+            let store = at.tables()?;
             let files = load(&dir)?;
-            let catalog = files.catalog(config.run.default_tz);
+            let catalog = files.catalog(at.config.run.default_tz);
             if !catalog.errors.is_empty() {
                 for e in &catalog.errors {
                     eprintln!("{e}");
@@ -482,10 +441,15 @@ async fn remote(cli: Cli) -> Result<ExitCode, String> {
             if !dry_run && !d.is_empty() {
                 store.apply(&d).await.map_err(|e| e.to_string())?;
             }
-            print(json!({"dry_run": dry_run, "diff": d}), d.to_string());
-            return Ok(ExitCode::SUCCESS);
+            print(
+                json_out,
+                json!({"dry_run": dry_run, "diff": d}),
+                d.to_string(),
+            );
+            Ok(ExitCode::SUCCESS)
         }
         Command::Export { dir } => {
+            let store = at.tables()?;
             let tables = store.load().await.map_err(|e| e.to_string())?;
             std::fs::create_dir_all(&dir)
                 .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
@@ -500,31 +464,99 @@ async fn remote(cli: Cli) -> Result<ExitCode, String> {
                 eprintln!("{e}");
             }
             print(
+                json_out,
                 json!({"written": written}),
                 format!("wrote {} file(s) to {}\n", written.len(), dir.display()),
             );
-            return Ok(ExitCode::SUCCESS);
+            Ok(ExitCode::SUCCESS)
         }
-        _ => {}
+    }
+}
+
+/// Prints `value` for scripts, or `text` for people.
+fn print(json_out: bool, value: serde_json::Value, text: String) {
+    if json_out {
+        emit(&format!("{value}\n"));
+    } else {
+        emit(&text);
+    }
+}
+
+/// The deployment schedctl works on: the one `--stack` names (its tables and its
+/// function's settings), or the one the environment describes.
+struct Deployment {
+    sdk: aws_config::SdkConfig,
+    stack: Option<stack::Deployment>,
+    config: Config,
+}
+
+impl Deployment {
+    async fn find(cli: &Cli, default_tz: chrono_tz::Tz) -> Result<Deployment, String> {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        if let Some(region) = &cli.region {
+            loader = loader.region(aws_config::Region::new(region.clone()));
+        }
+        let sdk = sdk_config(loader).await;
+        let stack = match &cli.stack {
+            Some(name) => Some(
+                stack::Deployment::find(&sdk, name)
+                    .await
+                    .map_err(|e| e.to_string())?,
+            ),
+            None => None,
+        };
+        let config = match &stack {
+            // The deployment's own settings: its tables, zone, tag allow-list, targets.
+            Some(d) => d.config()?,
+            None => {
+                let mut config = Config::from_env().map_err(|e| e.to_string())?;
+                config.run.default_tz = default_tz;
+                config.absent = Absent {
+                    zone: Some(default_tz),
+                    ..config.absent
+                };
+                config
+            }
+        };
+        Ok(Deployment { sdk, stack, config })
     }
 
-    if let Some(d) = &deployment {
-        use instance_scheduler::handoff::Command as Invoke;
-        let command = match &cli.command {
-            Command::ForceStart { schedule } => Some(Invoke::ForceStart {
-                schedule: schedule.clone(),
-            }),
-            Command::ForceStop { schedule } => Some(Invoke::ForceStop {
-                schedule: schedule.clone(),
-            }),
-            Command::Extend { schedule, until } => Some(Invoke::Extend {
-                schedule: schedule.clone(),
-                until: until.clone(),
-            }),
-            _ => None,
-        };
-        if let Some(command) = command {
-            let answer = d.invoke(&sdk, &command).await.map_err(|e| e.to_string())?;
+    /// The tables alone, for the commands that edit them as tables.
+    fn tables(&self) -> Result<DynamoStore, String> {
+        if self.stack.is_none() {
+            explicit_tables()?;
+        }
+        Ok(DynamoStore::new(
+            aws_sdk_dynamodb::Client::new(&self.sdk),
+            self.config.tables.clone(),
+        )
+        .with_absent(self.config.absent))
+    }
+
+    /// The runner the function would be, on the system clock; it sets no wake-ups
+    /// and starts no shards of its own.
+    async fn runner(&self) -> Result<Runner<AwsTargets, DynamoStore, SystemClock>, String> {
+        if self.stack.is_none() {
+            explicit_tables()?;
+        }
+        let mut runner = Runner::connect(&self.sdk, &self.config, SystemClock)
+            .await
+            .map_err(|e| e.to_string())?;
+        runner.wakeups = Wakeups::Off;
+        runner.shards = Shards::default();
+        Ok(runner)
+    }
+
+    /// Applies `request` as the function and the bot do, and prints the answer. With
+    /// `--stack`, what starts or stops (force-start, force-stop, extend) is invoked
+    /// through the deployment's function, as the bot hands it off.
+    async fn ask(&self, request: Request, json_out: bool) -> Result<ExitCode, String> {
+        let through = matches!(request, Request::Force { .. } | Request::Extend { .. });
+        if let (Some(d), Some(command), true) = (&self.stack, request.command(), through) {
+            let answer = d
+                .invoke(&self.sdk, &command)
+                .await
+                .map_err(|e| e.to_string())?;
             emit(&if json_out {
                 format!("{answer}\n")
             } else {
@@ -536,147 +568,125 @@ async fn remote(cli: Cli) -> Result<ExitCode, String> {
             });
             return Ok(ExitCode::SUCCESS);
         }
-    }
-    let own = if config.targets.is_empty() && config.discovery.is_empty() {
-        None
-    } else {
-        aws_sdk_sts::Client::new(&sdk)
-            .get_caller_identity()
-            .send()
+        let runner = self.runner().await?;
+        let answer = ops::apply(&runner, request)
             .await
-            .ok()
-            .and_then(|who| who.account().map(str::to_string))
+            .map_err(|e| e.to_string())?;
+        show(json_out, &answer);
+        Ok(ExitCode::SUCCESS)
+    }
+
+    /// `migrate --check`: the original tool's tables compared with this scheduler's
+    /// reading of them.
+    async fn migrate(&self, check: bool, json_out: bool) -> Result<ExitCode, String> {
+        if !check {
+            return Err("migrate changes nothing: run schedctl migrate --check".into());
+        }
+        let mut absent = self.config.absent;
+        if self.stack.is_none() {
+            // Compared with the settings given here, not with schedctl's own default.
+            let tz = std::env::var("DEFAULT_TIME_ZONE")
+                .ok()
+                .filter(|z| !z.trim().is_empty());
+            absent = Config::from_vars(|k| match k {
+                "DEFAULT_TIME_ZONE" => Some(tz.clone().unwrap_or_default()),
+                "MISSING_ENABLED" => Some(std::env::var(k).unwrap_or_default()),
+                _ => None,
+            })
+            .map_err(|e| e.to_string())?
+            .absent;
+        }
+        let client = aws_sdk_dynamodb::Client::new(&self.sdk);
+        let original = migrate::Original::load(&client, &self.config.tables)
+            .await
+            .map_err(|e| e.to_string())?;
+        let check = migrate::check(&original, &absent);
+        show(json_out, &check);
+        Ok(if check.differs() {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        })
+    }
+
+    /// `held`: what the scheduler holds stopped or at zero; with `restore`, each such
+    /// schedule started through the function.
+    async fn held(&self, restore: bool, json_out: bool) -> Result<ExitCode, String> {
+        let runner = self.runner().await?;
+        let held = stack::held(&runner).await.map_err(|e| e.to_string())?;
+        show(json_out, &held);
+        if held.is_empty() {
+            return Ok(ExitCode::SUCCESS);
+        }
+        if !restore {
+            return Ok(ExitCode::from(3));
+        }
+        let d = self
+            .stack
+            .as_ref()
+            .ok_or("held --restore starts through the function: give --stack NAME")?;
+        for s in &held.schedules {
+            let command = Invoke::ForceStart {
+                schedule: s.schedule.clone(),
+            };
+            d.invoke(&self.sdk, &command)
+                .await
+                .map_err(|e| e.to_string())?;
+            emit(&format!(
+                "{}: force-start done through {}\n",
+                s.schedule, d.function
+            ));
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+fn validate(dir: &Path, default_tz: chrono_tz::Tz) -> Result<ExitCode, String> {
+    let catalog = catalog(dir, default_tz)?;
+    let mut text = String::new();
+    for e in catalog.errors.iter().chain(&catalog.warnings) {
+        text.push_str(&format!("{e}\n"));
+    }
+    if catalog.errors.is_empty() {
+        text.push_str(&format!("{} schedules valid\n", catalog.schedules.len()));
+    }
+    emit(&text);
+    Ok(if catalog.errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn simulated(args: SimulateArgs, default_tz: chrono_tz::Tz) -> Result<ExitCode, String> {
+    let items = load(&args.schedules)?;
+    let text = std::fs::read_to_string(&args.fleet)
+        .map_err(|e| format!("cannot read {}: {e}", args.fleet.display()))?;
+    let fleet: FleetFile =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", args.fleet.display()))?;
+    let (from, to) = (args.from.with_timezone(&Utc), args.to.with_timezone(&Utc));
+    if to < from {
+        return Err("--to is before --from".into());
+    }
+    let mut config = RunConfig {
+        default_tz,
+        ..RunConfig::default()
     };
-    let targets = instance_scheduler::cloud::aws::discovery::targets(
-        &sdk,
-        &config.discovery,
-        config.targets.clone(),
-        own.as_deref(),
-    )
-    .await
-    .map_err(|e| e.to_string())?;
-    let cloud = AwsTargets::connect(
-        &sdk,
-        &targets,
-        config.external_id.as_deref(),
-        own.as_deref(),
-    )
-    .await;
-    let runner = Runner {
-        cloud,
-        store,
-        clock: SystemClock,
-        notifier: instance_scheduler::notify::deliver::connect(
-            &sdk,
-            &config.chat,
-            config.function_name.clone(),
-        )
-        .await,
-        config: config.run,
-        wakeups: Default::default(),
-        shards: Default::default(),
+    config.settings.warn_before = Duration::minutes(args.warn_minutes);
+    let wakes = Wakes {
+        events: !args.no_events,
+        event_delay: Duration::seconds(args.event_delay),
+        wakeups: !args.no_wakeups,
     };
-    match cli.command {
-        Command::Exception(ExceptionCommand::Set {
-            schedule,
-            date,
-            kind,
-            value,
-        }) => {
-            let time = parse_time(Some(&value), "value")?;
-            let change = ops::set_exception(&runner, &schedule, date, kind.into(), time)
-                .await
-                .map_err(err)?;
-            show(json_out, &change);
-        }
-        Command::Exception(ExceptionCommand::Del {
-            schedule,
-            date,
-            kind,
-        }) => {
-            let change = ops::delete_exception(&runner, &schedule, date, kind.into())
-                .await
-                .map_err(err)?;
-            show(json_out, &change);
-        }
-        Command::Exception(ExceptionCommand::List { schedule, from, to }) => {
-            let list = ops::exceptions(&runner, &schedule, from, to)
-                .await
-                .map_err(err)?;
-            show(json_out, &list);
-        }
-        Command::Holidays(HolidaysCommand::Import {
-            schedule,
-            file,
-            from,
-            to,
-            dry_run,
-        }) => {
-            let text = std::fs::read_to_string(&file)
-                .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-            let from = from.unwrap_or_else(|| runner.clock.now().date_naive());
-            let to = to.unwrap_or_else(|| from + chrono::Months::new(12));
-            let import = ops::import_holidays(&runner, &schedule, &text, from, to, dry_run)
-                .await
-                .map_err(|e| format!("{}: {e}", file.display()))?;
-            show(json_out, &import);
-        }
-        Command::Extend { schedule, until } => {
-            let until = parse_time(Some(&until), "--until")?
-                .ok_or_else(|| "--until needs a time, HH:MM".to_string())?;
-            show(
-                json_out,
-                &ops::extend(&runner, &schedule, until).await.map_err(err)?,
-            );
-        }
-        Command::ForceStart { schedule } => show(
-            json_out,
-            &ops::force(&runner, &schedule, Direction::Start)
-                .await
-                .map_err(err)?,
-        ),
-        Command::ForceStop { schedule } => show(
-            json_out,
-            &ops::force(&runner, &schedule, Direction::Stop)
-                .await
-                .map_err(err)?,
-        ),
-        Command::Status { schedule } => show(
-            json_out,
-            &ops::status(&runner, &schedule).await.map_err(err)?,
-        ),
-        Command::Plan { at } => show(
-            json_out,
-            &ops::preview(&runner, at.with_timezone(&Utc))
-                .await
-                .map_err(err)?,
-        ),
-        Command::Held { restore } => {
-            let held = instance_scheduler::stack::held(&runner)
-                .await
-                .map_err(err)?;
-            show(json_out, &held);
-            if held.is_empty() {
-                return Ok(ExitCode::SUCCESS);
-            }
-            if !restore {
-                return Ok(ExitCode::from(3));
-            }
-            let d = deployment
-                .as_ref()
-                .ok_or("held --restore starts through the function: give --stack NAME")?;
-            for s in &held.schedules {
-                let command = instance_scheduler::handoff::Command::ForceStart {
-                    schedule: s.schedule.clone(),
-                };
-                d.invoke(&sdk, &command).await.map_err(|e| e.to_string())?;
-                emit(&format!(
-                    "{}: force-start done through {}\n",
-                    s.schedule, d.function
-                ));
-            }
-        }
-        _ => return Err("this command is not handled here".into()),
+    let span = Span {
+        from,
+        to,
+        tick: args.tick,
+    };
+    let report = simulate(items, fleet, span, config, wakes);
+    match args.format {
+        Format::Jsonl => emit(&report.jsonl()),
+        Format::Text => emit(&report.to_string()),
     }
     Ok(ExitCode::SUCCESS)
 }

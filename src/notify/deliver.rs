@@ -84,6 +84,35 @@ impl Default for Notifier {
     }
 }
 
+/// Why one message did not reach one webhook; never holds the URL.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeliveryError {
+    /// The chat answered with an error status (`404 Not Found`).
+    #[error("HTTP {0}")]
+    Status(String),
+    /// The request went unanswered within its timeout: it may have arrived, so it is
+    /// not sent again.
+    #[error("no answer: {0}")]
+    NoAnswer(String),
+    /// The request did not get through (connection refused, DNS).
+    #[error("{0}")]
+    Transport(String),
+    /// A retry was due, but could not finish before the deadline.
+    #[error("{0}; no time left to retry")]
+    NoTimeLeft(Box<DeliveryError>),
+    /// Every attempt failed.
+    #[error("{last} after {attempts} attempts")]
+    GaveUp {
+        /// The last attempt's error.
+        last: Box<DeliveryError>,
+        /// How many attempts were made.
+        attempts: u32,
+    },
+    /// The whole delivery ran past the chat's deadline.
+    #[error("not delivered within {0} s")]
+    Deadline(u64),
+}
+
 /// A message that did not reach a webhook.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Undelivered {
@@ -135,9 +164,7 @@ impl Notifier {
             let outcome =
                 tokio::time::timeout(deadline, self.post(hook, m, clock, started, deadline))
                     .await
-                    .unwrap_or_else(|_| {
-                        Err(format!("not delivered within {} s", deadline.as_secs()))
-                    });
+                    .unwrap_or(Err(DeliveryError::Deadline(deadline.as_secs())));
             (hook, m, outcome)
         });
         let mut failed = Vec::new();
@@ -152,7 +179,7 @@ impl Notifier {
                 );
                 failed.push(Undelivered {
                     webhook: hook.label.clone(),
-                    reason,
+                    reason: reason.to_string(),
                 });
             }
         }
@@ -166,10 +193,10 @@ impl Notifier {
         clock: &impl Clock,
         started: std::time::Instant,
         deadline: Duration,
-    ) -> Result<(), String> {
+    ) -> Result<(), DeliveryError> {
         let body = hook.format.body(m);
         let mut backoff = Duration::from_millis(500);
-        let mut last = String::new();
+        let mut last = DeliveryError::Transport(String::new());
         for attempt in 1..=self.attempts.max(1) {
             let mut request = self.client.post(&hook.url.0).json(&body);
             for (k, v) in hook.format.headers() {
@@ -179,7 +206,8 @@ impl Notifier {
                 Ok(r) if r.status().is_success() => return Ok(()),
                 Ok(r) => {
                     let status = r.status();
-                    last = format!("HTTP {status}");
+                    last = DeliveryError::Status(status.to_string());
+                    // Only throttling and the chat's own failures may pass.
                     if status.as_u16() != 429 && !status.is_server_error() {
                         return Err(last);
                     }
@@ -190,9 +218,11 @@ impl Notifier {
                         .map_or(backoff, Duration::from_secs)
                 }
                 // A timeout may have delivered the message: do not send it twice.
-                Err(e) if e.is_timeout() => return Err(format!("no answer: {}", e.without_url())),
+                Err(e) if e.is_timeout() => {
+                    return Err(DeliveryError::NoAnswer(e.without_url().to_string()));
+                }
                 Err(e) => {
-                    last = e.without_url().to_string();
+                    last = DeliveryError::Transport(e.without_url().to_string());
                     backoff
                 }
             };
@@ -200,13 +230,16 @@ impl Notifier {
                 let wait = wait.min(self.max_wait);
                 // A retry that could not finish before the deadline is not worth starting.
                 if started.elapsed() + wait >= deadline {
-                    return Err(format!("{last}; no time left to retry"));
+                    return Err(DeliveryError::NoTimeLeft(Box::new(last)));
                 }
                 clock.sleep(wait).await;
                 backoff *= 2;
             }
         }
-        Err(format!("{last} after {} attempts", self.attempts))
+        Err(DeliveryError::GaveUp {
+            last: Box::new(last),
+            attempts: self.attempts,
+        })
     }
 }
 
@@ -251,7 +284,9 @@ pub fn configs(var: impl Fn(&str) -> Option<String>) -> (Vec<WebhookConfig>, Vec
         };
         let get = |suffix: &str| var(&format!("{label}_{suffix}")).filter(|v| !v.trim().is_empty());
         let read = || -> Result<Option<WebhookConfig>, String> {
-            let Some(url) = SecretSource::from_vars(&var, &format!("{label}_URL"))? else {
+            let Some(url) = SecretSource::from_vars(&var, &format!("{label}_URL"))
+                .map_err(|e| e.to_string())?
+            else {
                 return Ok(None);
             };
             let format = get("FORMAT")
@@ -309,7 +344,7 @@ pub async fn connect(
     for c in &chat.webhooks {
         let hook = match c.url.fetch(sdk, &format!("{}_URL", c.label)).await {
             Ok(url) => resolve(c, SecretUrl::new(url.trim())),
-            Err(e) => Err(e),
+            Err(e) => Err(e.to_string()),
         };
         match hook {
             Ok(h) => hooks.push(h),

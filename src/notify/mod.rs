@@ -13,7 +13,9 @@ use chrono::{DateTime, Duration, FixedOffset};
 use serde::Serialize;
 
 use crate::fleet::Direction;
+use crate::invocation::Command;
 use crate::plan::{Event, What};
+use crate::schedule::ExceptionItem;
 
 /// What a message is about, which decides its colour in every format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -79,17 +81,6 @@ pub struct Message {
     pub title: String,
     /// The details, one per line.
     pub fields: Vec<Field>,
-}
-
-impl Message {
-    /// The message as plain text (for formats without structure, and logs).
-    pub fn plain(&self) -> String {
-        let mut out = self.title.clone();
-        for f in &self.fields {
-            out.push_str(&format!("\n• {}: {}", f.title, f.text));
-        }
-        out
-    }
 }
 
 /// What the composer knows of an instance.
@@ -172,7 +163,7 @@ pub fn write_timeline(
                 format!(
                     "{} running will stop at {} ({minutes_left} min left)",
                     groups.join(", "),
-                    stop_at.format("%H:%M")
+                    hhmm(stop_at)
                 ),
             ),
             What::Notice { message } => ("notice", message.clone()),
@@ -196,8 +187,9 @@ fn tr(lang: Language, en: &str, ko: &str) -> String {
     }
 }
 
+/// The local time of day of `t`, `HH:MM`, written as every time of day is.
 fn hhmm(t: &DateTime<FixedOffset>) -> String {
-    t.format("%H:%M").to_string()
+    ExceptionItem::time_text(Some(t.time()))
 }
 
 /// The messages for one run's events: per schedule, one for everything but errors and
@@ -399,9 +391,14 @@ pub fn compose_for(
     out
 }
 
-/// The exact invocation that moves today's stop to `until`.
+/// The exact invocation that moves today's stop to `until`: the serialised command,
+/// so that a schedule name with a quote in it still gives a payload that reads.
 fn extend_command(schedule: &str, until: &str, ctx: &Context) -> String {
-    let payload = format!(r#"{{"action":"extend","schedule":"{schedule}","until":"{until}"}}"#);
+    let payload = Command::Extend {
+        schedule: schedule.to_string(),
+        until: until.to_string(),
+    }
+    .payload();
     let function = ctx.function_name.as_deref().unwrap_or("instance-scheduler");
     format!(
         "aws lambda invoke --function-name {function} --cli-binary-format raw-in-base64-out --payload '{payload}' /dev/stdout"

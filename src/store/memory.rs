@@ -4,9 +4,9 @@
 
 use std::sync::{Arc, Mutex};
 
-use chrono::{NaiveDate, NaiveTime};
-
 use std::collections::BTreeMap;
+
+use chrono::{NaiveDate, NaiveTime};
 
 use super::{Change, Items, StateKey, Store, StoreError, Versioned, Written, assemble};
 use crate::fleet::Direction;
@@ -163,10 +163,6 @@ impl Store for MemoryStore {
         self.set_flag(schedule, false)
     }
 
-    async fn set_force_start(&self, schedule: &str) -> Result<(), StoreError> {
-        self.set_flag(schedule, true)
-    }
-
     async fn delete_exception(
         &self,
         schedule: &str,
@@ -177,7 +173,7 @@ impl Store for MemoryStore {
         inner
             .items
             .exceptions
-            .retain(|e| !same_exception(e, schedule, date, direction));
+            .retain(|e| !e.is(schedule, date, direction));
         inner.catalog = None;
         Ok(())
     }
@@ -201,20 +197,23 @@ impl Store for MemoryStore {
         inner
             .items
             .exceptions
-            .retain(|e| !same_exception(e, schedule, date, direction));
-        inner.items.exceptions.push(ExceptionItem {
-            exception_uuid: Some(format!("{schedule}:{date}:{direction}")),
-            schedule_name: schedule.to_string(),
-            exception_date: date.to_string(),
-            exception_type: direction.to_string(),
-            exception_value: Some(value.map_or("None".into(), |t| t.format("%H:%M").to_string())),
-        });
+            .retain(|e| !e.is(schedule, date, direction));
+        inner
+            .items
+            .exceptions
+            .push(ExceptionItem::new(schedule, date, direction, value));
         inner.catalog = None;
         Ok(())
     }
 }
 
 impl MemoryStore {
+    /// Sets the schedule's `ForceStart`, as an operator editing the table does (the
+    /// scheduler itself only clears it).
+    pub async fn set_force_start(&self, schedule: &str) -> Result<(), StoreError> {
+        self.set_flag(schedule, true)
+    }
+
     fn set_flag(&self, schedule: &str, on: bool) -> Result<(), StoreError> {
         let mut inner = self.lock();
         let item = inner
@@ -238,15 +237,29 @@ impl MemoryStore {
     }
 }
 
-fn same_exception(
-    e: &ExceptionItem,
-    schedule: &str,
-    date: NaiveDate,
-    direction: Direction,
-) -> bool {
-    e.schedule_name == schedule
-        && e.exception_date.trim() == date.to_string()
-        && e.exception_type
-            .trim()
-            .eq_ignore_ascii_case(&direction.to_string())
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::files::parse_into;
+
+    #[test]
+    fn an_exception_written_again_replaces_a_hand_edited_one() {
+        let mut items = Items::default();
+        parse_into(
+            r#"{"ScheduleName":"Dev","Exceptions":[
+                {"ExceptionDate":" 2026-12-24 ","ExceptionType":"STOP","ExceptionValue":"20:00"}]}"#,
+            &mut items,
+        )
+        .unwrap();
+        let store = MemoryStore::new(items);
+        let date = NaiveDate::from_ymd_opt(2026, 12, 24).unwrap();
+        let later = NaiveTime::from_hms_opt(23, 0, 0);
+        futures::executor::block_on(store.set_exception("Dev", date, Direction::Stop, later))
+            .unwrap();
+        let exceptions = store.items().exceptions;
+        assert_eq!(exceptions.len(), 1, "{exceptions:?}");
+        assert_eq!(exceptions[0].value_text(), "23:00");
+        futures::executor::block_on(store.delete_exception("Dev", date, Direction::Stop)).unwrap();
+        assert!(store.items().exceptions.is_empty());
+    }
 }

@@ -4,9 +4,12 @@
 pub mod absent;
 pub mod dynamo;
 pub mod files;
-pub mod holidays;
 pub mod memory;
 pub mod sync;
+
+/// Holiday calendars moved to [`crate::holidays`] (they are a calendar parser, not
+/// storage); kept here at their old path.
+pub use crate::holidays;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -280,8 +283,6 @@ pub trait Store {
     async fn write_state(&self, changes: &[Change]) -> Result<Written, StoreError>;
     /// Sets the schedule's `ForceStart` to false.
     async fn clear_force_start(&self, schedule: &str) -> Result<(), StoreError>;
-    /// Sets the schedule's `ForceStart` to true.
-    async fn set_force_start(&self, schedule: &str) -> Result<(), StoreError>;
     /// Deletes the exception of `schedule` on `date` for `direction`, if there is one.
     async fn delete_exception(
         &self,

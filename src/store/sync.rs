@@ -10,23 +10,13 @@ use super::Items;
 use super::files::{FileException, FileGroup};
 use crate::schedule::{ExceptionItem, GroupItem, ScheduleItem};
 
-/// The identity of an exception: schedule, date, type (its uuid is only a key).
+/// The identity of an exception: schedule, date, type (its uuid is only a key), as
+/// [`ExceptionItem::key_text`] writes them.
 pub type ExceptionId = (String, String, String);
 
 fn exception_id(e: &ExceptionItem) -> ExceptionId {
-    (
-        e.schedule_name.clone(),
-        e.exception_date.trim().to_string(),
-        e.exception_type.trim().to_ascii_lowercase(),
-    )
-}
-
-fn exception_value(e: &ExceptionItem) -> String {
-    match e.exception_value.as_deref().map(str::trim) {
-        None | Some("") => "None".into(),
-        Some(v) if v.eq_ignore_ascii_case("none") => "None".into(),
-        Some(v) => v.to_string(),
-    }
+    let (date, kind) = e.key_text();
+    (e.schedule_name.clone(), date, kind)
 }
 
 /// The writes that make the tables match the files.
@@ -69,13 +59,12 @@ impl fmt::Display for Diff {
             writeln!(f, "~ group {}/{}", g.schedule_name, g.group_name)?;
         }
         for e in &self.put_exceptions {
+            let (date, kind) = e.key_text();
             writeln!(
                 f,
-                "~ exception {} {} {} = {}",
+                "~ exception {} {date} {kind} = {}",
                 e.schedule_name,
-                e.exception_date,
-                e.exception_type,
-                exception_value(e)
+                e.value_text()
             )?;
         }
         for s in &self.delete_schedules {
@@ -133,10 +122,10 @@ pub fn diff(files: &Items, tables: &Items, prune: bool) -> Diff {
     let table_exceptions: BTreeMap<ExceptionId, String> = tables
         .exceptions
         .iter()
-        .map(|e| (exception_id(e), exception_value(e)))
+        .map(|e| (exception_id(e), e.value_text()))
         .collect();
     for e in &files.exceptions {
-        if table_exceptions.get(&exception_id(e)) != Some(&exception_value(e)) {
+        if table_exceptions.get(&exception_id(e)) != Some(&e.value_text()) {
             d.put_exceptions.push(e.clone());
         }
     }
@@ -317,6 +306,20 @@ mod tests {
             d.to_string(),
             "~ schedule Dev\n- schedule Old\n- group Dev/API\n"
         );
+    }
+
+    #[test]
+    fn an_exception_spelled_differently_is_the_same_exception() {
+        let files = items(&[DEV]);
+        let tables = items(&[&DEV
+            .replace(r#""2026-12-25""#, r#"" 2026-12-25 ""#)
+            .replace(r#""start""#, r#""Start""#)
+            .replace(r#""None""#, r#""none""#)]);
+        assert!(diff(&files, &tables, true).is_empty());
+        let later =
+            items(&[&DEV.replace(r#""ExceptionValue":"None""#, r#""ExceptionValue":"9:30""#)]);
+        let d = diff(&later, &tables, true);
+        assert_eq!(d.to_string(), "~ exception Dev 2026-12-25 start = 09:30\n");
     }
 
     #[test]

@@ -805,10 +805,11 @@ fn can_act(i: &Instance, d: Direction) -> bool {
 /// (by a person, the scheduler or its own shutdown): the start failed.
 fn start_failed(i: &Instance) -> bool {
     i.kind == Kind::Ec2
-        && i.reason.as_deref().is_some_and(|r| {
-            !r.starts_with("Client.UserInitiatedShutdown")
-                && !r.starts_with("Client.InstanceInitiatedShutdown")
-        })
+        && i.reason.is_some()
+        && !matches!(
+            i.reason_code(),
+            Some("Client.UserInitiatedShutdown" | "Client.InstanceInitiatedShutdown")
+        )
 }
 
 /// The key under which an empty group's report is remembered.

@@ -5,7 +5,10 @@
 //! a comma-separated string) and are checked later, when a [`Catalog`](super::Catalog)
 //! is built, so that one malformed item names its schedule instead of failing a scan.
 
+use chrono::{NaiveDate, NaiveTime};
 use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::fleet::Direction;
 
 /// A row of the `Schedule` table.
 ///
@@ -192,6 +195,82 @@ pub struct ExceptionItem {
     pub exception_value: Option<String>,
 }
 
+impl ExceptionItem {
+    /// The exception of `schedule` on `date` for `direction`, at `value` (`None`: not
+    /// that day), keyed as the tools key what they write ([`ExceptionItem::derived_uuid`]).
+    pub fn new(
+        schedule: &str,
+        date: NaiveDate,
+        direction: Direction,
+        value: Option<NaiveTime>,
+    ) -> ExceptionItem {
+        let mut item = ExceptionItem {
+            exception_uuid: None,
+            schedule_name: schedule.to_string(),
+            exception_date: date.to_string(),
+            exception_type: direction.to_string(),
+            exception_value: Some(ExceptionItem::time_text(value)),
+        };
+        item.exception_uuid = Some(item.derived_uuid());
+        item
+    }
+
+    /// The date and direction the exception is about, read as the catalog reads them
+    /// (surrounding spaces ignored, the type in any case); `None` when either does not
+    /// read, which the catalog reports under its schedule. Two items with the same
+    /// schedule and key are the same exception, whatever their uuids.
+    pub fn key(&self) -> Option<(NaiveDate, Direction)> {
+        let date = super::parse::date(&self.exception_date).ok()?;
+        let direction = self.exception_type.parse().ok()?;
+        Some((date, direction))
+    }
+
+    /// Whether this is the exception of `schedule` on `date` for `direction`.
+    pub fn is(&self, schedule: &str, date: NaiveDate, direction: Direction) -> bool {
+        self.schedule_name == schedule && self.key() == Some((date, direction))
+    }
+
+    /// Its date and type as text: canonical (`2026-12-24`, `stop`) when they read,
+    /// otherwise as stored, trimmed, the type in lower case. What tells two items
+    /// apart and names them, even a broken one.
+    pub fn key_text(&self) -> (String, String) {
+        match self.key() {
+            Some((date, direction)) => (date.to_string(), direction.to_string()),
+            None => (
+                self.exception_date.trim().to_string(),
+                self.exception_type.trim().to_ascii_lowercase(),
+            ),
+        }
+    }
+
+    /// Its value as text: `HH:MM` (`9:30` read as `09:30`), or `None` for an absent,
+    /// empty or `none` value; a value that does not read is shown as stored, trimmed.
+    pub fn value_text(&self) -> String {
+        match super::parse::time_of_day(self.exception_value.as_deref(), "ExceptionValue") {
+            Ok(value) => ExceptionItem::time_text(value),
+            Err(_) => self
+                .exception_value
+                .as_deref()
+                .map_or_else(String::new, |v| v.trim().to_string()),
+        }
+    }
+
+    /// `HH:MM`, or `None` for no time: how a time of day is written everywhere, in
+    /// the tables, the files, the answers and the messages.
+    pub fn time_text(value: Option<NaiveTime>) -> String {
+        value.map_or_else(|| "None".to_string(), |t| t.format("%H:%M").to_string())
+    }
+
+    /// The key the tools give an exception they write, `schedule:date:type`: derived
+    /// from what it is about, so that two people adding the same exception at once
+    /// collide on it instead of adding two, and writing the same files twice changes
+    /// nothing.
+    pub fn derived_uuid(&self) -> String {
+        let (date, kind) = self.key_text();
+        format!("{}:{date}:{kind}", self.schedule_name)
+    }
+}
+
 fn yes() -> bool {
     true
 }
@@ -311,6 +390,57 @@ mod tests {
     fn the_default_item_is_an_item_with_only_a_name() {
         let read: ScheduleItem = serde_json::from_str(r#"{"ScheduleName":""}"#).unwrap();
         assert_eq!(read, ScheduleItem::default());
+    }
+
+    #[test]
+    fn an_exception_is_known_by_its_read_date_and_type_whatever_its_spelling() {
+        let item = |date: &str, kind: &str, value: Option<&str>| ExceptionItem {
+            exception_uuid: Some("414faf09-0000".into()),
+            schedule_name: "Dev".into(),
+            exception_date: date.into(),
+            exception_type: kind.into(),
+            exception_value: value.map(str::to_string),
+        };
+        let christmas = NaiveDate::from_ymd_opt(2026, 12, 25).unwrap();
+        let hand_edited = item(" 2026-12-25 ", " STOP", Some(" 9:30 "));
+        assert_eq!(hand_edited.key(), Some((christmas, Direction::Stop)));
+        assert!(hand_edited.is("Dev", christmas, Direction::Stop));
+        assert!(!hand_edited.is("Dev", christmas, Direction::Start));
+        assert!(!hand_edited.is("Prod", christmas, Direction::Stop));
+        assert_eq!(
+            hand_edited.key_text(),
+            ("2026-12-25".to_string(), "stop".to_string())
+        );
+        assert_eq!(hand_edited.value_text(), "09:30");
+        assert_eq!(hand_edited.derived_uuid(), "Dev:2026-12-25:stop");
+        for none in [None, Some(""), Some("none"), Some(" None ")] {
+            assert_eq!(item("2026-12-25", "start", none).value_text(), "None");
+        }
+        // A broken item has no key, and is still told apart and shown as stored.
+        let broken = item("Christmas", "Reboot", Some("6pm"));
+        assert_eq!(broken.key(), None);
+        assert!(!broken.is("Dev", christmas, Direction::Stop));
+        assert_eq!(
+            broken.key_text(),
+            ("Christmas".to_string(), "reboot".to_string())
+        );
+        assert_eq!(broken.value_text(), "6pm");
+    }
+
+    #[test]
+    fn a_new_exception_is_written_as_the_tools_write_it() {
+        let date = NaiveDate::from_ymd_opt(2026, 12, 24).unwrap();
+        let e = ExceptionItem::new("Dev", date, Direction::Start, None);
+        assert_eq!(e.exception_uuid.as_deref(), Some("Dev:2026-12-24:start"));
+        assert_eq!(
+            (e.exception_date.as_str(), e.exception_type.as_str()),
+            ("2026-12-24", "start")
+        );
+        assert_eq!(e.exception_value.as_deref(), Some("None"));
+        let later = NaiveTime::from_hms_opt(23, 5, 0);
+        let e = ExceptionItem::new("Dev", date, Direction::Stop, later);
+        assert_eq!(e.exception_value.as_deref(), Some("23:05"));
+        assert_eq!(ExceptionItem::time_text(later), "23:05");
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Holiday lists for `schedctl holidays import`: the dates of an iCalendar file's
+//! Holiday lists for `holidays import` (`schedctl`, [`crate::ops`]): the dates of an iCalendar file's
 //! events, or of a JSON list of dates, as local dates in one schedule's time zone.
 //!
 //! A holiday becomes a `start None` exception. Its stop is left alone on purpose:
@@ -36,6 +36,39 @@ const MAX_OCCURRENCES: usize = 10_000;
 /// 1900 needs under 50,000; this many take about half a second in a debug build.
 const MAX_STEPS: usize = 200_000;
 
+/// Why a holiday list gives no dates to import.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HolidayError {
+    /// The window ends before it starts.
+    #[error("the window {from} to {to} is empty: it ends before it starts")]
+    EmptyWindow {
+        /// Its first date.
+        from: NaiveDate,
+        /// Its last date.
+        to: NaiveDate,
+    },
+    /// The text is neither an iCalendar file nor a JSON list.
+    #[error("expected an iCalendar file (BEGIN:VCALENDAR) or a JSON list of dates")]
+    UnknownFormat,
+    /// Nothing in the text falls in the window: almost always a wrong file or window.
+    #[error("no dates found between {from} and {to}")]
+    NoDates {
+        /// The window's first date.
+        from: NaiveDate,
+        /// Its last date.
+        to: NaiveDate,
+    },
+    /// A JSON list that is not one of dates.
+    #[error("{0}")]
+    Json(String),
+    /// An iCalendar file the parser cannot read, and where.
+    #[error("not a readable iCalendar file: {0}")]
+    Unreadable(String),
+    /// One event that cannot be expanded, named by its SUMMARY, UID or position.
+    #[error("{0}")]
+    Event(String),
+}
+
 /// The dates in `text` that fall in `from..=to`, as local dates in `tz`, sorted, without repeats.
 ///
 /// `text` is either a JSON list (of `"YYYY-MM-DD"` strings or of objects with a
@@ -46,27 +79,30 @@ const MAX_STEPS: usize = 200_000;
 ///
 /// An empty result is an error: an import that adds nothing is almost always a
 /// wrong file or a wrong window.
-pub fn parse(text: &str, tz: Tz, from: NaiveDate, to: NaiveDate) -> Result<Vec<NaiveDate>, String> {
+pub fn parse(
+    text: &str,
+    tz: Tz,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<NaiveDate>, HolidayError> {
     if from > to {
-        return Err(format!(
-            "the window {from} to {to} is empty: it ends before it starts"
-        ));
+        return Err(HolidayError::EmptyWindow { from, to });
     }
     let window = Window { tz, from, to };
     // Files saved by Windows tools often start with a byte-order mark.
     let body = text.trim_start_matches('\u{feff}').trim_start();
     let dates = if body.starts_with('[') {
-        from_json(body, &window)?
+        from_json(body, &window).map_err(HolidayError::Json)?
     } else if body
         .get(.."BEGIN:VCALENDAR".len())
         .is_some_and(|head| head.eq_ignore_ascii_case("BEGIN:VCALENDAR"))
     {
         from_ics(body, &window)?
     } else {
-        return Err("expected an iCalendar file (BEGIN:VCALENDAR) or a JSON list of dates".into());
+        return Err(HolidayError::UnknownFormat);
     };
     if dates.is_empty() {
-        return Err(format!("no dates found between {from} and {to}"));
+        return Err(HolidayError::NoDates { from, to });
     }
     Ok(dates.into_iter().collect())
 }
@@ -202,12 +238,12 @@ impl Vevent {
     }
 }
 
-fn from_ics(text: &str, window: &Window) -> Result<BTreeSet<NaiveDate>, String> {
+fn from_ics(text: &str, window: &Window) -> Result<BTreeSet<NaiveDate>, HolidayError> {
     // Long lines are folded (a line break followed by a space continues the line);
     // the parser expects them joined.
     let unfolded = unfold(text);
-    let roots = read_components(&unfolded)
-        .map_err(|e| format!("not a readable iCalendar file: {}", parser_error(&e)))?;
+    let roots =
+        read_components(&unfolded).map_err(|e| HolidayError::Unreadable(parser_error(&e)))?;
     // VEVENTs are children of a VCALENDAR; the children of a VTIMEZONE (STANDARD,
     // DAYLIGHT) and of an event (VALARM) are never looked at. (icalendar's parser
     // takes one VCALENDAR per file: a second one after it is a parse error.)
@@ -239,7 +275,7 @@ fn from_ics(text: &str, window: &Window) -> Result<BTreeSet<NaiveDate>, String> 
     for vevent in &events {
         let Some(uid) = vevent.uid() else { continue };
         if let Some(id) = vevent.event.properties().get("RECURRENCE-ID") {
-            let id = moment(id, &vevent.label, window.tz)?;
+            let id = moment(id, &vevent.label, window.tz).map_err(HolidayError::Event)?;
             replaced.entry(uid).or_default().push(id);
         } else if vevent.is_cancelled() {
             cancelled_series.insert(uid);
@@ -262,7 +298,7 @@ fn from_ics(text: &str, window: &Window) -> Result<BTreeSet<NaiveDate>, String> 
             uid.and_then(|uid| replaced.get(uid))
                 .map_or(&[], Vec::as_slice)
         };
-        add_event(vevent, excluded, window, &mut out)?;
+        add_event(vevent, excluded, window, &mut out).map_err(HolidayError::Event)?;
     }
     Ok(out)
 }
@@ -628,7 +664,7 @@ mod tests {
     /// change the path here when the module moves.
     macro_rules! fixture {
         ($name:literal) => {
-            include_str!(concat!("../../tests/fixtures/holidays/", $name))
+            include_str!(concat!("../tests/fixtures/holidays/", $name))
         };
     }
 
@@ -650,7 +686,9 @@ mod tests {
     }
 
     fn error(text: &str, tz: Tz, from: &str, to: &str) -> String {
-        parse(text, tz, day(from), day(to)).expect_err("the calendar is refused")
+        parse(text, tz, day(from), day(to))
+            .expect_err("the calendar is refused")
+            .to_string()
     }
 
     /// A calendar of the given VEVENT lines, one event per slice.
@@ -929,6 +967,13 @@ END:VCALENDAR\r
             "no dates found between 2026-01-01 and 2026-12-31"
         );
         assert!(error("[]", SEOUL, "2026-01-01", "2026-12-31").contains("no dates found"));
+        assert_eq!(
+            parse("[]", SEOUL, day("2026-01-01"), day("2026-12-31")),
+            Err(HolidayError::NoDates {
+                from: day("2026-01-01"),
+                to: day("2026-12-31")
+            })
+        );
     }
 
     #[test]
