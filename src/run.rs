@@ -156,6 +156,14 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
                 .iter()
                 .map(|p| ScheduleError::new("(chat)", p.clone())),
         );
+        // The maintenance windows as the last run read them (no SSM call here), so
+        // that status, the times of a day and previews show them.
+        if !catalog.window_names().is_empty() {
+            let state = self.store.load_state().await?;
+            if let Some(kept) = &state.state.run.windows {
+                catalog.attach_windows(&kept.windows);
+            }
+        }
         Ok(catalog)
     }
 

@@ -1,16 +1,33 @@
 //! Maintenance windows through the whole scheduler: a window made in SSM on the
-//! emulator, read by the real SDK client, brings a schedule's instance up for its
-//! opening and down after its close; it is read at most once an hour.
+//! emulator, read by the real SDK clients, brings a schedule's DB → APP chain up, in
+//! order, before its opening and down, in reverse, after its close; it is read at
+//! most once an hour, and `status` names it as the cause of its transitions.
 
 mod common;
 
-use common::{Moto, at, ec2_instances, load_schedules, states};
+use common::{Moto, at, ec2_instances, load_schedules, rds_instance, states};
+use instance_scheduler::fleet::Direction;
 use instance_scheduler::plan::What;
+use instance_scheduler::run::RunReport;
 
-const PATCHED: &str = r#"{"ScheduleName":"Patched","DaysActive":"weekdays","StartTime":"09:00","StopTime":"18:00","TimeZone":"Asia/Seoul","MaintenanceWindows":["patching","nightly-typo"]}"#;
+const PATCHED: &str = r#"{"ScheduleName":"Patched","DaysActive":"weekdays","StartTime":"09:00","StopTime":"18:00","TimeZone":"Asia/Seoul","MaintenanceWindows":["patching","nightly-typo"],
+  "Groups":[{"GroupName":"DB","InstanceType":"RDS"},{"GroupName":"APP","InstanceType":"EC2","Dependency":["DB"]}]}"#;
+
+/// The groups acted on in `direction`, in the order the run acted.
+fn groups(report: &RunReport, direction: Direction) -> Vec<String> {
+    report
+        .events
+        .iter()
+        .filter_map(|e| match (&e.what, direction) {
+            (What::Start { group, .. }, Direction::Start) => Some(group.clone()),
+            (What::Stop { group, .. }, Direction::Stop) => Some(group.clone()),
+            _ => None,
+        })
+        .collect()
+}
 
 #[tokio::test]
-async fn an_ssm_window_starts_the_schedule_for_its_opening_and_stops_it_after() {
+async fn an_ssm_window_brings_a_chain_up_for_its_opening_and_down_after_it() {
     let moto = Moto::start().await;
     aws_sdk_ssm::Client::new(&moto.sdk)
         .create_maintenance_window()
@@ -23,9 +40,20 @@ async fn an_ssm_window_starts_the_schedule_for_its_opening_and_stops_it_after() 
         .send()
         .await
         .expect("a maintenance window");
-    let ids = ec2_instances(&moto, &[("ScheduleName", "Patched")], 1).await;
+    rds_instance(
+        &moto,
+        "patched-db",
+        &[("ScheduleName", "Patched"), ("ScheduleGroupName", "DB")],
+    )
+    .await;
+    let app = ec2_instances(
+        &moto,
+        &[("ScheduleName", "Patched"), ("ScheduleGroupName", "APP")],
+        1,
+    )
+    .await;
     // Tuesday 2026-12-08 is the second Tuesday: the window opens at 02:00 in Seoul.
-    let runner = moto.runner("2026-12-08T01:30:00+09:00").await;
+    let runner = moto.runner("2026-12-08T01:00:00+09:00").await;
     load_schedules(&runner.store, &[PATCHED]).await;
     let report = runner.run(&[]).await.unwrap();
     assert!(report.actions.is_empty(), "{:?}", report.actions);
@@ -37,28 +65,44 @@ async fn an_ssm_window_starts_the_schedule_for_its_opening_and_stops_it_after() 
         "{:?}",
         report.events
     );
+    // status names the window as the cause of the next start and stop.
+    let status = instance_scheduler::ops::status(&runner, "Patched")
+        .await
+        .unwrap()
+        .to_string();
+    assert!(
+        status.contains("start Tue 2026-12-08 02:00 (window patching)")
+            && status.contains("stop Tue 2026-12-08 05:00 (window patching)"),
+        "{status}"
+    );
 
-    // Minutes before the opening, early enough for the instance to be up by then.
+    // Early enough for the database (10 minutes until learned) and then the
+    // application to be up at 02:00: the chain starts in order.
     moto.record().await;
-    runner.clock.set(at("2026-12-07T16:58:00Z"));
-    let report = runner.run(&[]).await.unwrap();
-    let started: Vec<&str> = report
-        .actions
-        .iter()
-        .flat_map(|a| a.targets.iter().map(|t| t.id.as_str()))
-        .collect();
-    assert_eq!(started, [ids[0].as_str()]);
-    assert_eq!(states(&moto).await[&ids[0]], "running");
-    // Read half an hour ago, kept in the state: not read again.
+    let mut started = Vec::new();
+    for t in ["16:50", "16:52", "16:54", "16:56"] {
+        runner.clock.set(at(&format!("2026-12-07T{t}:00Z")));
+        started.extend(groups(&runner.run(&[]).await.unwrap(), Direction::Start));
+    }
+    assert_eq!(started, ["DB", "APP"]);
+    let up = states(&moto).await;
+    assert_eq!(up["patched-db"], "available");
+    assert_eq!(up[&app[0]], "running");
+    // Read 50 minutes ago and kept in the state: not read again.
     let calls = moto.recorded().await;
     assert_eq!(calls.get("DescribeMaintenanceWindows"), None, "{calls:?}");
 
-    // Closed at 05:00 in Seoul, before the day's period: stopped.
+    // Closed at 05:00 in Seoul, before the day's period: stopped in reverse order.
     moto.record().await;
-    runner.clock.set(at("2026-12-07T20:01:00Z"));
-    let report = runner.run(&[]).await.unwrap();
-    assert_eq!(report.actions.len(), 1, "{:?}", report.actions);
-    assert_eq!(states(&moto).await[&ids[0]], "stopped");
+    let mut stopped = Vec::new();
+    for t in ["20:01", "20:03", "20:05"] {
+        runner.clock.set(at(&format!("2026-12-07T{t}:00Z")));
+        stopped.extend(groups(&runner.run(&[]).await.unwrap(), Direction::Stop));
+    }
+    assert_eq!(stopped, ["APP", "DB"]);
+    let down = states(&moto).await;
+    assert_eq!(down["patched-db"], "stopped");
+    assert_eq!(down[&app[0]], "stopped");
     // More than an hour later: read again, once.
     let calls = moto.recorded().await;
     assert_eq!(

@@ -27,7 +27,7 @@
 //!   ambiguous time (the fall-back fold) resolves to its first occurrence, so it
 //!   acts once.
 
-use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Timelike, Utc};
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
@@ -61,24 +61,7 @@ pub struct Transition {
     pub cause: Cause,
 }
 
-/// The instant of wall-clock `time` on `date` in `tz`, resolving gaps and folds as
-/// described in the module docs.
-pub fn local_instant(tz: Tz, date: NaiveDate, time: NaiveTime) -> DateTime<Utc> {
-    let mut local = NaiveDateTime::new(date, time);
-    // A gap is at most a day long (Samoa skipped 2011-12-30 whole), so this ends.
-    for _ in 0..=(2 * 24 * 60) {
-        match tz.from_local_datetime(&local) {
-            chrono::LocalResult::Single(t) => return t.with_timezone(&Utc),
-            chrono::LocalResult::Ambiguous(first, _) => return first.with_timezone(&Utc),
-            chrono::LocalResult::None => {
-                let next = local + Duration::minutes(1);
-                local = next.with_second(0).unwrap_or(next);
-            }
-        }
-    }
-    // Unreachable with real zone data; fall back to reading the time as UTC.
-    Utc.from_utc_datetime(&NaiveDateTime::new(date, time))
-}
+pub use crate::wallclock::local_instant;
 
 /// The local times on `date` at which the schedule acts in `direction`, earliest
 /// first, each with its cause, after that date's exception (module docs).
@@ -245,6 +228,23 @@ pub fn last_at_or_before(s: &Schedule, at: DateTime<Utc>, reach: Duration) -> Op
     }
 }
 
+/// What put a transition of `s` where it is, for people: `period 1 (mon-fri)`,
+/// `exception`, `window patching`.
+pub fn cause_text(s: &Schedule, cause: Cause) -> String {
+    match cause {
+        Cause::Period(i) => match s.periods().nth(i) {
+            Some(p) if !s.periods.is_empty() => format!("period {} ({})", i + 1, p.days_active()),
+            Some(p) => format!("period ({})", p.days_active()),
+            None => "period".into(),
+        },
+        Cause::Exception => "exception".into(),
+        Cause::Window(i) => match s.windows.get(i) {
+            Some(w) => format!("window {}", w.name),
+            None => "window".into(),
+        },
+    }
+}
+
 /// The first stop strictly after `after` and no later than `after + within`.
 pub fn next_stop(s: &Schedule, after: DateTime<Utc>, within: Duration) -> Option<DateTime<Utc>> {
     transitions(s, after, after + within)
@@ -276,6 +276,7 @@ mod pinned;
 mod tests {
     use super::*;
     use crate::schedule::{Catalog, ExceptionItem, ScheduleItem};
+    use chrono::{NaiveDateTime, TimeZone};
     use chrono_tz::{America::New_York, Asia::Seoul, Europe::Berlin};
     use proptest::prelude::*;
 

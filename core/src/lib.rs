@@ -13,6 +13,7 @@
 //! - [`calendar`]: when starts and stops fall, in local time.
 //! - [`plan`]: the decision, and the bookkeeping after acting.
 //! - [`sim`]: a simulated fleet with boot delays, for the simulator and tests.
+//! - [`wallclock`]: local times as instants, across gaps and folds.
 #![warn(missing_docs)]
 
 pub mod calendar;
@@ -20,3 +21,4 @@ pub mod fleet;
 pub mod plan;
 pub mod schedule;
 pub mod sim;
+pub mod wallclock;

@@ -10,7 +10,7 @@ use super::{Day, OpError, existing, valid};
 use crate::calendar;
 use crate::clock::Clock;
 use crate::cloud::{Cloud, Look};
-use crate::fleet::{Instance, Power};
+use crate::fleet::{Direction, Instance, Power};
 use crate::notify::{human_seconds, write_timeline};
 use crate::plan::{Action, Event, Expected, Misfit, expectations, misfits, plan};
 use crate::run::{RunError, Runner};
@@ -72,12 +72,61 @@ pub struct Status {
     pub start: Option<DateTime<FixedOffset>>,
     /// The stop of today's period, if any.
     pub stop: Option<DateTime<FixedOffset>>,
+    /// The next transitions (a week ahead, at most four), each with its cause.
+    pub next: Vec<Upcoming>,
     /// The groups, in dependency order.
     pub groups: Vec<GroupStatus>,
     /// Resources that carry the schedule's tag but none of its groups takes, and
     /// why: left alone until their tags are fixed.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unscheduled: Vec<Misfit>,
+}
+
+/// A start or stop to come, and what causes it (a period, an exception, a
+/// maintenance window).
+#[derive(Debug, Clone, Serialize)]
+pub struct Upcoming {
+    /// When, in the schedule's zone.
+    pub at: DateTime<FixedOffset>,
+    /// Start or stop.
+    pub direction: Direction,
+    /// Why: `period 1 (mon)`, `exception`, `window patching`.
+    pub cause: String,
+}
+
+fn upcoming(s: &Schedule, after: DateTime<Utc>, until: DateTime<Utc>) -> Vec<Upcoming> {
+    calendar::transitions(s, after, until)
+        .into_iter()
+        .map(|t| Upcoming {
+            at: t.at.with_timezone(&s.tz).fixed_offset(),
+            direction: t.direction,
+            cause: calendar::cause_text(s, t.cause),
+        })
+        .collect()
+}
+
+/// Lists the transitions with their causes when there is more to say than the day's
+/// start and stop: a maintenance window, or one of several periods.
+fn write_upcoming(f: &mut fmt::Formatter<'_>, list: &[Upcoming]) -> fmt::Result {
+    let telling = list.iter().any(|u| {
+        u.cause.starts_with("window")
+            || u.cause
+                .strip_prefix("period ")
+                .is_some_and(|n| n.starts_with(|c: char| c.is_ascii_digit()))
+    });
+    if !telling {
+        return Ok(());
+    }
+    for u in list {
+        writeln!(
+            f,
+            "  {} {} ({})",
+            u.direction,
+            u.at.format("%a %Y-%m-%d %H:%M"),
+            u.cause
+        )?;
+    }
+    Ok(())
 }
 
 impl fmt::Display for Status {
@@ -97,6 +146,7 @@ impl fmt::Display for Status {
             instant(&self.start),
             instant(&self.stop)
         )?;
+        write_upcoming(f, &self.next)?;
         for g in &self.groups {
             let list: Vec<String> = g
                 .instances
@@ -177,6 +227,10 @@ pub async fn status<C: Cloud, S: Store, K: Clock>(
         today,
         start: start.map(|t| t.fixed_offset()),
         stop: stop.map(|t| t.fixed_offset()),
+        next: upcoming(&s, now, now + chrono::Duration::days(7))
+            .into_iter()
+            .take(4)
+            .collect(),
         groups,
         unscheduled,
     })
@@ -207,6 +261,8 @@ pub struct DayTimes {
     pub start: Option<DateTime<FixedOffset>>,
     /// The stop of the period that begins that day, if any.
     pub stop: Option<DateTime<FixedOffset>>,
+    /// Every start and stop that falls on that date, with its cause.
+    pub transitions: Vec<Upcoming>,
 }
 
 impl fmt::Display for DayTimes {
@@ -220,7 +276,8 @@ impl fmt::Display for DayTimes {
             self.days_active,
             instant(&self.start),
             instant(&self.stop)
-        )
+        )?;
+        write_upcoming(f, &self.transitions)
     }
 }
 
@@ -252,6 +309,17 @@ fn times_on(s: &Schedule, date: NaiveDate) -> DayTimes {
         days_active: s.days.to_string(),
         start: start.map(|t| t.fixed_offset()),
         stop: stop.map(|t| t.fixed_offset()),
+        transitions: upcoming(
+            s,
+            calendar::local_instant(s.tz, date, chrono::NaiveTime::MIN)
+                - chrono::Duration::seconds(1),
+            date.succ_opt()
+                .map(|d| {
+                    calendar::local_instant(s.tz, d, chrono::NaiveTime::MIN)
+                        - chrono::Duration::seconds(1)
+                })
+                .unwrap_or(DateTime::<Utc>::MAX_UTC),
+        ),
     }
 }
 

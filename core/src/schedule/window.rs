@@ -89,7 +89,7 @@ impl Window {
         } else if let Some(body) = inner(text, "at") {
             let local = NaiveDateTime::parse_from_str(body.trim(), "%Y-%m-%dT%H:%M:%S")
                 .map_err(|_| format!("\"{text}\": expected at(YYYY-MM-DDTHH:MM:SS)"))?;
-            Recurrence::Once(crate::calendar::local_instant(
+            Recurrence::Once(crate::wallclock::local_instant(
                 tz,
                 local.date(),
                 local.time(),
@@ -177,7 +177,7 @@ impl Window {
                         && months.is_none_or(|m| m.matches(date))
                     {
                         for t in times {
-                            let at = crate::calendar::local_instant(*tz, date, *t);
+                            let at = crate::wallclock::local_instant(*tz, date, *t);
                             if after < at && at <= until {
                                 out.push(at);
                             }
