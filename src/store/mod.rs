@@ -96,6 +96,44 @@ pub async fn save_state<S: Store>(
     stored: &mut Versioned,
     next: &RunState,
 ) -> Result<BTreeSet<StateKey>, StoreError> {
+    let gone: Vec<String> = stored
+        .state
+        .schedules
+        .keys()
+        .filter(|name| !next.schedules.contains_key(*name))
+        .cloned()
+        .collect();
+    write_parts(store, stored, next, gone.iter()).await
+}
+
+/// Writes what a pass of a run changed: the schedules' parts that differ from
+/// `stored`, the deletions of [`Plan::removed`], and the run-wide part if it changed,
+/// each only if nobody wrote it since it was read; brings `stored` up to date with
+/// what was written. Returns the schedules another run wrote first: they are its to
+/// act on.
+pub async fn commit<S: Store>(
+    store: &S,
+    stored: &mut Versioned,
+    plan: &Plan,
+) -> Result<BTreeSet<String>, StoreError> {
+    let conflicts = write_parts(store, stored, &plan.state, plan.removed.iter()).await?;
+    Ok(conflicts
+        .into_iter()
+        .filter_map(|k| match k {
+            StateKey::Schedule(name) => Some(name),
+            StateKey::Run => None,
+        })
+        .collect())
+}
+
+/// The one diff-and-write of both: the parts of `next` that differ from `stored`, and
+/// the deletion of each schedule of `gone` that `stored` has.
+async fn write_parts<'a, S: Store>(
+    store: &S,
+    stored: &mut Versioned,
+    next: &RunState,
+    gone: impl Iterator<Item = &'a String>,
+) -> Result<BTreeSet<StateKey>, StoreError> {
     let encode = |e: serde_json::Error| StoreError::Service {
         what: "encode the run state".into(),
         message: e.to_string(),
@@ -120,8 +158,8 @@ pub async fn save_state<S: Store>(
             });
         }
     }
-    for name in stored.state.schedules.keys() {
-        if !next.schedules.contains_key(name) {
+    for name in gone {
+        if stored.state.schedules.contains_key(name) {
             let key = StateKey::Schedule(name.clone());
             changes.push(Change {
                 version: version(&key),
@@ -149,79 +187,6 @@ pub async fn save_state<S: Store>(
         stored.versions.insert(key, v);
     }
     Ok(written.conflicts)
-}
-
-/// Writes what a pass of a run changed: the planned schedules' parts that differ
-/// from `stored`, the deletions of [`Plan::removed`], and the run-wide part if it
-/// changed, each only if nobody wrote it since it was read; brings `stored` up to date
-/// with what was written. Returns the schedules another run wrote first: they are its
-/// to act on. Unlike [`save_state`], the parts of schedules the pass did not plan are
-/// not even compared, so a pass over a few schedules of a large catalog costs little.
-pub async fn commit<S: Store>(
-    store: &S,
-    stored: &mut Versioned,
-    plan: &Plan,
-) -> Result<BTreeSet<String>, StoreError> {
-    let encode = |e: serde_json::Error| StoreError::Service {
-        what: "encode the run state".into(),
-        message: e.to_string(),
-    };
-    let version = |k: &StateKey| stored.versions.get(k).copied().unwrap_or(0);
-    let mut changes = Vec::new();
-    if plan.state.run != stored.state.run {
-        let key = StateKey::Run;
-        changes.push(Change {
-            version: version(&key),
-            json: Some(serde_json::to_string(&plan.state.run).map_err(encode)?),
-            key,
-        });
-    }
-    for (name, part) in &plan.state.schedules {
-        if stored.state.schedules.get(name) != Some(part) {
-            let key = StateKey::Schedule(name.clone());
-            changes.push(Change {
-                version: version(&key),
-                json: Some(serde_json::to_string(part).map_err(encode)?),
-                key,
-            });
-        }
-    }
-    for name in &plan.removed {
-        if stored.state.schedules.contains_key(name) {
-            let key = StateKey::Schedule(name.clone());
-            changes.push(Change {
-                version: version(&key),
-                json: None,
-                key,
-            });
-        }
-    }
-    if changes.is_empty() {
-        return Ok(BTreeSet::new());
-    }
-    let written = store.write_state(&changes).await?;
-    for (key, v) in written.versions {
-        match &key {
-            StateKey::Run => stored.state.run = plan.state.run.clone(),
-            StateKey::Schedule(name) => match plan.state.schedules.get(name) {
-                Some(part) => {
-                    stored.state.schedules.insert(name.clone(), part.clone());
-                }
-                None => {
-                    stored.state.schedules.remove(name);
-                }
-            },
-        }
-        stored.versions.insert(key, v);
-    }
-    Ok(written
-        .conflicts
-        .into_iter()
-        .filter_map(|k| match k {
-            StateKey::Schedule(name) => Some(name),
-            StateKey::Run => None,
-        })
-        .collect())
 }
 
 /// Reads the stored parts back into a state: `parts` are (key, version, JSON). A part
