@@ -182,7 +182,7 @@ impl Plan {
         }
         let names: HashMap<&str, &Instance> = fleet.iter().map(|i| (i.id.as_str(), i)).collect();
         // Per (schedule, group): the refused instances and why.
-        let mut refused: BTreeMap<(usize, String), Vec<(String, String)>> = BTreeMap::new();
+        let mut refused: BTreeMap<(usize, String), Vec<(String, &Failure)>> = BTreeMap::new();
         for f in failures {
             let Some(k) = self
                 .actions
@@ -204,7 +204,7 @@ impl Plan {
             refused
                 .entry((k, a.group.clone()))
                 .or_default()
-                .push((label, f.error.clone()));
+                .push((label, f));
         }
         for ((k, group), instances) in refused {
             let a = &self.actions[k];
@@ -225,9 +225,10 @@ impl Plan {
             }
             let list: Vec<String> = instances
                 .iter()
-                .map(|(label, error)| format!("{label} ({error})"))
+                .map(|(label, f)| format!("{label} ({})", f.error))
                 .collect();
-            let message = failure_message(schedule, &group, direction, &list.join(", "));
+            let codes: Vec<&str> = instances.iter().map(|(_, f)| f.code()).collect();
+            let message = failure_message(schedule, &group, direction, &list.join(", "), &codes);
             self.events.push(Event {
                 at: now.with_timezone(&schedule.tz).fixed_offset(),
                 schedule: schedule_name,
@@ -243,11 +244,15 @@ pub(crate) fn failure_message(
     group: &str,
     direction: Direction,
     who: &str,
+    codes: &[&str],
 ) -> String {
     let mut message = failure_text(schedule, group, direction, who);
-    // The best-known cause of an instance that will not start, and its fix.
+    // The best-known cause of an instance that will not start, and its fix: EC2
+    // reports a volume it cannot decrypt as `Client.InternalError`, or as a KMS code.
     if direction == Direction::Start
-        && (who.contains("KMS") || who.contains("Client.InternalError"))
+        && codes
+            .iter()
+            .any(|c| *c == "Client.InternalError" || c.starts_with("KMS."))
     {
         message.push_str(
             " (an instance whose volumes use a customer-managed KMS key needs kms:CreateGrant \

@@ -375,7 +375,8 @@ impl<'a> ScheduleRun<'a> {
             if !failed.is_empty() {
                 blocked[g] = true;
                 if q.failed.insert(name.clone()) {
-                    let message = failure_message(s, &name, d, &describe(&failed));
+                    let codes: Vec<&str> = failed.iter().filter_map(|i| i.reason_code()).collect();
+                    let message = failure_message(s, &name, d, &describe(&failed), &codes);
                     self.event(self.now, What::Error { message });
                 }
             }
@@ -428,7 +429,7 @@ impl<'a> ScheduleRun<'a> {
                             )
                         })
                         .collect();
-                    let message = failure_message(s, &name, d, &who.join(", "));
+                    let message = failure_message(s, &name, d, &who.join(", "), &[]);
                     self.event(self.now, What::Error { message });
                 }
             }
