@@ -100,8 +100,7 @@ impl Period {
 /// `mon-fri 09:00-18:00`, `fri, Months dec None-20:00`.
 impl std::fmt::Display for Period {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let time =
-            |t: Option<NaiveTime>| t.map_or("None".into(), |t| t.format("%H:%M").to_string());
+        let time = super::ExceptionItem::time_text;
         write!(
             f,
             "{} {}-{}",

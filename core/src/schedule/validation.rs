@@ -261,7 +261,7 @@ fn collect_exceptions(items: &[&ExceptionItem]) -> Result<(Exceptions, Vec<Strin
         if set.len() == 1 {
             out.extend(set.into_iter().map(|v| ((day, direction), v)));
         } else {
-            let shown: Vec<String> = set.into_iter().map(show).collect();
+            let shown: Vec<String> = set.into_iter().map(ExceptionItem::time_text).collect();
             ignored.push(format!(
                 "{} different {direction} exceptions on {day} ({}); they are ignored and the regular {direction} time applies that day",
                 shown.len(),
@@ -270,8 +270,4 @@ fn collect_exceptions(items: &[&ExceptionItem]) -> Result<(Exceptions, Vec<Strin
         }
     }
     Ok((out, ignored))
-}
-
-fn show(t: Option<NaiveTime>) -> String {
-    t.map_or("None".into(), |t| t.format("%H:%M").to_string())
 }
