@@ -17,6 +17,7 @@ use instance_scheduler::store::dynamo::DynamoStore;
 use instance_scheduler::wakeup::Wakeups;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
+use tracing::Instrument;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -31,7 +32,14 @@ async fn main() -> Result<(), Error> {
     if local {
         subscriber.with_writer(std::io::stderr).init();
     } else {
-        subscriber.json().flatten_event(true).init();
+        // Each line carries its invocation's span (`"span": {"request_id": …}`), so
+        // one run's lines can be found among overlapping runs in CloudWatch Logs.
+        subscriber
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .init();
     }
 
     let config = Config::from_env().map_err(|e| format!("configuration: {e}"))?;
@@ -83,19 +91,24 @@ async fn main() -> Result<(), Error> {
     let (bot, handoff) = (&bot, &handoff);
     match config.role {
         Role::Scheduler => {
-            lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-                let scheduled = scheduled_run(&event.payload);
-                let answer = handle(runner, event.payload).await;
-                if scheduled && answer.is_ok() {
-                    heartbeat();
+            lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+                let span = invocation_span("scheduler", &event.context.request_id);
+                async move {
+                    let scheduled = scheduled_run(&event.payload);
+                    let answer = handle(runner, event.payload).await;
+                    if scheduled && answer.is_ok() {
+                        heartbeat();
+                    }
+                    answer
                 }
-                answer
+                .instrument(span)
             }))
             .await
         }
         Role::Bot => {
-            lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-                chatbot::handle(runner, bot, handoff, event.payload).await
+            lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+                let span = invocation_span("bot", &event.context.request_id);
+                chatbot::handle(runner, bot, handoff, event.payload).instrument(span)
             }))
             .await
         }
@@ -129,6 +142,12 @@ impl Local<'_> {
             )?,
         })
     }
+}
+
+/// The span every line of one invocation is logged in: the function's role and
+/// Lambda's request id.
+fn invocation_span(role: &'static str, request_id: &str) -> tracing::Span {
+    tracing::info_span!("invocation", role, request_id = %request_id)
 }
 
 /// Whether an invocation is a scheduled run (the tick, or a shard of it), whose
