@@ -16,9 +16,27 @@ use crate::notify::deliver::Notifier;
 use crate::notify::human_seconds;
 use crate::plan::{Event, What};
 use crate::run::{RunConfig, Runner};
+use crate::schedule::window::MaintenanceWindow;
 use crate::store::Items;
 use crate::store::memory::MemoryStore;
 use crate::wakeup::Wakeups;
+
+/// A fleet file as `schedctl simulate` reads it: the instances, and the SSM
+/// maintenance windows of the simulated account under `maintenance_windows` (each
+/// as SSM describes it: `id`, `name`, `schedule`, `duration_hours`, `time_zone`,
+/// `enabled`).
+pub fn read_fleet(text: &str) -> Result<(FleetFile, Vec<MaintenanceWindow>), String> {
+    let mut value: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let windows = match value
+        .as_object_mut()
+        .and_then(|o| o.remove("maintenance_windows"))
+    {
+        Some(w) => serde_json::from_value(w).map_err(|e| format!("maintenance_windows: {e}"))?,
+        None => Vec::new(),
+    };
+    let fleet = serde_json::from_value(value).map_err(|e| e.to_string())?;
+    Ok((fleet, windows))
+}
 
 /// The span and pace of a simulation.
 #[derive(Debug, Clone, Copy)]
@@ -120,6 +138,19 @@ pub fn simulate(
     config: RunConfig,
     wakes: Wakes,
 ) -> Report {
+    simulate_with_windows(items, fleet, Vec::new(), span, config, wakes)
+}
+
+/// [`simulate`] in an account that has these SSM maintenance windows, for schedules
+/// whose `MaintenanceWindows` name them (a fleet file's `maintenance_windows`).
+pub fn simulate_with_windows(
+    items: Items,
+    fleet: FleetFile,
+    windows: Vec<MaintenanceWindow>,
+    span: Span,
+    config: RunConfig,
+    wakes: Wakes,
+) -> Report {
     let mut config = config;
     config.settings.first_run_lookback = span.tick;
     config.tick_every = Some(span.tick);
@@ -130,7 +161,7 @@ pub fn simulate(
         .collect();
     let catalog = items.catalog(config.default_tz);
     let clock = VirtualClock::at(span.from);
-    let cloud = SimFleet::new(SimCloud::new(fleet, span.from), clock.clone());
+    let cloud = SimFleet::new(SimCloud::new(fleet, span.from), clock.clone()).with_windows(windows);
     // Only what a schedule's group takes is scheduled; the rest is not counted.
     let managed: Vec<String> = cloud.with(|c| {
         let seen: Vec<Instance> = c.observe(span.from).to_vec();

@@ -111,3 +111,85 @@ async fn an_ssm_window_brings_a_chain_up_for_its_opening_and_down_after_it() {
         "{calls:?}"
     );
 }
+
+/// The simulator reads the account's windows from the fleet file and runs the same
+/// step: the chain is up, in order, before the second Tuesday's 02:00 opening, and
+/// down, in reverse, after its 05:00 close.
+#[test]
+fn the_simulator_takes_windows_from_the_fleet_file() {
+    use chrono::{DateTime, Duration, Utc};
+    use instance_scheduler::simulate::{Span, Wakes, read_fleet, simulate_with_windows};
+    use instance_scheduler::store::Items;
+    use instance_scheduler::store::files::parse_into;
+
+    let fleet = r#"{"instances": [
+        {"id": "patched-db", "kind": "rds", "state": "stopped", "boot_seconds": 300, "stop_seconds": 120,
+         "tags": {"ScheduleName": "Patched", "ScheduleGroupName": "DB"}},
+        {"id": "i-patched-app", "kind": "ec2", "state": "stopped",
+         "tags": {"ScheduleName": "Patched", "ScheduleGroupName": "APP"}}],
+      "maintenance_windows": [{"id": "mw-0123456789abcdef0", "name": "patching",
+        "schedule": "cron(0 2 ? * TUE#2 *)", "duration_hours": 3, "time_zone": "Asia/Seoul",
+        "enabled": true}]}"#;
+    let (fleet, windows) = read_fleet(fleet).unwrap();
+    assert_eq!(windows.len(), 1);
+    let mut items = Items::default();
+    parse_into(
+        r#"{"ScheduleName":"Patched","DaysActive":"weekdays","StartTime":"09:00","StopTime":"18:00","TimeZone":"Asia/Seoul","MaintenanceWindows":["patching"],
+            "Groups":[{"GroupName":"DB","InstanceType":"RDS"},{"GroupName":"APP","InstanceType":"EC2","Dependency":["DB"]}]}"#,
+        &mut items,
+    )
+    .unwrap();
+    let kst = |t: &str| DateTime::parse_from_rfc3339(t).unwrap().to_utc();
+    let span = Span {
+        from: kst("2026-12-08T00:00:00+09:00"),
+        to: kst("2026-12-08T08:00:00+09:00"),
+        tick: Duration::minutes(5),
+    };
+    let report = simulate_with_windows(
+        items,
+        fleet,
+        windows,
+        span,
+        Default::default(),
+        Wakes::default(),
+    );
+    let acted: Vec<(DateTime<Utc>, &str, &str)> = report
+        .events
+        .iter()
+        .filter_map(|e| match &e.what {
+            What::Start { group, .. } => Some((e.at.to_utc(), "start", group.as_str())),
+            What::Ready { group } => Some((e.at.to_utc(), "ready", group.as_str())),
+            What::Stop { group, .. } => Some((e.at.to_utc(), "stop", group.as_str())),
+            _ => None,
+        })
+        .collect();
+    let shown: Vec<(&str, &str)> = acted.iter().map(|(_, w, g)| (*w, *g)).collect();
+    assert_eq!(
+        shown,
+        [
+            ("start", "DB"),
+            ("ready", "DB"),
+            ("start", "APP"),
+            ("ready", "APP"),
+            ("stop", "APP"),
+            ("stop", "DB")
+        ],
+        "{:?}",
+        report.events
+    );
+    let (opens, closes) = (
+        kst("2026-12-08T02:00:00+09:00"),
+        kst("2026-12-08T05:00:00+09:00"),
+    );
+    assert!(acted[3].0 <= opens, "APP ready at {} for 02:00", acted[3].0);
+    assert!(
+        acted[0].0 >= opens - Duration::hours(1),
+        "DB began at {}",
+        acted[0].0
+    );
+    assert!(
+        acted[4].0 >= closes,
+        "APP stopped at {} before 05:00",
+        acted[4].0
+    );
+}

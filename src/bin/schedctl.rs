@@ -18,7 +18,6 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use instance_scheduler::clock::SystemClock;
 use instance_scheduler::cloud::aws::sdk_config;
 use instance_scheduler::cloud::aws::targets::AwsTargets;
-use instance_scheduler::cloud::sim::FleetFile;
 use instance_scheduler::config::Config;
 use instance_scheduler::fleet::Direction;
 use instance_scheduler::invocation::Command as Invoke;
@@ -26,7 +25,7 @@ use instance_scheduler::ops::{self, Day, Request};
 use instance_scheduler::run::{RunConfig, Runner, Shards};
 use instance_scheduler::schedule::absent::Absent;
 use instance_scheduler::schedule::{Catalog, parse_time, parse_time_zone};
-use instance_scheduler::simulate::{Span, Wakes, simulate};
+use instance_scheduler::simulate::{Span, Wakes, read_fleet, simulate_with_windows};
 use instance_scheduler::store::dynamo::DynamoStore;
 use instance_scheduler::store::{Items, Store, files, sync};
 use instance_scheduler::wakeup::Wakeups;
@@ -662,8 +661,8 @@ fn simulated(args: SimulateArgs, default_tz: chrono_tz::Tz) -> Result<ExitCode, 
     let items = load(&args.schedules)?;
     let text = std::fs::read_to_string(&args.fleet)
         .map_err(|e| format!("cannot read {}: {e}", args.fleet.display()))?;
-    let fleet: FleetFile =
-        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", args.fleet.display()))?;
+    let (fleet, windows) =
+        read_fleet(&text).map_err(|e| format!("{}: {e}", args.fleet.display()))?;
     let (from, to) = (args.from.with_timezone(&Utc), args.to.with_timezone(&Utc));
     if to < from {
         return Err("--to is before --from".into());
@@ -683,7 +682,7 @@ fn simulated(args: SimulateArgs, default_tz: chrono_tz::Tz) -> Result<ExitCode, 
         to,
         tick: args.tick,
     };
-    let report = simulate(items, fleet, span, config, wakes);
+    let report = simulate_with_windows(items, fleet, windows, span, config, wakes);
     match args.format {
         Format::Jsonl => emit(&report.jsonl()),
         Format::Text => emit(&report.to_string()),

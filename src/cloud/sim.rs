@@ -8,6 +8,7 @@ pub use scheduler_core::sim::{FleetFile, SimCloud, SimInstance, SimPower};
 use super::{Cloud, Look, Observation, ObserveError};
 use crate::clock::{Clock, VirtualClock};
 use crate::fleet::{Direction, Failure, Target};
+use crate::schedule::window::MaintenanceWindow;
 
 /// The simulated fleet behind the [`Cloud`] trait, on a virtual clock shared with
 /// the run that drives it: the simulator runs the same run step as the function.
@@ -15,6 +16,8 @@ use crate::fleet::{Direction, Failure, Target};
 pub struct SimFleet {
     cloud: Arc<Mutex<SimCloud>>,
     clock: VirtualClock,
+    /// The SSM maintenance windows the simulated account has.
+    windows: Arc<Vec<MaintenanceWindow>>,
 }
 
 impl SimFleet {
@@ -23,7 +26,14 @@ impl SimFleet {
         SimFleet {
             cloud: Arc::new(Mutex::new(cloud)),
             clock,
+            windows: Arc::default(),
         }
+    }
+
+    /// The same fleet in an account with these SSM maintenance windows.
+    pub fn with_windows(mut self, windows: Vec<MaintenanceWindow>) -> SimFleet {
+        self.windows = Arc::new(windows);
+        self
     }
 
     /// The simulated fleet itself, for what the [`Cloud`] trait does not ask (billing).
@@ -52,5 +62,9 @@ impl Cloud for SimFleet {
             .into_iter()
             .map(|(id, error)| Failure { id, error })
             .collect()
+    }
+
+    async fn maintenance_windows(&self) -> Result<Vec<MaintenanceWindow>, ObserveError> {
+        Ok(self.windows.as_ref().clone())
     }
 }
