@@ -28,7 +28,7 @@ use instance_scheduler::run::{RunConfig, Runner};
 use instance_scheduler::store::dynamo::{DynamoStore, Tables};
 use serde_json::{Value, json};
 
-const DEV: &str = r#"{"ScheduleName":"Dev","TagValue":"dev","DaysActive":"weekdays","StartTime":"09:00","StopTime":"18:00",
+const DEV: &str = r#"{"ScheduleName":"Dev","TagValue":"dev","DaysActive":"weekdays","StartTime":"09:00","StopTime":"18:00","MaintenanceWindows":["patching"],
   "Groups":[{"GroupName":"DB","InstanceType":"RDS"},{"GroupName":"APP","InstanceType":"EC2","Dependency":["DB"]}]}"#;
 // Its one group names its kind: a group of every kind would list EKS node groups,
 // and moto fails every body-less request (EKS's listings are GETs) while it enforces
@@ -120,6 +120,16 @@ async fn world() -> World {
         1,
     )
     .await;
+    aws_sdk_ssm::Client::new(&moto.sdk)
+        .create_maintenance_window()
+        .name("patching")
+        .schedule("cron(0 2 ? * TUE#2 *)")
+        .duration(3)
+        .cutoff(1)
+        .allow_unassociated_targets(true)
+        .send()
+        .await
+        .expect("a maintenance window");
     let store = moto.store().await;
     load_schedules(&store, &[DEV, FORCED]).await;
     let christmas_eve = chrono::NaiveDate::from_ymd_opt(2026, 12, 24).unwrap();
@@ -282,6 +292,11 @@ async fn without_a_statement_of_the_template_the_work_it_grants_is_refused() {
         "no-delete",
         &policy_for_moto("BotRole", &["EditExceptions"]),
     );
+    let no_windows = user(
+        &w.moto,
+        "no-windows",
+        &policy_for_moto("SchedulerRole", &["DescribeMaintenanceWindows"]),
+    );
     moto_setup(&w.moto, &["enforce", "on"]);
 
     let runner = scheduler_as(&w, &no_state, "2026-11-30T09:00:00Z").await;
@@ -303,6 +318,18 @@ async fn without_a_statement_of_the_template_the_work_it_grants_is_refused() {
     );
     let s = states(&w.moto).await;
     assert!(w.app.iter().all(|id| s[id] == "stopped"));
+
+    // Without ssm:DescribeMaintenanceWindows the windows cannot be read: the run
+    // goes on and says so (two hours on, when the windows read at 09:00 are stale).
+    let runner = scheduler_as(&w, &no_windows, "2026-11-30T11:00:00Z").await;
+    let report = runner.run(&[]).await.expect("the run itself goes on");
+    assert!(
+        report.events.iter().any(|e| matches!(&e.what,
+            instance_scheduler::plan::What::Error { message }
+                if message.contains("maintenance windows") && message.contains("AccessDenied"))),
+        "{:?}",
+        report.events
+    );
 
     let bot = scheduler_as(&w, &no_delete, "2026-11-30T12:00:00Z").await;
     let date = chrono::NaiveDate::from_ymd_opt(2026, 12, 24).unwrap();
