@@ -186,6 +186,73 @@ async fn a_chain_of_database_service_group_and_nodes_stops_and_starts_back_to_it
     assert_eq!(cluster_status(&moto, "graph").await, "available");
 }
 
+const STUCK: &str = r#"{"ScheduleName":"Dev","TagValue":"dev","DaysActive":"weekdays","StartTime":"09:00","StopTime":"18:00",
+  "Groups":[{"GroupName":"DB","InstanceType":"RDS"},{"GroupName":"SVC","InstanceType":"ECS","Dependency":["DB"]},
+            {"GroupName":"WORKERS","InstanceType":"ASG","Dependency":["SVC"]}]}"#;
+
+/// Defect 2 of the core issue: a stop acted only on members that were fully up, so a
+/// service whose tasks could not be placed was "starting" for ever and kept every
+/// group it depends on running all night.
+#[tokio::test]
+async fn a_stop_reaches_a_service_whose_tasks_never_run() {
+    let moto = Moto::start().await;
+    let db: Vec<(&str, &str)> = vec![("ScheduleName", "dev"), ("ScheduleGroupName", "DB")];
+    rds_instance(&moto, "dev-db", &db).await;
+    moto.rds()
+        .start_db_instance()
+        .db_instance_identifier("dev-db")
+        .send()
+        .await
+        .unwrap();
+    // A service created and never updated: moto keeps its tasks pending, as AWS does
+    // with tasks that cannot be placed.
+    let ecs = aws_sdk_ecs::Client::new(&moto.sdk);
+    ecs.create_cluster()
+        .cluster_name("apps")
+        .send()
+        .await
+        .unwrap();
+    ecs.register_task_definition()
+        .family("app")
+        .container_definitions(
+            aws_sdk_ecs::types::ContainerDefinition::builder()
+                .name("app")
+                .image("nginx")
+                .memory(128)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let mut create = ecs
+        .create_service()
+        .cluster("apps")
+        .service_name("api")
+        .task_definition("app")
+        .desired_count(2);
+    for (k, v) in dev("SVC") {
+        create = create.tags(aws_sdk_ecs::types::Tag::builder().key(k).value(v).build());
+    }
+    create.send().await.unwrap();
+    assert_eq!(ecs_counts(&moto, "apps", "api").await, (2, 0));
+    // An Auto Scaling group that depends on it. (A group below its desired count
+    // cannot be made here: moto replaces an instance put in standby or detached at
+    // once; the core's own tests hold that case.)
+    asg(&moto, "workers", (1, 2, 4), &dev("WORKERS")).await;
+
+    let runner = moto.runner("2026-11-30T17:59:00Z").await;
+    load_schedules(&runner.store, &[STUCK]).await;
+    runner.run(&[]).await.unwrap();
+    runner.clock.set(at("2026-11-30T18:00:00Z"));
+    let report = runner.run(&[]).await.unwrap();
+    let stopped = groups(&report, Direction::Stop);
+    assert_eq!(stopped, ["WORKERS", "SVC", "DB"], "{:?}", report.events);
+    assert_eq!(ecs_counts(&moto, "apps", "api").await, (0, 0));
+    assert_eq!(asg_sizes(&moto, "workers").await.1, 0);
+    assert_eq!(states(&moto).await["dev-db"], "stopped");
+    assert!(!report.has_errors(), "{:?}", report.events);
+}
+
 #[tokio::test]
 async fn a_group_found_at_zero_with_no_size_known_is_reported_not_restored_to_zero() {
     let moto = Moto::start().await;
