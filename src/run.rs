@@ -100,6 +100,42 @@ impl RunReport {
             .iter()
             .any(|e| matches!(e.what, What::Error { .. }))
     }
+
+    /// Takes in what one pass did and decided.
+    fn absorb(&mut self, p: &mut Plan) {
+        self.actions.append(&mut p.actions);
+        self.events.append(&mut p.events);
+        for (name, direction) in std::mem::take(&mut p.began) {
+            self.began.insert(name, direction);
+        }
+        self.next_look = p.next_look;
+    }
+
+    /// Says that the run ended before its work was done, after what it did.
+    fn stopped_early(&mut self, now: DateTime<Utc>, e: &RunError) {
+        tracing::error!(action = "error", "the run stopped early: {e}");
+        self.events.push(Event {
+            at: now.fixed_offset(),
+            schedule: "(run)".into(),
+            what: What::Error {
+                message: format!(
+                    "the run stopped early: {e}; what it did is above, and the next run carries on from what was saved"
+                ),
+            },
+        });
+    }
+}
+
+/// The places and kinds an observation could not list, as the core takes them.
+fn unseen_of(seen: &crate::cloud::Observation) -> Vec<Unseen> {
+    seen.unreachable
+        .iter()
+        .map(|u| Unseen {
+            place: u.place.clone(),
+            kind: u.kind,
+            error: u.error.clone(),
+        })
+        .collect()
 }
 
 /// A run could not happen at all (the store or the fleet could not be read).
@@ -257,15 +293,7 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
                     break;
                 }
             };
-            let unseen: Vec<Unseen> = seen
-                .unreachable
-                .iter()
-                .map(|u| Unseen {
-                    place: u.place.clone(),
-                    kind: u.kind,
-                    error: u.error.clone(),
-                })
-                .collect();
+            let unseen = unseen_of(&seen);
             let world = World {
                 catalog: &catalog,
                 settings: &settings,
@@ -312,22 +340,8 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
                 Vec::new()
             };
             p.after_act(now, &catalog, fleet, &failures);
-            if !p.clear_force_start.is_empty() {
-                Arc::make_mut(&mut catalog).clear_force_start(&p.clear_force_start);
-                for name in p.clear_force_start.clone() {
-                    if !steps.acts() {
-                        break;
-                    }
-                    if let Err(e) = self.store.clear_force_start(&name).await {
-                        p.note_error(
-                            now,
-                            &catalog,
-                            &name,
-                            format!("cannot clear ForceStart: {e}"),
-                        );
-                    }
-                }
-            }
+            self.clear_force_starts(&mut catalog, &mut p, steps.acts(), now)
+                .await;
             if !failures.is_empty() {
                 // Keep what the cloud refused: these parts were just written by this
                 // run, so only a run that overtook it since can have changed them.
@@ -338,12 +352,7 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
             for e in &p.events {
                 log_event(e);
             }
-            report.actions.append(&mut p.actions);
-            report.events.append(&mut p.events);
-            for (name, direction) in std::mem::take(&mut p.began) {
-                report.began.insert(name, direction);
-            }
-            report.next_look = p.next_look;
+            report.absorb(&mut p);
             if failure.is_some() {
                 break;
             }
@@ -374,16 +383,7 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
                 self.store.checkin_state(stored);
                 return Err(e);
             }
-            tracing::error!(action = "error", "the run stopped early: {e}");
-            report.events.push(Event {
-                at: self.clock.now().fixed_offset(),
-                schedule: "(run)".into(),
-                what: What::Error {
-                    message: format!(
-                        "the run stopped early: {e}; what it did is above, and the next run carries on from what was saved"
-                    ),
-                },
-            });
+            report.stopped_early(self.clock.now(), &e);
             failure = Some(e);
         }
         report.events.sort_by_key(|e| e.at);
@@ -393,6 +393,30 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
         match failure {
             Some(e) => Err(e),
             None => Ok(report),
+        }
+    }
+
+    /// Clears the `ForceStart` flags the pass finished with, in the catalog this run
+    /// keeps and (when the run acts) in the table; a flag that cannot be cleared is
+    /// an error of its schedule.
+    async fn clear_force_starts(
+        &self,
+        catalog: &mut Arc<Catalog>,
+        p: &mut Plan,
+        acts: bool,
+        now: DateTime<Utc>,
+    ) {
+        if p.clear_force_start.is_empty() {
+            return;
+        }
+        Arc::make_mut(catalog).clear_force_start(&p.clear_force_start);
+        if !acts {
+            return;
+        }
+        for name in p.clear_force_start.clone() {
+            if let Err(e) = self.store.clear_force_start(&name).await {
+                p.note_error(now, catalog, &name, format!("cannot clear ForceStart: {e}"));
+            }
         }
     }
 
