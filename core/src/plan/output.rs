@@ -238,6 +238,25 @@ impl Plan {
     }
 }
 
+impl Event {
+    /// The direction and group of a start or stop that failed, when this event is
+    /// the planner's report of one (its message comes from the same file, so the
+    /// two cannot drift): what tools outside the chat are told as `Start Failed`.
+    pub fn failed_group(&self) -> Option<(Direction, &str)> {
+        let What::Error { message } = &self.what else {
+            return None;
+        };
+        let (group, rest) = message.strip_prefix("group ")?.split_once(": ")?;
+        if rest.contains(" did not start; ") {
+            Some((Direction::Start, group))
+        } else if rest.contains(" did not stop; ") {
+            Some((Direction::Stop, group))
+        } else {
+            None
+        }
+    }
+}
+
 /// What a group that did not start or stop means for the rest of its schedule.
 pub(crate) fn failure_message(
     schedule: &Schedule,

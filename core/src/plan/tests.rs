@@ -764,6 +764,9 @@ fn an_instance_that_falls_back_to_stopped_for_a_kms_key_is_reported_with_the_fix
         "{e:?}"
     );
     assert!(e[0].contains("deploy with KmsKeyArns"), "{e:?}");
+    // The failure is recognisable as such by tools outside the chat.
+    let failed: Vec<_> = p.events.iter().filter_map(Event::failed_group).collect();
+    assert_eq!(failed, [(Direction::Start, "all")]);
 }
 
 /// A fleet of one schedule's groups: (id, kind, group, state).
