@@ -115,6 +115,12 @@ pub struct Config {
     /// Where more targets come from: `TARGETS_SSM`, `ORG_UNITS`, `ORG_REGIONS`,
     /// `ORG_EXCLUDE` and `SPOKE_ROLE_NAME`.
     pub discovery: Discovery,
+    /// `EVENT_BUS`: the EventBridge bus the run's events go to (`default`); unset or
+    /// empty, none are sent.
+    pub event_bus: Option<String>,
+    /// `METRICS`: `off` writes no CloudWatch metric lines into the function's log
+    /// (they are written by default, in Lambda only).
+    pub metrics: bool,
 }
 
 /// EventBridge Scheduler wake-ups as configured.
@@ -338,6 +344,13 @@ impl Config {
             chat,
             bot,
             function_name: get("AWS_LAMBDA_FUNCTION_NAME"),
+            event_bus: get("EVENT_BUS").map(|b| b.trim().to_string()),
+            metrics: match get("METRICS").map(|m| m.trim().to_ascii_lowercase()) {
+                None => true,
+                Some(m) if m == "on" || m == "true" => true,
+                Some(m) if m == "off" || m == "false" => false,
+                Some(m) => return Err(invalid("METRICS", m, "on or off")),
+            },
         })
     }
 }

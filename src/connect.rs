@@ -12,6 +12,7 @@ use crate::cloud::aws::targets::AwsTargets;
 use crate::config::Config;
 use crate::handoff::LambdaHandoff;
 use crate::notify::deliver;
+use crate::outlets::{EventBus, MetricSink, Outlets};
 use crate::run::{Runner, Shards};
 use crate::store::dynamo::DynamoStore;
 use crate::wakeup::Wakeups;
@@ -53,10 +54,28 @@ impl<K: Clock> Runner<AwsTargets, DynamoStore, K> {
                 .with_absent(config.absent),
             clock,
             config: config.run.clone(),
-            notifier: deliver::connect(sdk, &config.chat, config.function_name.clone()).await,
+            notifier: deliver::connect(sdk, &config.chat, config.function_name.clone())
+                .await
+                .with_outlets(outlets(sdk, config)),
             wakeups,
             shards,
         })
+    }
+}
+
+/// Metric lines into the function's log (in Lambda, unless `METRICS=off`) and
+/// events to `EVENT_BUS`.
+fn outlets(sdk: &SdkConfig, config: &Config) -> Outlets {
+    Outlets {
+        metrics: if config.metrics && config.function_name.is_some() {
+            MetricSink::Stdout
+        } else {
+            MetricSink::Off
+        },
+        events: match &config.event_bus {
+            Some(bus) => EventBus::aws(sdk, bus.clone()),
+            None => EventBus::Off,
+        },
     }
 }
 

@@ -43,6 +43,7 @@ pub mod lambda;
 pub mod migrate;
 pub mod notify;
 pub mod ops;
+pub mod outlets;
 pub mod run;
 pub mod secrets;
 pub mod simulate;

@@ -42,7 +42,9 @@ async fn main() -> Result<(), Error> {
             .init();
     }
 
-    let config = Config::from_env().map_err(|e| format!("configuration: {e}"))?;
+    let mut config = Config::from_env().map_err(|e| format!("configuration: {e}"))?;
+    // A local invocation prints its answer on standard output: no metric lines there.
+    config.metrics &= !local;
     let sdk = connect::sdk().await;
     let bot = BotConfig::connect(&sdk, &config.bot)
         .await

@@ -685,3 +685,78 @@ async fn a_run_sends_one_message_per_schedule_and_survives_a_dead_chat() {
     runner.run(&[]).await.unwrap();
     assert_eq!(chat.received().len(), heard);
 }
+
+/// A run that acted puts its events on the default EventBridge bus of the emulator
+/// (seen in the requests moto received) and writes one metric line for its schedule;
+/// an idle run sends and writes nothing.
+#[tokio::test]
+async fn a_run_publishes_its_events_to_eventbridge_and_its_metrics_to_the_log() {
+    use instance_scheduler::outlets::{EventBus, MetricSink};
+
+    let moto = Moto::start().await;
+    chain_fleet(&moto).await;
+    let mut runner = moto.runner("2026-11-30T09:00:00Z").await;
+    let (sink, lines) = MetricSink::recorder();
+    runner.notifier.outlets.metrics = sink;
+    runner.notifier.outlets.events = EventBus::aws(&moto.sdk, "default");
+    load_schedules(&runner.store, &[CHAIN]).await;
+    moto.record().await;
+    let report = runner.run(&[]).await.unwrap();
+    assert!(errors(&report).is_empty(), "{:?}", errors(&report));
+    let put: Vec<serde_json::Value> = moto
+        .recorded_requests()
+        .await
+        .iter()
+        .filter(|r| operation_of(r) == "PutEvents")
+        .map(|r| serde_json::from_str(&request_body(r)).expect("a JSON body"))
+        .collect();
+    assert!(!put.is_empty(), "no PutEvents request");
+    let entries: Vec<serde_json::Value> = put
+        .iter()
+        .flat_map(|b| b["Entries"].as_array().cloned().unwrap_or_default())
+        .collect();
+    assert!(
+        put.iter()
+            .all(|b| b["Entries"].as_array().unwrap().len() <= 10)
+    );
+    let kinds: Vec<&str> = entries
+        .iter()
+        .map(|e| e["DetailType"].as_str().unwrap())
+        .collect();
+    for kind in ["Group Starting", "Group Ready", "Schedule Started"] {
+        assert!(kinds.contains(&kind), "{kind} missing from {kinds:?}");
+    }
+    assert!(
+        entries
+            .iter()
+            .all(|e| e["Source"] == "instance-scheduler" && e["EventBusName"] == "default")
+    );
+    let started = entries
+        .iter()
+        .find(|e| e["DetailType"] == "Schedule Started")
+        .unwrap();
+    let detail: serde_json::Value =
+        serde_json::from_str(started["Detail"].as_str().unwrap()).unwrap();
+    assert_eq!(detail["schedule"], "Dev");
+    assert!(detail["seconds"].is_i64(), "{detail}");
+
+    // One line for the schedule, one for the run's errors (the resources tagged for
+    // a schedule that does not exist).
+    let written = lines.lock().unwrap().clone();
+    assert_eq!(written.len(), 2, "{written:?}");
+    let line: serde_json::Value = serde_json::from_str(&written[0]).unwrap();
+    assert_eq!(line["Schedule"], "Dev");
+    assert_eq!(
+        line["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+        "InstanceScheduler"
+    );
+    assert!(line["Actions"].as_f64().unwrap() >= 5.0, "{line}");
+
+    // An idle run: nothing more.
+    runner.clock.set(at("2026-11-30T12:00:00Z"));
+    moto.record().await;
+    runner.run(&[]).await.unwrap();
+    let calls = moto.recorded().await;
+    assert!(!calls.contains_key("PutEvents"), "{calls:?}");
+    assert_eq!(lines.lock().unwrap().len(), 2);
+}

@@ -186,6 +186,16 @@ async fn the_function_and_the_bot_do_everything_with_the_templates_own_policies(
         .expect("a run with the scheduler's policy");
     assert!(!report.has_errors(), "{:?}", report.events);
     assert_eq!(report.actions.len(), 3, "{:?}", report.actions);
+    // Its events go to the default bus with the same policy.
+    let bus = instance_scheduler::outlets::EventBus::aws(
+        &sdk_as(&w.moto.url, &scheduler.0, &scheduler.1).await,
+        "default",
+    );
+    let sent = bus
+        .publish(&report.events)
+        .await
+        .expect("PutEvents with the scheduler's policy");
+    assert!(sent >= 3, "{sent}");
     assert!(w.app.iter().all(|id| !id.is_empty()));
     runner.clock.set(at("2026-11-30T17:00:00Z"));
     ops::extend(
@@ -292,6 +302,11 @@ async fn without_a_statement_of_the_template_the_work_it_grants_is_refused() {
         "no-delete",
         &policy_for_moto("BotRole", &["EditExceptions"]),
     );
+    let no_events = user(
+        &w.moto,
+        "no-events",
+        &policy_for_moto("SchedulerRole", &["PublishEvents"]),
+    );
     let no_windows = user(
         &w.moto,
         "no-windows",
@@ -330,6 +345,16 @@ async fn without_a_statement_of_the_template_the_work_it_grants_is_refused() {
         "{:?}",
         report.events
     );
+
+    let bus = instance_scheduler::outlets::EventBus::aws(
+        &sdk_as(&w.moto.url, &no_events.0, &no_events.1).await,
+        "default",
+    );
+    let e = bus
+        .publish(&report.events)
+        .await
+        .expect_err("no events:PutEvents");
+    assert!(e.contains("AccessDenied"), "{e}");
 
     let bot = scheduler_as(&w, &no_delete, "2026-11-30T12:00:00Z").await;
     let date = chrono::NaiveDate::from_ymd_opt(2026, 12, 24).unwrap();

@@ -590,6 +590,36 @@ fn scheduler_invokes_itself_only_when_sharded() {
     assert!(invokes(&statements(HUB, "SchedulerRole", &["Shards=3"])));
 }
 
+#[test]
+fn events_go_only_to_the_default_bus_and_only_when_published() {
+    let stmts = statements(HUB, "SchedulerRole", &[]);
+    let put: Vec<&Value> = allows(&stmts)
+        .filter(|s| actions(s).iter().any(|a| a.starts_with("events:")))
+        .collect();
+    assert_eq!(put.len(), 1, "{put:?}");
+    assert_eq!(actions(put[0]), ["events:PutEvents"]);
+    let on = strings(&put[0]["Resource"]);
+    assert!(
+        on.len() == 1 && on[0].ends_with(":event-bus/default"),
+        "{on:?}"
+    );
+    let env = |args: &[&str]| {
+        resource(HUB, "SchedulerFunction", args)["properties"]["Environment"]["Variables"].clone()
+    };
+    assert_eq!(env(&[])["EVENT_BUS"], "default");
+    assert_eq!(env(&["PublishEvents=false"])["EVENT_BUS"], "");
+    assert!(
+        !resource(HUB, "Dashboard", &[])["created"]
+            .as_bool()
+            .unwrap_or(false)
+    );
+    assert!(
+        resource(HUB, "Dashboard", &["CreateDashboard=true"])["created"]
+            .as_bool()
+            .unwrap_or(false)
+    );
+}
+
 // ---------------------------------------------------------------- hub: bot role
 
 #[test]

@@ -76,6 +76,8 @@ pub struct Notifier {
     pub problems: Vec<String>,
     /// The function's name, for the commands that warnings suggest.
     pub function_name: Option<String>,
+    /// Beyond chat: metric lines and EventBridge events; off by default.
+    pub outlets: crate::outlets::Outlets,
 }
 
 impl Default for Notifier {
@@ -138,7 +140,14 @@ impl Notifier {
             max_wait: Duration::from_secs(10),
             problems: Vec::new(),
             function_name: None,
+            outlets: Default::default(),
         }
+    }
+
+    /// The same notifier, with metric lines and events going to `outlets`.
+    pub fn with_outlets(mut self, outlets: crate::outlets::Outlets) -> Notifier {
+        self.outlets = outlets;
+        self
     }
 
     /// Sends each message to each webhook that wants it, all at once, and gives up on

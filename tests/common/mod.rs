@@ -166,7 +166,7 @@ pub fn request_body(entry: &serde_json::Value) -> String {
 
 /// The operation of a recorded request: the `X-Amz-Target` header (DynamoDB) or the
 /// `Action` form field (EC2, RDS).
-fn operation_of(entry: &serde_json::Value) -> String {
+pub fn operation_of(entry: &serde_json::Value) -> String {
     if let Some(target) = entry["headers"]["X-Amz-Target"].as_str() {
         return target.rsplit('.').next().unwrap_or_default().to_string();
     }

@@ -1,0 +1,216 @@
+//! CloudWatch metrics in the Embedded Metric Format: one JSON line per schedule that
+//! had something happen in a run, written to the function's own log, which
+//! CloudWatch turns into metrics. No API call, and no permission beyond writing the
+//! log.
+//!
+//! Namespace `InstanceScheduler`, per schedule (dimension `Schedule`):
+//!
+//! | metric | unit | what |
+//! | --- | --- | --- |
+//! | `Actions` | Count | resources asked to start or stop |
+//! | `Starts` / `Stops` | Count | of those, starts and stops |
+//! | `Failures` | Count | groups that did not start or stop |
+//! | `ChainUpSeconds` | Seconds | a whole start, from its first group asked to the last ready |
+//! | `ChainDownSeconds` | Seconds | a whole stop, likewise |
+//! | `Warnings` | Count | stop warnings sent |
+//!
+//! and for the whole run (no dimension), `Errors`: every error reported, failures
+//! included. Errors are not per schedule because many name something that is not
+//! one (a tag value no schedule has, the run itself), and each name would be a new
+//! metric.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value, json};
+
+use crate::plan::What;
+use crate::run::RunReport;
+
+/// The metrics' namespace.
+pub const NAMESPACE: &str = "InstanceScheduler";
+
+/// One schedule's figures: each metric's sum and unit.
+type Figures = BTreeMap<&'static str, (f64, &'static str)>;
+
+fn add(f: &mut Figures, name: &'static str, unit: &'static str, v: f64) {
+    f.entry(name).or_insert((0.0, unit)).0 += v;
+}
+
+/// The metric lines of one run, stamped `at`: one per schedule with figures and
+/// one for the run's errors, none for an idle run.
+pub fn lines(at: DateTime<Utc>, report: &RunReport) -> Vec<String> {
+    let mut by: BTreeMap<&str, Figures> = BTreeMap::new();
+    let mut run = Figures::new();
+    for e in &report.events {
+        if matches!(e.what, What::Error { .. }) {
+            add(&mut run, "Errors", "Count", 1.0);
+        }
+        if matches!(e.what, What::Error { .. } | What::Notice { .. }) && e.failed_group().is_none()
+        {
+            continue;
+        }
+        let f = by.entry(e.schedule.as_str()).or_default();
+        match &e.what {
+            What::Start { instances, .. } => {
+                add(f, "Actions", "Count", instances.len() as f64);
+                add(f, "Starts", "Count", instances.len() as f64);
+            }
+            What::Stop { instances, .. } => {
+                add(f, "Actions", "Count", instances.len() as f64);
+                add(f, "Stops", "Count", instances.len() as f64);
+            }
+            What::ScheduleReady { seconds } => add(f, "ChainUpSeconds", "Seconds", *seconds as f64),
+            What::ScheduleStopped { seconds } => {
+                add(f, "ChainDownSeconds", "Seconds", *seconds as f64)
+            }
+            What::Warn { .. } => add(f, "Warnings", "Count", 1.0),
+            What::Error { .. } => add(f, "Failures", "Count", 1.0),
+            What::Ready { .. } | What::Stopped { .. } | What::Notice { .. } => {}
+        }
+    }
+    let mut out: Vec<String> = by
+        .into_iter()
+        .filter(|(_, f)| !f.is_empty())
+        .map(|(schedule, f)| line(at, Some(schedule), &f))
+        .collect();
+    if !run.is_empty() {
+        out.push(line(at, None, &run));
+    }
+    out
+}
+
+fn line(at: DateTime<Utc>, schedule: Option<&str>, f: &Figures) -> String {
+    let metrics: Vec<Value> = f
+        .iter()
+        .map(|(name, (_, unit))| json!({"Name": name, "Unit": unit}))
+        .collect();
+    let mut out = Map::new();
+    out.insert(
+        "_aws".into(),
+        json!({
+            "Timestamp": at.timestamp_millis(),
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": [if schedule.is_some() { vec!["Schedule"] } else { vec![] }],
+                "Metrics": metrics,
+            }],
+        }),
+    );
+    if let Some(schedule) = schedule {
+        out.insert("Schedule".into(), json!(schedule));
+    }
+    for (name, (v, _)) in f {
+        out.insert((*name).into(), json!(v));
+    }
+    Value::Object(out).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Event;
+
+    fn event(schedule: &str, what: What) -> Event {
+        Event {
+            at: DateTime::parse_from_rfc3339("2026-11-30T09:00:00+09:00").unwrap(),
+            schedule: schedule.into(),
+            what,
+        }
+    }
+
+    /// The rules of the format (CloudWatch's specification of EMF): `_aws` with an
+    /// integer `Timestamp` in milliseconds and one directive naming a namespace,
+    /// dimension sets of keys present at the root, and metrics whose names are root
+    /// keys holding numbers, with a unit from CloudWatch's list; at most 100 metrics.
+    fn assert_valid_emf(line: &str) {
+        let v: Value = serde_json::from_str(line).expect("one JSON object per line");
+        let aws = &v["_aws"];
+        assert!(aws["Timestamp"].is_i64(), "{line}");
+        let directives = aws["CloudWatchMetrics"].as_array().expect("directives");
+        assert_eq!(directives.len(), 1);
+        let d = &directives[0];
+        let ns = d["Namespace"].as_str().expect("namespace");
+        assert!(!ns.is_empty() && ns.len() <= 256);
+        for set in d["Dimensions"].as_array().expect("dimension sets") {
+            for key in set.as_array().expect("a dimension set") {
+                let key = key.as_str().unwrap();
+                assert!(
+                    v[key].is_string(),
+                    "dimension {key} is a string at the root"
+                );
+            }
+        }
+        let metrics = d["Metrics"].as_array().expect("metrics");
+        assert!(!metrics.is_empty() && metrics.len() <= 100);
+        for m in metrics {
+            let name = m["Name"].as_str().expect("a name");
+            assert!(v[name].is_number(), "metric {name} is a number at the root");
+            assert!(
+                ["Count", "Seconds", "None"].contains(&m["Unit"].as_str().unwrap()),
+                "{m}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_run_that_acted_gives_one_valid_line_per_schedule_and_an_idle_run_none() {
+        let report = RunReport {
+            events: vec![
+                event(
+                    "Dev",
+                    What::Start {
+                        group: "DB".into(),
+                        instances: vec!["db-1".into()],
+                    },
+                ),
+                event(
+                    "Dev",
+                    What::Start {
+                        group: "APP".into(),
+                        instances: vec!["i-1".into(), "i-2".into()],
+                    },
+                ),
+                event("Dev", What::ScheduleReady { seconds: 615 }),
+                event(
+                    "Batch",
+                    What::Error {
+                        message: "group ALL: i-9 (InsufficientInstanceCapacity) did not start; no other group waits for it".into(),
+                    },
+                ),
+                event(
+                    "(run)",
+                    What::Error {
+                        message: "the run stopped early".into(),
+                    },
+                ),
+            ],
+            ..RunReport::default()
+        };
+        let at = DateTime::parse_from_rfc3339("2026-11-30T00:10:15Z")
+            .unwrap()
+            .to_utc();
+        let lines = lines(at, &report);
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        for l in &lines {
+            assert_valid_emf(l);
+        }
+        let batch: Value = serde_json::from_str(&lines[0]).unwrap();
+        assert_eq!(batch["Schedule"], "Batch");
+        assert_eq!(batch["Failures"], 1.0);
+        let dev: Value = serde_json::from_str(&lines[1]).unwrap();
+        assert_eq!(dev["Actions"], 3.0);
+        assert_eq!(dev["ChainUpSeconds"], 615.0);
+        assert_eq!(dev["_aws"]["Timestamp"], at.timestamp_millis());
+        // The run's errors, the failure and the early stop, without a dimension.
+        let run: Value = serde_json::from_str(&lines[2]).unwrap();
+        assert_eq!(run["Errors"], 2.0);
+        assert!(run.get("Schedule").is_none());
+        assert_eq!(
+            run["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([[]])
+        );
+
+        assert!(super::lines(at, &RunReport::default()).is_empty());
+    }
+}

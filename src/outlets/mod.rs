@@ -1,0 +1,74 @@
+//! What a run tells beyond the chat: CloudWatch metrics as Embedded Metric Format
+//! lines in the function's own log ([`metrics`]), and EventBridge events on a bus
+//! ([`events`]), so that dashboards, alarms and other tools can follow the scheduler.
+//! Both come from the run's own events; an idle run writes and sends nothing.
+
+pub mod events;
+pub mod metrics;
+
+use std::sync::{Arc, Mutex};
+
+pub use events::EventBus;
+
+use crate::run::RunReport;
+
+/// Where metric lines go.
+#[derive(Debug, Clone, Default)]
+pub enum MetricSink {
+    /// Nowhere.
+    #[default]
+    Off,
+    /// Standard output: the Lambda function's log, where CloudWatch reads them.
+    Stdout,
+    /// Standard error (a local invocation, whose standard output is its answer).
+    Stderr,
+    /// Kept in memory, for tests.
+    Recorded(Arc<Mutex<Vec<String>>>),
+}
+
+impl MetricSink {
+    /// A recorder, and a handle to what it recorded.
+    pub fn recorder() -> (MetricSink, Arc<Mutex<Vec<String>>>) {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        (MetricSink::Recorded(log.clone()), log)
+    }
+
+    fn write(&self, lines: &[String]) {
+        match self {
+            MetricSink::Off => {}
+            MetricSink::Stdout => lines.iter().for_each(|l| println!("{l}")),
+            MetricSink::Stderr => lines.iter().for_each(|l| eprintln!("{l}")),
+            MetricSink::Recorded(log) => log
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .extend(lines.iter().cloned()),
+        }
+    }
+}
+
+/// The outlets of a deployment; both off by default (tests, the simulator).
+#[derive(Debug, Clone, Default)]
+pub struct Outlets {
+    /// Metric lines.
+    pub metrics: MetricSink,
+    /// Events.
+    pub events: EventBus,
+}
+
+impl Outlets {
+    /// Writes the run's metric lines and publishes its events. A dry run did
+    /// nothing, so it tells nothing; a bus that refuses is logged, and the run's
+    /// result stands.
+    pub async fn publish(&self, report: &RunReport) {
+        if report.dry_run {
+            return;
+        }
+        let at = report.at.unwrap_or_default();
+        self.metrics.write(&metrics::lines(at, report));
+        match self.events.publish(&report.events).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(action = "events", count = n, "events published"),
+            Err(e) => tracing::warn!(action = "events", "{e}"),
+        }
+    }
+}
