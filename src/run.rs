@@ -390,7 +390,10 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
         self.set_wakeup(scope, &mut report, &mut stored).await;
         self.store.checkin_state(stored);
         self.notify(&mut report, infos).await;
-        self.notifier.outlets.publish(&report).await;
+        if !report.dry_run {
+            let at = report.at.unwrap_or(started);
+            self.notifier.outlets.publish(at, &report.events).await;
+        }
         match failure {
             Some(e) => Err(e),
             None => Ok(report),

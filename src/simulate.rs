@@ -180,14 +180,17 @@ pub fn simulate_with_windows(
             .map(|i| i.id.clone())
             .collect()
     });
-    let (wakeups, _) = Wakeups::recorder();
     let runner = Runner {
         cloud: cloud.clone(),
         store: MemoryStore::new(items),
         clock: clock.clone(),
         config,
         notifier: Notifier::default(),
-        wakeups: if wakes.wakeups { wakeups } else { Wakeups::Off },
+        wakeups: if wakes.wakeups {
+            Wakeups::Simulated
+        } else {
+            Wakeups::Off
+        },
         shards: Default::default(),
     };
     let mut events = Vec::new();

@@ -24,8 +24,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
-use crate::plan::What;
-use crate::run::RunReport;
+use crate::plan::{Event, What};
 
 /// The metrics' namespace.
 pub const NAMESPACE: &str = "InstanceScheduler";
@@ -39,10 +38,10 @@ fn add(f: &mut Figures, name: &'static str, unit: &'static str, v: f64) {
 
 /// The metric lines of one run, stamped `at`: one per schedule with figures and
 /// one for the run's errors, none for an idle run.
-pub fn lines(at: DateTime<Utc>, report: &RunReport) -> Vec<String> {
+pub fn lines(at: DateTime<Utc>, events: &[Event]) -> Vec<String> {
     let mut by: BTreeMap<&str, Figures> = BTreeMap::new();
     let mut run = Figures::new();
-    for e in &report.events {
+    for e in events {
         if matches!(e.what, What::Error { .. }) {
             add(&mut run, "Errors", "Count", 1.0);
         }
@@ -109,7 +108,6 @@ fn line(at: DateTime<Utc>, schedule: Option<&str>, f: &Figures) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::Event;
 
     fn event(schedule: &str, what: What) -> Event {
         Event {
@@ -155,8 +153,7 @@ mod tests {
 
     #[test]
     fn a_run_that_acted_gives_one_valid_line_per_schedule_and_an_idle_run_none() {
-        let report = RunReport {
-            events: vec![
+        let events = vec![
                 event(
                     "Dev",
                     What::Start {
@@ -184,13 +181,11 @@ mod tests {
                         message: "the run stopped early".into(),
                     },
                 ),
-            ],
-            ..RunReport::default()
-        };
+        ];
         let at = DateTime::parse_from_rfc3339("2026-11-30T00:10:15Z")
             .unwrap()
             .to_utc();
-        let lines = lines(at, &report);
+        let lines = lines(at, &events);
         assert_eq!(lines.len(), 3, "{lines:?}");
         for l in &lines {
             assert_valid_emf(l);
@@ -211,6 +206,6 @@ mod tests {
             json!([[]])
         );
 
-        assert!(super::lines(at, &RunReport::default()).is_empty());
+        assert!(super::lines(at, &[]).is_empty());
     }
 }

@@ -10,7 +10,9 @@ use std::sync::{Arc, Mutex};
 
 pub use events::EventBus;
 
-use crate::run::RunReport;
+use chrono::{DateTime, Utc};
+
+use crate::plan::Event;
 
 /// Where metric lines go.
 #[derive(Debug, Clone, Default)]
@@ -56,16 +58,12 @@ pub struct Outlets {
 }
 
 impl Outlets {
-    /// Writes the run's metric lines and publishes its events. A dry run did
-    /// nothing, so it tells nothing; a bus that refuses is logged, and the run's
-    /// result stands.
-    pub async fn publish(&self, report: &RunReport) {
-        if report.dry_run {
-            return;
-        }
-        let at = report.at.unwrap_or_default();
-        self.metrics.write(&metrics::lines(at, report));
-        match self.events.publish(&report.events).await {
+    /// Writes the metric lines of a run that began `at` and publishes its events.
+    /// The caller leaves out a dry run, which did nothing; a bus that refuses is
+    /// logged, and the run's result stands.
+    pub async fn publish(&self, at: DateTime<Utc>, events: &[Event]) {
+        self.metrics.write(&metrics::lines(at, events));
+        match self.events.publish(events).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(action = "events", count = n, "events published"),
             Err(e) => tracing::warn!(action = "events", "{e}"),
