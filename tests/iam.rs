@@ -120,16 +120,7 @@ async fn world() -> World {
         1,
     )
     .await;
-    aws_sdk_ssm::Client::new(&moto.sdk)
-        .create_maintenance_window()
-        .name("patching")
-        .schedule("cron(0 2 ? * TUE#2 *)")
-        .duration(3)
-        .cutoff(1)
-        .allow_unassociated_targets(true)
-        .send()
-        .await
-        .expect("a maintenance window");
+    maintenance_window(&moto, "patching", "cron(0 2 ? * TUE#2 *)", None).await;
     let store = moto.store().await;
     load_schedules(&store, &[DEV, FORCED]).await;
     let christmas_eve = chrono::NaiveDate::from_ymd_opt(2026, 12, 24).unwrap();

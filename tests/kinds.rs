@@ -204,36 +204,8 @@ async fn a_stop_reaches_a_service_whose_tasks_never_run() {
         .send()
         .await
         .unwrap();
-    // A service created and never updated: moto keeps its tasks pending, as AWS does
-    // with tasks that cannot be placed.
-    let ecs = aws_sdk_ecs::Client::new(&moto.sdk);
-    ecs.create_cluster()
-        .cluster_name("apps")
-        .send()
-        .await
-        .unwrap();
-    ecs.register_task_definition()
-        .family("app")
-        .container_definitions(
-            aws_sdk_ecs::types::ContainerDefinition::builder()
-                .name("app")
-                .image("nginx")
-                .memory(128)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let mut create = ecs
-        .create_service()
-        .cluster("apps")
-        .service_name("api")
-        .task_definition("app")
-        .desired_count(2);
-    for (k, v) in dev("SVC") {
-        create = create.tags(aws_sdk_ecs::types::Tag::builder().key(k).value(v).build());
-    }
-    create.send().await.unwrap();
+    // A service whose tasks stay pending, as AWS keeps tasks it cannot place.
+    ecs_service_pending(&moto, "apps", "api", 2, &dev("SVC")).await;
     assert_eq!(ecs_counts(&moto, "apps", "api").await, (2, 0));
     // An Auto Scaling group that depends on it. (A group below its desired count
     // cannot be made here: moto replaces an instance put in standby or detached at

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Moto, at, ec2_instances, load_schedules, rds_instance, states};
+use common::{Moto, at, ec2_instances, load_schedules, maintenance_window, rds_instance, states};
 use instance_scheduler::fleet::Direction;
 use instance_scheduler::plan::What;
 use instance_scheduler::run::RunReport;
@@ -29,17 +29,13 @@ fn groups(report: &RunReport, direction: Direction) -> Vec<String> {
 #[tokio::test]
 async fn an_ssm_window_brings_a_chain_up_for_its_opening_and_down_after_it() {
     let moto = Moto::start().await;
-    aws_sdk_ssm::Client::new(&moto.sdk)
-        .create_maintenance_window()
-        .name("patching")
-        .schedule("cron(0 2 ? * TUE#2 *)")
-        .schedule_timezone("Asia/Seoul")
-        .duration(3)
-        .cutoff(1)
-        .allow_unassociated_targets(true)
-        .send()
-        .await
-        .expect("a maintenance window");
+    maintenance_window(
+        &moto,
+        "patching",
+        "cron(0 2 ? * TUE#2 *)",
+        Some("Asia/Seoul"),
+    )
+    .await;
     rds_instance(
         &moto,
         "patched-db",

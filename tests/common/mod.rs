@@ -576,6 +576,27 @@ pub async fn ecs_service(
     desired: i32,
     tags: &[(&str, String)],
 ) {
+    ecs_service_pending(moto, cluster, name, desired, tags).await;
+    // moto counts a new service's tasks as pending until its next update.
+    aws_sdk_ecs::Client::new(&moto.sdk)
+        .update_service()
+        .cluster(cluster)
+        .service(name)
+        .desired_count(desired)
+        .send()
+        .await
+        .unwrap();
+}
+
+/// An ECS service of `desired` tasks, tagged, whose tasks stay pending (moto keeps a
+/// service's tasks pending until it is updated), as AWS keeps tasks it cannot place.
+pub async fn ecs_service_pending(
+    moto: &Moto,
+    cluster: &str,
+    name: &str,
+    desired: i32,
+    tags: &[(&str, String)],
+) {
     let ecs = aws_sdk_ecs::Client::new(&moto.sdk);
     ecs.create_cluster()
         .cluster_name(cluster)
@@ -604,14 +625,21 @@ pub async fn ecs_service(
         create = create.tags(aws_sdk_ecs::types::Tag::builder().key(*k).value(v).build());
     }
     create.send().await.expect("create service");
-    // moto counts a new service's tasks as pending until its next update.
-    ecs.update_service()
-        .cluster(cluster)
-        .service(name)
-        .desired_count(desired)
+}
+
+/// An SSM maintenance window of three hours on `schedule` (in `zone`, UTC without).
+pub async fn maintenance_window(moto: &Moto, name: &str, schedule: &str, zone: Option<&str>) {
+    aws_sdk_ssm::Client::new(&moto.sdk)
+        .create_maintenance_window()
+        .name(name)
+        .schedule(schedule)
+        .set_schedule_timezone(zone.map(str::to_string))
+        .duration(3)
+        .cutoff(1)
+        .allow_unassociated_targets(true)
         .send()
         .await
-        .unwrap();
+        .expect("a maintenance window");
 }
 
 /// An ECS service's desired and running task counts.
