@@ -225,12 +225,66 @@ pub struct Instance {
     /// Its ARN, where the service's API needs it rather than the id (ECS).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arn: Option<String>,
+    /// What it is billed as (instance type, DB class), where the listing tells: what
+    /// the history records and the report prices.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<Size>,
     /// For people only: the place (`account/region`) of a resource in the
     /// function's own account and Region while other targets are scheduled too.
     /// Its id stays plain, so that turning targets on renames nothing the state
     /// and the reported problems already know.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub home: Option<String>,
+}
+
+/// What a resource is billed as, as its service lists it: the key to its on-demand
+/// price. Absent parts are unknown, never guessed.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+pub struct Size {
+    /// The EC2 instance type (`m5.large`; an Auto Scaling group's or node group's
+    /// instances' type), the RDS DB instance class (`db.t3.medium`), or `fargate` for
+    /// an ECS service whose tasks run on Fargate.
+    pub class: String,
+    /// The RDS engine (`postgres`, `mysql`, `aurora-postgresql`), which prices a class.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<String>,
+    /// An RDS database deployed in two Availability Zones (billed twice).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub multi_az: bool,
+    /// Storage that keeps billing while the resource is stopped, in GiB (an RDS
+    /// database's allocated storage), where the listing tells.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_gib: Option<u32>,
+    /// An ECS service's task definition (`family:revision`), whose vCPU and memory
+    /// price a Fargate task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<String>,
+}
+
+impl Size {
+    /// A size that is only a class (an instance type).
+    pub fn class(class: impl Into<String>) -> Size {
+        Size {
+            class: class.into(),
+            ..Size::default()
+        }
+    }
+}
+
+impl std::fmt::Display for Size {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.class)?;
+        if let Some(engine) = &self.engine {
+            write!(f, " {engine}")?;
+        }
+        if self.multi_az {
+            f.write_str(" multi-AZ")?;
+        }
+        if let Some(task) = &self.task {
+            write!(f, " {task}")?;
+        }
+        Ok(())
+    }
 }
 
 /// The sizes of a resource that scales: its minimum, desired and maximum count.
@@ -286,6 +340,7 @@ impl Instance {
             saved: None,
             hibernation: false,
             arn: None,
+            size: None,
             home: None,
         }
     }

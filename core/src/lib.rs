@@ -14,11 +14,16 @@
 //! - [`plan`]: the decision, and the bookkeeping after acting.
 //! - [`sim`]: a simulated fleet with boot delays, for the simulator and tests.
 //! - [`wallclock`]: local times as instants, across gaps and folds.
+//! - [`history`]: what ran and who caused each change; [`summary`]: when the weekly
+//!   summary is due; [`suggest`]: the daily pattern in a resource's metrics.
 #![warn(missing_docs)]
 
 pub mod calendar;
 pub mod fleet;
+pub mod history;
 pub mod plan;
 pub mod schedule;
 pub mod sim;
+pub mod suggest;
+pub mod summary;
 pub mod wallclock;

@@ -53,6 +53,9 @@ pub struct SimInstance {
     /// An EC2 instance configured for hibernation.
     #[serde(default)]
     pub hibernation: bool,
+    /// What it is billed as (`{"class": "m5.large"}`), for the report's prices.
+    #[serde(default)]
+    pub size: Option<crate::fleet::Size>,
 }
 
 /// The two states a fleet file may give.
@@ -144,6 +147,7 @@ impl SimCloud {
                 let mut seen = Instance::new(&i.id, i.kind, i.tags.clone(), Power::Stopped);
                 seen.zone = i.zone.clone();
                 seen.hibernation = i.hibernation;
+                seen.size = i.size.clone();
                 seen
             })
             .collect();
