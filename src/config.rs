@@ -121,6 +121,12 @@ pub struct Config {
     /// `METRICS`: `off` writes no CloudWatch metric lines into the function's log
     /// (they are written by default, in Lambda only).
     pub metrics: bool,
+    /// `HISTORY_TABLE` and `HISTORY_DAYS`: where the history of what ran is kept,
+    /// and for how many days; unset, none is kept.
+    pub history: Option<crate::history::HistoryTable>,
+    /// `SUMMARY_AT`: when the weekly summary goes out (`mon 09:00` in each schedule's
+    /// zone by default; `off` for never). Only with a history.
+    pub summary: Option<crate::summary::SummaryRule>,
 }
 
 /// EventBridge Scheduler wake-ups as configured.
@@ -350,6 +356,26 @@ impl Config {
                 Some(m) if m == "on" || m == "true" => true,
                 Some(m) if m == "off" || m == "false" => false,
                 Some(m) => return Err(invalid("METRICS", m, "on or off")),
+            },
+            history: match get("HISTORY_TABLE") {
+                Some(name) => Some(crate::history::HistoryTable {
+                    name: name.trim().to_string(),
+                    days: match number("HISTORY_DAYS", i64::from(crate::history::DEFAULT_DAYS))? {
+                        n @ 1..=3650 => n as u32,
+                        n => return Err(invalid("HISTORY_DAYS", n.to_string(), "1 to 3650 days")),
+                    },
+                }),
+                None => None,
+            },
+            summary: match get("SUMMARY_AT") {
+                None => Some(crate::summary::SummaryRule::default()),
+                Some(v) => crate::summary::SummaryRule::parse(&v).map_err(|_| {
+                    invalid(
+                        "SUMMARY_AT",
+                        v.clone(),
+                        "a weekday and a time such as \"mon 09:00\", or off",
+                    )
+                })?,
             },
         })
     }

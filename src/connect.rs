@@ -50,8 +50,7 @@ impl<K: Clock> Runner<AwsTargets, DynamoStore, K> {
         };
         Ok(Runner {
             cloud: targets(sdk, config).await?,
-            store: DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), config.tables.clone())
-                .with_absent(config.absent),
+            store: store(sdk, config),
             clock,
             config: config.run.clone(),
             notifier: deliver::connect(sdk, &config.chat, config.function_name.clone())
@@ -63,8 +62,18 @@ impl<K: Clock> Runner<AwsTargets, DynamoStore, K> {
     }
 }
 
-/// Metric lines into the function's log (in Lambda, unless `METRICS=off`) and
-/// events to `EVENT_BUS`.
+/// The schedule tables, and the history table when one is kept.
+fn store(sdk: &SdkConfig, config: &Config) -> DynamoStore {
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), config.tables.clone())
+        .with_absent(config.absent);
+    match &config.history {
+        Some(history) => store.with_history(history.clone()),
+        None => store,
+    }
+}
+
+/// Metric lines into the function's log (in Lambda, unless `METRICS=off`), events
+/// to `EVENT_BUS`, and the weekly summary when a history is kept.
 fn outlets(sdk: &SdkConfig, config: &Config) -> Outlets {
     Outlets {
         metrics: if config.metrics && config.function_name.is_some() {
@@ -76,6 +85,13 @@ fn outlets(sdk: &SdkConfig, config: &Config) -> Outlets {
             Some(bus) => EventBus::aws(sdk, bus.clone()),
             None => EventBus::Off,
         },
+        // The weekly summary reads the history, so there is none without one.
+        summary: config.history.as_ref().and(config.summary),
+        prices: config
+            .history
+            .as_ref()
+            .map(|_| crate::pricing::PriceList::new(sdk)),
+        home_region: sdk.region().map(|r| r.to_string()).unwrap_or_default(),
     }
 }
 

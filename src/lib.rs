@@ -29,7 +29,7 @@
 #![warn(missing_docs)]
 
 // The core crate's modules, at the paths they have always had here.
-pub use scheduler_core::{calendar, fleet, plan, schedule};
+pub use scheduler_core::{calendar, fleet, plan, schedule, suggest as pattern, summary};
 
 pub mod chatbot;
 pub mod clock;
@@ -37,6 +37,7 @@ pub mod cloud;
 pub mod config;
 pub mod connect;
 pub mod handoff;
+pub mod history;
 pub mod holidays;
 pub mod invocation;
 pub mod lambda;
@@ -44,6 +45,8 @@ pub mod migrate;
 pub mod notify;
 pub mod ops;
 pub mod outlets;
+pub mod pricing;
+pub mod report;
 pub mod run;
 pub mod secrets;
 pub mod simulate;

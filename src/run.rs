@@ -265,6 +265,8 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
             .load_catalog_shared(self.config.default_tz)
             .await?;
         let mut stored = self.store.checkout_state().await?;
+        let mut history =
+            crate::history::Recorder::begin(&self.store, scope, &stored.state, self.config.dry_run);
         let mut windows_read = self.attach_windows(&mut catalog, &stored.state).await;
         let notes = self.notes();
         let settings = Settings {
@@ -340,6 +342,7 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
                 Vec::new()
             };
             p.after_act(now, &catalog, fleet, &failures);
+            history.pass(now, &catalog, fleet, &unseen, &p, &failures);
             self.clear_force_starts(&mut catalog, &mut p, steps.acts(), now)
                 .await;
             if !failures.is_empty() {
@@ -377,6 +380,7 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
                 }
             }
         }
+        history.flush(&self.store).await;
         if let Some(e) = failure.take() {
             if report.actions.is_empty() && report.events.is_empty() {
                 // Nothing was done or decided: nothing to tell but the error.
@@ -393,6 +397,9 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
         if !report.dry_run {
             let at = report.at.unwrap_or(started);
             self.notifier.outlets.publish(at, &report.events).await;
+        }
+        if failure.is_none() {
+            crate::report::weekly::send_due(self, &catalog, scope).await;
         }
         match failure {
             Some(e) => Err(e),

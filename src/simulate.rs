@@ -151,6 +151,48 @@ pub fn simulate_with_windows(
     config: RunConfig,
     wakes: Wakes,
 ) -> Report {
+    let store = MemoryStore::new(items.clone());
+    simulate_in(items, fleet, windows, span, config, wakes, store).0
+}
+
+/// [`simulate_with_windows`], keeping the history the deployed function keeps, and
+/// the report of the simulated span built from it ([`crate::report`]): hours, money
+/// at `prices` (and `SchedulerHourlyCost` tags), overrides and chain timings, and
+/// the picture behind `simulate --svg`. Recording costs time at every pass, so plain
+/// simulations do without.
+pub fn simulate_with_report(
+    items: Items,
+    fleet: FleetFile,
+    windows: Vec<MaintenanceWindow>,
+    span: Span,
+    config: RunConfig,
+    wakes: Wakes,
+    prices: &crate::pricing::PriceBook,
+) -> (Report, crate::report::Report) {
+    let catalog = items.catalog(config.default_tz);
+    let store = MemoryStore::new(items.clone()).with_history();
+    let (report, store) = simulate_in(items, fleet, windows, span, config, wakes, store);
+    let known = crate::history::known_from(&crate::store::Store::side_items(&store));
+    let money = crate::report::build(
+        &catalog,
+        &store.history(),
+        &known,
+        prices,
+        span.from,
+        span.to,
+    );
+    (report, money)
+}
+
+fn simulate_in(
+    items: Items,
+    fleet: FleetFile,
+    windows: Vec<MaintenanceWindow>,
+    span: Span,
+    config: RunConfig,
+    wakes: Wakes,
+    store: MemoryStore,
+) -> (Report, MemoryStore) {
     let mut config = config;
     config.settings.first_run_lookback = span.tick;
     config.tick_every = Some(span.tick);
@@ -182,7 +224,7 @@ pub fn simulate_with_windows(
     });
     let runner = Runner {
         cloud: cloud.clone(),
-        store: MemoryStore::new(items),
+        store,
         clock: clock.clone(),
         config,
         notifier: Notifier::default(),
@@ -292,7 +334,7 @@ pub fn simulate_with_windows(
             .collect()
     };
     let (starts, stops) = (took(true), took(false));
-    Report {
+    let report = Report {
         events,
         summary: Summary {
             ticks: counts.ticks,
@@ -309,7 +351,8 @@ pub fn simulate_with_windows(
             stops,
         },
         names,
-    }
+    };
+    (report, runner.store)
 }
 
 impl Report {

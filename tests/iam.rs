@@ -23,8 +23,10 @@ use instance_scheduler::clock::Clock;
 use instance_scheduler::cloud::aws::AwsCloud;
 use instance_scheduler::fleet::Direction;
 use instance_scheduler::handoff::LambdaHandoff;
+use instance_scheduler::history::HistoryTable;
 use instance_scheduler::ops;
 use instance_scheduler::run::{RunConfig, Runner};
+use instance_scheduler::store::Store;
 use instance_scheduler::store::dynamo::{DynamoStore, Tables};
 use serde_json::{Value, json};
 
@@ -121,7 +123,8 @@ async fn world() -> World {
     )
     .await;
     maintenance_window(&moto, "patching", "cron(0 2 ? * TUE#2 *)", None).await;
-    let store = moto.store().await;
+    let store = moto.store().await.with_history(history());
+    store.create_tables().await.expect("the history table");
     load_schedules(&store, &[DEV, FORCED]).await;
     let christmas_eve = chrono::NaiveDate::from_ymd_opt(2026, 12, 24).unwrap();
     instance_scheduler::store::Store::set_exception(
@@ -144,6 +147,14 @@ async fn world() -> World {
     World { moto, app }
 }
 
+/// The history table the template creates.
+fn history() -> HistoryTable {
+    HistoryTable {
+        name: "ScheduleHistory".into(),
+        days: 400,
+    }
+}
+
 async fn scheduler_as(
     w: &World,
     keys: &(String, String),
@@ -152,7 +163,8 @@ async fn scheduler_as(
     let sdk = sdk_as(&w.moto.url, &keys.0, &keys.1).await;
     Runner {
         cloud: AwsCloud::new(&sdk),
-        store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), Tables::default()),
+        store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), Tables::default())
+            .with_history(history()),
         clock: VirtualClock::at(common::at(at)),
         config: RunConfig::default(),
         notifier: Default::default(),
@@ -177,6 +189,14 @@ async fn the_function_and_the_bot_do_everything_with_the_templates_own_policies(
         .expect("a run with the scheduler's policy");
     assert!(!report.has_errors(), "{:?}", report.events);
     assert_eq!(report.actions.len(), 3, "{:?}", report.actions);
+    // Its history was written (BatchWriteItem) and reads back (Query, the weekly
+    // summary's read) with the same policy.
+    let history = runner
+        .store
+        .read_history("Dev", at("2026-11-30T00:00:00Z"))
+        .await
+        .expect("Query with the scheduler's policy");
+    assert!(history.iter().any(|e| !e.changes.is_empty()), "{history:?}");
     // Its events go to the default bus with the same policy.
     let bus = instance_scheduler::outlets::EventBus::aws(
         &sdk_as(&w.moto.url, &scheduler.0, &scheduler.1).await,
@@ -356,4 +376,29 @@ async fn without_a_statement_of_the_template_the_work_it_grants_is_refused() {
         e.to_string().contains("403") || e.to_string().contains("AccessDenied"),
         "{e}"
     );
+}
+
+#[tokio::test]
+async fn without_write_history_the_run_goes_on_and_keeps_no_history() {
+    let w = world().await;
+    let no_history = user(
+        &w.moto,
+        "no-history",
+        &policy_for_moto("SchedulerRole", &["WriteHistory"]),
+    );
+    moto_setup(&w.moto, &["enforce", "on"]);
+    let runner = scheduler_as(&w, &no_history, "2026-11-30T09:00:00Z").await;
+    let report = runner.run(&[]).await.expect("the run itself goes on");
+    assert!(!report.has_errors(), "{:?}", report.events);
+    assert_eq!(report.actions.len(), 3, "{:?}", report.actions);
+    let admin = DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&w.moto.sdk),
+        Tables::default(),
+    )
+    .with_history(history());
+    let kept = admin
+        .read_history("Dev", at("2026-11-30T00:00:00Z"))
+        .await
+        .unwrap();
+    assert!(kept.is_empty(), "{kept:?}");
 }

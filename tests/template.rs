@@ -104,7 +104,8 @@ fn allows(stmts: &[Value]) -> impl Iterator<Item = &Value> {
 
 fn is_read_only(action: &str) -> bool {
     let verb = action.split(':').nth(1).unwrap_or("");
-    verb.starts_with("Describe") || verb.starts_with("List")
+    // The Price List API's only read is a Get, and it has no resources to name.
+    verb.starts_with("Describe") || verb.starts_with("List") || action == "pricing:GetProducts"
 }
 
 // ---------------------------------------------------------------- checks

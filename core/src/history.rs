@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::calendar;
 use crate::fleet::{Direction, Failure, Instance, Kind, Size};
-use crate::plan::{Action, Event, RunState, Sequence, What};
+use crate::plan::{Action, Event, RunState, Scope, Sequence, What};
 use crate::schedule::{Catalog, Schedule};
 
 /// The tag a resource may carry to give its own hourly price, in dollars (reserved,
@@ -224,6 +224,9 @@ pub struct Pass<'a> {
     pub now: DateTime<Utc>,
     /// The schedules it planned.
     pub catalog: &'a Catalog,
+    /// Which of them it looked for (a run about some schedules observes only where
+    /// they live: the others' resources are not gone).
+    pub scope: &'a Scope,
     /// The fleet it observed.
     pub fleet: &'a [Instance],
     /// The accounts and Regions it could not observe: their resources are not gone.
@@ -282,7 +285,12 @@ pub fn record(pass: &Pass, known: &mut Known) -> Vec<Entry> {
         }
     }
     let mut out = Vec::new();
-    for s in &pass.catalog.schedules {
+    for s in pass
+        .catalog
+        .schedules
+        .iter()
+        .filter(|s| pass.scope.includes(&s.name))
+    {
         let mut entry = Entry {
             schedule: s.name.clone(),
             at: now,

@@ -22,10 +22,14 @@ use instance_scheduler::config::Config;
 use instance_scheduler::fleet::Direction;
 use instance_scheduler::invocation::Command as Invoke;
 use instance_scheduler::ops::{self, Day, Request};
+use instance_scheduler::pricing::{PriceBook, PriceList};
+use instance_scheduler::report::{html, svg};
 use instance_scheduler::run::{RunConfig, Runner, Shards};
 use instance_scheduler::schedule::absent::Absent;
 use instance_scheduler::schedule::{Catalog, parse_time, parse_time_zone};
-use instance_scheduler::simulate::{Span, Wakes, read_fleet, simulate_with_windows};
+use instance_scheduler::simulate::{
+    Span, Wakes, read_fleet, simulate_with_report, simulate_with_windows,
+};
 use instance_scheduler::store::dynamo::DynamoStore;
 use instance_scheduler::store::{Items, Store, files, sync};
 use instance_scheduler::wakeup::Wakeups;
@@ -63,6 +67,10 @@ enum Command {
         /// Folder of schedule files (*.json).
         dir: PathBuf,
     },
+    /// What ran and what it cost or saved, per schedule, group and resource, from the
+    /// deployment's history table: hours against always-on and the schedule alone,
+    /// money, overrides, chain timings, failures. `--output text|json|html`.
+    Report(ReportArgs),
     /// Run the scheduler against a simulated fleet over a span of time.
     Simulate(SimulateArgs),
     /// Makes the tables match the schedule files in DIR; refuses if any is invalid.
@@ -166,12 +174,49 @@ struct SimulateArgs {
     /// Seconds from an instance reaching a state to its event arriving.
     #[arg(long, default_value_t = 5)]
     event_delay: i64,
+    /// Also print the report of the simulated span: hours, money, overrides, chain
+    /// timings (as `schedctl report` gives for a real one).
+    #[arg(long)]
+    report: bool,
+    /// Also draw the simulated span as an SVG Gantt chart into FILE.
+    #[arg(long, value_name = "FILE")]
+    svg: Option<PathBuf>,
+    /// One row per resource in the picture, rather than per group.
+    #[arg(long)]
+    resources: bool,
+    /// Hourly prices to assume, by instance type or DB class: a JSON object such as
+    /// {"m5.large": 0.096} (SchedulerHourlyCost tags in the fleet file win).
+    #[arg(long, value_name = "FILE")]
+    prices: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Output {
     Text,
     Json,
+    /// One self-contained HTML file (`report`; other commands print text).
+    Html,
+}
+
+/// `schedctl report`'s arguments.
+#[derive(Args)]
+struct ReportArgs {
+    /// One schedule only.
+    #[arg(long)]
+    schedule: Option<String>,
+    /// First day (YYYY-MM-DD, midnight in the schedule's zone, or the default zone
+    /// for several) or an RFC 3339 instant; default: seven days before --to.
+    #[arg(long)]
+    from: Option<String>,
+    /// The day after the last (YYYY-MM-DD) or an RFC 3339 instant; default: now.
+    #[arg(long)]
+    to: Option<String>,
+    /// Also draw the period as an SVG Gantt chart into FILE.
+    #[arg(long, value_name = "FILE")]
+    svg: Option<PathBuf>,
+    /// One row per resource in the pictures, rather than per group.
+    #[arg(long)]
+    resources: bool,
 }
 
 #[derive(Subcommand)]
@@ -269,6 +314,20 @@ fn explicit_tables() -> Result<(), String> {
     Err(format!(
         "which deployment? give --stack NAME (or SCHEDULER_STACK), or name its tables with {}: without them schedctl would use the tables named Schedule, ScheduleServerGroup, ScheduleException and ScheduleState, which may be another deployment's",
         missing.join(", ")
+    ))
+}
+
+/// An instant from `YYYY-MM-DD` (midnight in `tz`) or RFC 3339.
+fn instant(text: &str, tz: chrono_tz::Tz, flag: &str) -> Result<DateTime<Utc>, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let date = NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|_| format!("{flag} {text:?} is not a date YYYY-MM-DD or an RFC 3339 instant"))?;
+    Ok(instance_scheduler::calendar::local_instant(
+        tz,
+        date,
+        NaiveTime::MIN,
     ))
 }
 
@@ -402,6 +461,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Migrate { check } => at.migrate(check, json_out).await,
         Command::Ask(command) => at.ask(command.request()?, json_out).await,
         Command::Held { restore } => at.held(restore, json_out).await,
+        Command::Report(args) => at.report(args, cli.output).await,
         Command::InitTables => {
             let store = at.tables()?;
             store.create_tables().await.map_err(|e| e.to_string())?;
@@ -518,6 +578,69 @@ impl Deployment {
             }
         };
         Ok(Deployment { sdk, stack, config })
+    }
+
+    /// `schedctl report`: the deployment's history, priced, for people or scripts.
+    async fn report(&self, args: ReportArgs, output: Output) -> Result<ExitCode, String> {
+        let Some(history) = &self.config.history else {
+            return Err("this deployment keeps no history: deploy the stack with its history table, or name one with HISTORY_TABLE".into());
+        };
+        let store = self.tables()?.with_history(history.clone());
+        let mut catalog = store
+            .load_catalog(self.config.run.default_tz)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut tz = self.config.run.default_tz;
+        if let Some(name) = &args.schedule {
+            let Some(s) = catalog.get(name).cloned() else {
+                return Err(format!("no schedule named {name}"));
+            };
+            tz = s.tz;
+            catalog.schedules = vec![s];
+        }
+        let now = Utc::now();
+        let to = match &args.to {
+            Some(t) => instant(t, tz, "--to")?,
+            None => now,
+        };
+        let from = match &args.from {
+            Some(f) => instant(f, tz, "--from")?,
+            None => to - Duration::days(7),
+        };
+        if to <= from {
+            return Err("--to must be after --from".into());
+        }
+        let home = self.sdk.region().map(|r| r.to_string()).unwrap_or_default();
+        let list = PriceList::new(&self.sdk);
+        let r = instance_scheduler::report::from_store(
+            &store,
+            &catalog,
+            from,
+            to,
+            Some(&list),
+            &home,
+            now,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        let rows = if args.resources {
+            svg::Rows::Resources
+        } else {
+            svg::Rows::Groups
+        };
+        if let Some(file) = &args.svg {
+            std::fs::write(file, svg::render(&r, rows))
+                .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+        }
+        match output {
+            Output::Text => emit(&r.to_string()),
+            Output::Json => emit(&format!(
+                "{}\n",
+                serde_json::to_string(&r).unwrap_or_default()
+            )),
+            Output::Html => emit(&html::render_html(&r, rows)),
+        }
+        Ok(ExitCode::SUCCESS)
     }
 
     /// The tables alone, for the commands that edit them as tables.
@@ -682,10 +805,49 @@ fn simulated(args: SimulateArgs, default_tz: chrono_tz::Tz) -> Result<ExitCode, 
         to,
         tick: args.tick,
     };
-    let report = simulate_with_windows(items, fleet, windows, span, config, wakes);
+    if !args.report && args.svg.is_none() {
+        let report = simulate_with_windows(items, fleet, windows, span, config, wakes);
+        match args.format {
+            Format::Jsonl => emit(&report.jsonl()),
+            Format::Text => emit(&report.to_string()),
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let prices = match &args.prices {
+        Some(file) => {
+            let text = std::fs::read_to_string(file)
+                .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+            PriceBook::flat(serde_json::from_str(&text).map_err(|e| {
+                format!(
+                    "{}: not an object of hourly prices by class: {e}",
+                    file.display()
+                )
+            })?)
+        }
+        None => PriceBook::default(),
+    };
+    let (report, money) = simulate_with_report(items, fleet, windows, span, config, wakes, &prices);
     match args.format {
         Format::Jsonl => emit(&report.jsonl()),
         Format::Text => emit(&report.to_string()),
+    }
+    if args.report {
+        match args.format {
+            Format::Jsonl => emit(&format!(
+                "{}\n",
+                serde_json::to_string(&money).unwrap_or_default()
+            )),
+            Format::Text => emit(&format!("\n{money}")),
+        }
+    }
+    if let Some(file) = &args.svg {
+        let rows = if args.resources {
+            svg::Rows::Resources
+        } else {
+            svg::Rows::Groups
+        };
+        std::fs::write(file, svg::render(&money, rows))
+            .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
     }
     Ok(ExitCode::SUCCESS)
 }

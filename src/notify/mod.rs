@@ -6,6 +6,7 @@
 
 pub mod deliver;
 pub mod formats;
+pub mod summary;
 
 use std::collections::BTreeMap;
 

@@ -48,13 +48,21 @@ impl MetricSink {
     }
 }
 
-/// The outlets of a deployment; both off by default (tests, the simulator).
+/// The outlets of a deployment; all off by default (tests, the simulator).
 #[derive(Debug, Clone, Default)]
 pub struct Outlets {
     /// Metric lines.
     pub metrics: MetricSink,
     /// Events.
     pub events: EventBus,
+    /// When the weekly summary goes out (`SUMMARY_AT`); `None`: never. It needs a
+    /// history ([`crate::history`]).
+    pub summary: Option<crate::summary::SummaryRule>,
+    /// The Price List API, for the weekly summary's prices (never asked while a run
+    /// acts); `None`: only cached prices and `SchedulerHourlyCost` tags.
+    pub prices: Option<crate::pricing::PriceList>,
+    /// The Region of resources whose ids name none (the function's own).
+    pub home_region: String,
 }
 
 impl Outlets {

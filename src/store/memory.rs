@@ -6,10 +6,11 @@ use std::sync::{Arc, Mutex};
 
 use std::collections::BTreeMap;
 
-use chrono::{NaiveDate, NaiveTime};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 
-use super::{Change, Items, StateKey, Store, StoreError, Versioned, Written, assemble};
+use super::{Change, Items, SideItems, StateKey, Store, StoreError, Versioned, Written, assemble};
 use crate::fleet::Direction;
+use crate::history::Entry;
 use crate::schedule::{Catalog, ExceptionItem};
 
 /// Items and state in memory.
@@ -30,6 +31,10 @@ struct Inner {
     /// The state as the last run of this process left it, decoded: the next run
     /// takes it and decodes only the parts written since.
     decoded: Option<Versioned>,
+    /// The history of what ran, when kept ([`MemoryStore::with_history`]).
+    history: Option<Vec<Entry>>,
+    /// Side items beside the state (see [`super::SideItems`]).
+    side: SideItems,
 }
 
 impl MemoryStore {
@@ -46,6 +51,17 @@ impl MemoryStore {
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         // Plain data: a panic elsewhere cannot leave it half-written.
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The same, keeping a history of what ran (the simulator's report and picture).
+    pub fn with_history(self) -> MemoryStore {
+        self.lock().history.get_or_insert_with(Vec::new);
+        self
+    }
+
+    /// The history kept so far, in the order it was written.
+    pub fn history(&self) -> Vec<Entry> {
+        self.lock().history.clone().unwrap_or_default()
     }
 
     /// The items as they are now.
@@ -204,6 +220,49 @@ impl Store for MemoryStore {
             .push(ExceptionItem::new(schedule, date, direction, value));
         inner.catalog = None;
         Ok(())
+    }
+
+    fn keeps_history(&self) -> bool {
+        self.lock().history.is_some()
+    }
+
+    fn side_items(&self) -> SideItems {
+        self.lock().side.clone()
+    }
+
+    async fn record(&self, entries: &[Entry], side: &[(String, String)]) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        if let Some(history) = inner.history.as_mut() {
+            history.extend(entries.iter().cloned());
+        }
+        inner.side.extend(side.iter().cloned());
+        Ok(())
+    }
+
+    async fn read_history(
+        &self,
+        schedule: &str,
+        from: DateTime<Utc>,
+    ) -> Result<Vec<Entry>, StoreError> {
+        let mut out: Vec<Entry> = self
+            .lock()
+            .history
+            .iter()
+            .flatten()
+            .filter(|e| e.schedule == schedule && e.at >= from)
+            .cloned()
+            .collect();
+        out.sort_by_key(|e| e.at);
+        Ok(out)
+    }
+
+    async fn claim(&self, id: &str, value: &str) -> Result<bool, StoreError> {
+        let mut inner = self.lock();
+        if inner.side.get(id).is_some_and(|v| v.as_str() >= value) {
+            return Ok(false);
+        }
+        inner.side.insert(id.to_string(), value.to_string());
+        Ok(true)
     }
 }
 

@@ -14,9 +14,10 @@ pub use crate::holidays;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use chrono::{NaiveDate, NaiveTime};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 
 use crate::fleet::Direction;
+use crate::history::Entry;
 use crate::plan::{Plan, RunState};
 use crate::schedule::Catalog;
 pub use crate::schedule::Items;
@@ -270,7 +271,46 @@ pub trait Store {
     fn set_deadline(&self, deadline: Option<std::time::Instant>) {
         let _ = deadline;
     }
+
+    // The history of what ran ([`crate::history`]): off unless the store keeps one.
+
+    /// Whether this store keeps a history of what ran (a history table is set).
+    fn keeps_history(&self) -> bool {
+        false
+    }
+    /// The side items the last state read found beside the run state.
+    fn side_items(&self) -> SideItems {
+        SideItems::new()
+    }
+    /// Writes history entries and side items together, batched: one request for up
+    /// to 25 items.
+    async fn record(&self, entries: &[Entry], side: &[(String, String)]) -> Result<(), StoreError> {
+        let _ = (entries, side);
+        Ok(())
+    }
+    /// Every history entry of `schedule` at or after `from`, in time order.
+    async fn read_history(
+        &self,
+        schedule: &str,
+        from: DateTime<Utc>,
+    ) -> Result<Vec<Entry>, StoreError> {
+        let _ = (schedule, from);
+        Ok(Vec::new())
+    }
+    /// Sets side item `id` to `value` only if it is absent or holds a value that
+    /// sorts before `value`; `false` when another writer got there first (a weekly
+    /// summary goes out once however many runs see it due).
+    async fn claim(&self, id: &str, value: &str) -> Result<bool, StoreError> {
+        let _ = (id, value);
+        Ok(true)
+    }
 }
+
+/// Items the state table holds beside the run state, by id: what the history last
+/// saw of each schedule (`seen#NAME`), when each weekly summary last went out
+/// (`summary#NAME`), cached prices (`price#...`). They come with the state's own read,
+/// at no extra request, and the run state never reads them.
+pub type SideItems = BTreeMap<String, String>;
 
 /// A store's deadline for as long as this lives: cleared when dropped, so a run that
 /// ends early (an error, a `?`) does not leave later requests bounded by it.

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod listener;
+pub mod pricing;
 pub mod proxy;
 
 use std::collections::BTreeMap;

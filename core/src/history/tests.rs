@@ -75,6 +75,7 @@ impl Week {
         let pass = Pass {
             now,
             catalog: &self.catalog,
+            scope: &Scope::All,
             fleet: &fleet,
             unseen: &[],
             actions: &p.actions,
@@ -238,6 +239,7 @@ fn a_database_aws_started_after_seven_days_is_started_by_aws() {
     let pass = Pass {
         now: at("2026-12-08T00:15:00Z"),
         catalog: &catalog,
+        scope: &Scope::All,
         fleet: &[db],
         unseen: &[],
         actions: &[],

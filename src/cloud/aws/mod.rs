@@ -32,7 +32,7 @@ use aws_sdk_ec2::types::{Filter, InstanceStateName};
 use futures::StreamExt;
 
 use super::{Cloud, Look, Observation, ObserveError};
-use crate::fleet::{Direction, Failure, Instance, Kind, Power, Target};
+use crate::fleet::{Direction, Failure, Instance, Kind, Power, Size, Target};
 use crate::schedule::SCHEDULE_TAG;
 use listing::Listing;
 
@@ -228,6 +228,8 @@ impl AwsCloud {
                     .hibernation_options()
                     .and_then(|h| h.configured())
                     .unwrap_or(false);
+                // What it is billed as, for the history and the report.
+                instance.size = i.instance_type().map(|t| Size::class(t.as_str()));
                 l.found.push(instance);
             }
             token = next(page.next_token());
@@ -263,6 +265,14 @@ impl AwsCloud {
                 let power = rds_power(status);
                 let mut instance = Instance::new(self.key(id), Kind::Rds, tags, power);
                 instance.zone = db.availability_zone().map(str::to_string);
+                // What it is billed as, and the storage that bills while it is stopped.
+                instance.size = db.db_instance_class().map(|class| Size {
+                    class: class.to_string(),
+                    engine: db.engine().map(str::to_string),
+                    multi_az: db.multi_az().unwrap_or(false),
+                    storage_gib: db.allocated_storage().and_then(|g| u32::try_from(g).ok()),
+                    task: None,
+                });
                 if power == Power::Failed {
                     instance.reason = Some(status.to_string());
                 }
@@ -296,6 +306,12 @@ impl AwsCloud {
                 let power = rds_power(status);
                 let mut instance = Instance::new(self.key(id), Kind::Aurora, tags, power);
                 instance.zone = c.availability_zones().first().cloned();
+                // Its engine and storage; its instances' classes are not listed here.
+                instance.size = Some(Size {
+                    engine: c.engine().map(str::to_string),
+                    storage_gib: c.allocated_storage().and_then(|g| u32::try_from(g).ok()),
+                    ..Size::default()
+                });
                 if power == Power::Failed {
                     instance.reason = Some(status.to_string());
                 }

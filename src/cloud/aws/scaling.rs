@@ -7,7 +7,7 @@ use aws_sdk_autoscaling::types::{Filter as AsgFilter, LifecycleState, Tag as Asg
 
 use super::listing::Listing;
 use super::{AwsCloud, error_text, next, tag_map};
-use crate::fleet::{Capacity, Direction, Failure, Instance, Kind, Power, Target};
+use crate::fleet::{Capacity, Direction, Failure, Instance, Kind, Power, Size, Target};
 use crate::schedule::SCHEDULE_TAG;
 
 /// The tag (or, on an EKS node group, the label) keeping the sizes a resource ran
@@ -69,6 +69,12 @@ impl AwsCloud {
                 i.capacity = Some(capacity);
                 i.saved = saved;
                 i.zone = g.availability_zones().first().cloned();
+                // Priced through its instances' type.
+                i.size = g
+                    .instances()
+                    .iter()
+                    .find_map(|x| x.instance_type())
+                    .map(Size::class);
                 l.found.push(i);
             }
             token = next(page.next_token());
@@ -159,6 +165,18 @@ impl AwsCloud {
                     i.capacity = Some(capacity);
                     i.saved = saved;
                     i.arn = Some(arn.to_string());
+                    // Priced per task: on Fargate by its task definition.
+                    i.size = Some(Size {
+                        class: match s.launch_type() {
+                            Some(aws_sdk_ecs::types::LaunchType::Fargate) => "fargate".into(),
+                            _ => String::new(),
+                        },
+                        task: s
+                            .task_definition()
+                            .and_then(|t| t.rsplit('/').next())
+                            .map(str::to_string),
+                        ..Size::default()
+                    });
                     l.found.push(i);
                 }
             }
@@ -253,6 +271,8 @@ impl AwsCloud {
                 );
                 i.capacity = Some(capacity);
                 i.saved = saved;
+                // Priced through its instances' type.
+                i.size = n.instance_types().first().map(|t| Size::class(t.as_str()));
                 l.found.push(i);
             }
         }

@@ -65,7 +65,7 @@ impl DynamoStore {
                 Err(e) => return Err(service(format!("create {table}"), &e)),
             }
         }
-        Ok(())
+        super::history::create_table(self).await
     }
 }
 

@@ -7,9 +7,11 @@
 //!
 //! - [`items`]: the three tables' items (read, written, synced);
 //! - [`state`]: the run state's items, versions, transactions and overflow parts;
-//! - [`admin`]: creating the tables.
+//! - [`admin`]: creating the tables;
+//! - `history`: the history of what ran, and the state table's side items.
 
 mod admin;
+mod history;
 mod items;
 mod state;
 
@@ -67,6 +69,10 @@ pub struct DynamoStore {
     absent: Absent,
     /// The run's deadline, which every request of `client` keeps.
     deadline: crate::cloud::aws::Deadline,
+    /// The history table, when one is kept ([`DynamoStore::with_history`]).
+    history: Option<crate::history::HistoryTable>,
+    /// The side items the last state read found (see [`super::SideItems`]).
+    side: std::sync::Mutex<super::SideItems>,
 }
 
 /// The same client, its every request bounded by a deadline the run sets
@@ -104,7 +110,20 @@ impl DynamoStore {
             part_counts: Mutex::new(HashMap::new()),
             absent: Absent::default(),
             deadline,
+            history: None,
+            side: std::sync::Mutex::new(super::SideItems::new()),
         }
+    }
+
+    /// The same store, keeping a history of what ran in `history` (`HISTORY_TABLE`).
+    pub fn with_history(mut self, history: crate::history::HistoryTable) -> DynamoStore {
+        self.history = Some(history);
+        self
+    }
+
+    /// The history table, if one is kept.
+    pub fn history_table(&self) -> Option<&crate::history::HistoryTable> {
+        self.history.as_ref()
     }
 
     /// The same store, reading schedule items without `TimeZone` or `Enabled` as the
@@ -192,6 +211,38 @@ impl Store for DynamoStore {
 
     fn set_deadline(&self, deadline: Option<std::time::Instant>) {
         self.deadline.set(deadline);
+    }
+
+    fn keeps_history(&self) -> bool {
+        self.history.is_some()
+    }
+
+    fn side_items(&self) -> super::SideItems {
+        self.side.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    async fn record(
+        &self,
+        entries: &[crate::history::Entry],
+        side: &[(String, String)],
+    ) -> Result<(), StoreError> {
+        history::record(self, entries, side).await?;
+        // A process that runs again reads them again; meanwhile they are these.
+        let mut kept = self.side.lock().unwrap_or_else(|p| p.into_inner());
+        kept.extend(side.iter().cloned());
+        Ok(())
+    }
+
+    async fn read_history(
+        &self,
+        schedule: &str,
+        from: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<crate::history::Entry>, StoreError> {
+        history::read(self, schedule, from).await
+    }
+
+    async fn claim(&self, id: &str, value: &str) -> Result<bool, StoreError> {
+        history::claim(self, id, value).await
     }
 
     async fn delete_exception(

@@ -247,6 +247,12 @@ impl DynamoStore {
         }
         let (parts, counts) = read_parts(&items);
         *self.part_counts.lock().await = counts;
+        // The history's side items come with the same read.
+        let side = items
+            .iter()
+            .filter_map(|item| Some((text(item, "Id")?, text(item, "Side")?)))
+            .collect();
+        *self.side.lock().unwrap_or_else(|p| p.into_inner()) = side;
         Ok(assemble(parts))
     }
 

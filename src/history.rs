@@ -1,0 +1,149 @@
+//! The record of what ran: each scheduled resource's running and stopped spans and
+//! who caused each change (the rules are the core's, [`scheduler_core::history`]),
+//! kept by the run ([`Recorder`]: one batched write per run that changed something)
+//! and read back by the report and the weekly summary, never by a run.
+//!
+//! Where it lives: a history table (`HISTORY_TABLE`) holds one item per schedule and
+//! pass with changes, expiring after `HISTORY_DAYS` (400 by default). What the
+//! history last saw of each schedule's resources is a side item of the state table
+//! (`seen#NAME`), read with the run state at no extra request.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+
+pub use scheduler_core::history::*;
+
+use crate::fleet::{Failure, Instance};
+use crate::plan::{Plan, RunState, Scope, Sequence, Unseen};
+use crate::schedule::Catalog;
+use crate::store::{SideItems, Store};
+
+/// Where the history is kept in DynamoDB, and for how long.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryTable {
+    /// The table (`HISTORY_TABLE`).
+    pub name: String,
+    /// Days an entry is kept (`HISTORY_DAYS`, default 400): its TTL.
+    pub days: u32,
+}
+
+/// Days an entry is kept unless `HISTORY_DAYS` says otherwise.
+pub const DEFAULT_DAYS: u32 = 400;
+
+/// The side item holding what the history last saw of a schedule.
+pub fn seen_id(schedule: &str) -> String {
+    format!("seen#{schedule}")
+}
+
+/// What the history knows now, from the side items a state read found.
+pub fn known_from(side: &SideItems) -> Known {
+    side.iter()
+        .filter_map(|(id, json)| {
+            let schedule = id.strip_prefix("seen#")?;
+            // A side item that no longer reads starts that schedule's history afresh.
+            let seen = serde_json::from_str(json).ok()?;
+            Some((schedule.to_string(), seen))
+        })
+        .collect()
+}
+
+/// One run's record: what each pass changed, written once at the end.
+#[derive(Debug, Default)]
+pub struct Recorder {
+    on: bool,
+    scope: Scope,
+    known: Known,
+    open: BTreeMap<String, Sequence>,
+    entries: Vec<Entry>,
+}
+
+impl Recorder {
+    /// Starts recording a run of `scope` whose state was read as `state` (off when the
+    /// store keeps no history, and in a dry run, which changes nothing).
+    pub fn begin<S: Store>(store: &S, scope: &Scope, state: &RunState, dry_run: bool) -> Recorder {
+        if dry_run || !store.keeps_history() {
+            return Recorder::default();
+        }
+        Recorder {
+            on: true,
+            scope: scope.clone(),
+            known: known_from(&store.side_items()),
+            open: open_sequences(state),
+            entries: Vec::new(),
+        }
+    }
+
+    /// Records one pass: the fleet it saw, what its plan did and reported.
+    pub fn pass(
+        &mut self,
+        now: DateTime<Utc>,
+        catalog: &Catalog,
+        fleet: &[Instance],
+        unseen: &[Unseen],
+        plan: &Plan,
+        failures: &[Failure],
+    ) {
+        if !self.on {
+            return;
+        }
+        let unseen: Vec<String> = unseen.iter().map(|u| u.place.clone()).collect();
+        let pass = Pass {
+            now,
+            catalog,
+            scope: &self.scope,
+            fleet,
+            unseen: &unseen,
+            actions: &plan.actions,
+            failures,
+            events: &plan.events,
+            open: &self.open,
+            after: &plan.state,
+        };
+        let entries = record(&pass, &mut self.known);
+        self.entries.extend(entries);
+        self.open = open_sequences(&plan.state);
+    }
+
+    /// What the run recorded.
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    /// Writes what the run recorded, with what the history now knows of the
+    /// schedules that changed: one batched write, nothing when nothing changed. A
+    /// failure is logged; it never fails the run.
+    pub async fn flush<S: Store>(&mut self, store: &S) {
+        if self.entries.is_empty() {
+            return;
+        }
+        let touched: BTreeSet<&str> = self
+            .entries
+            .iter()
+            .filter(|e| !e.changes.is_empty())
+            .map(|e| e.schedule.as_str())
+            .collect();
+        let side: Vec<(String, String)> = touched
+            .iter()
+            .filter_map(|s| {
+                let seen = self.known.get(*s)?;
+                Some((seen_id(s), serde_json::to_string(seen).ok()?))
+            })
+            .collect();
+        match store.record(&self.entries, &side).await {
+            Ok(()) => self.entries.clear(),
+            Err(e) => tracing::error!(
+                action = "history",
+                "the history of this run was not written: {e}"
+            ),
+        }
+    }
+}
+
+fn open_sequences(state: &RunState) -> BTreeMap<String, Sequence> {
+    state
+        .schedules
+        .iter()
+        .filter_map(|(name, s)| s.sequence.clone().map(|q| (name.clone(), q)))
+        .collect()
+}

@@ -1,0 +1,611 @@
+//! The report: per schedule, group and resource, the hours each ran against
+//! always-on and against the schedule alone, the money saved and spent, overrides
+//! (extends, force-starts) and what they cost, chain timings and failures, from the
+//! history ([`crate::history`]) and prices ([`crate::pricing`]). One value that
+//! prints as text ([`std::fmt::Display`]), JSON (`Serialize`), self-contained HTML
+//! ([`html`]) and an SVG picture of the time ([`svg`]).
+//!
+//! Every money figure is an estimate: list (or tagged) hourly prices times hours, no
+//! taxes, credits, storage or data transfer. Storage keeps billing while a resource
+//! is stopped; the report lists the storage it knows of apart.
+//!
+//! [`weekly`] is what a run does after telling the chat: the weekly summary of each
+//! schedule whose summary is due.
+
+pub mod html;
+pub mod svg;
+pub mod weekly;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
+use serde::Serialize;
+
+use crate::fleet::{Kind, Size};
+use crate::history::{
+    Cause, Entry, Known, Mark, Span, Track, regular_windows, tracks, union_hours, usage,
+};
+use crate::notify::human_seconds;
+use crate::pricing::{PriceBook, Source};
+use crate::schedule::{Catalog, Schedule};
+
+/// A report of `[from, to)`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// The first instant.
+    pub from: DateTime<Utc>,
+    /// The end.
+    pub to: DateTime<Utc>,
+    /// Per schedule.
+    pub schedules: Vec<ScheduleReport>,
+}
+
+/// One schedule's time and money.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScheduleReport {
+    /// The schedule.
+    pub schedule: String,
+    /// Its zone.
+    pub time_zone: String,
+    /// Hours in the window.
+    pub hours: f64,
+    /// Hours during which any of its resources ran.
+    pub ran: f64,
+    /// Hours its regular times alone would have had it up.
+    pub scheduled: f64,
+    /// Resource-hours running.
+    pub running_hours: f64,
+    /// Resource-hours had everything run all the time.
+    pub always_on_hours: f64,
+    /// Dollars spent running (priced resources only).
+    pub spent: f64,
+    /// Dollars saved against always-on (priced resources only).
+    pub saved: f64,
+    /// Dollars saved, by what stopped the resources.
+    pub saved_by: BTreeMap<Cause, f64>,
+    /// Extends: days the times were moved later (or earlier) by an exception.
+    pub extends: Override,
+    /// Force-starts outside the schedule's times.
+    pub force_starts: Override,
+    /// Running outside the schedule's times after a person started it.
+    pub by_hand: Override,
+    /// Starts that brought every group up.
+    pub chains: Chains,
+    /// What failed.
+    pub failures: Vec<Failure>,
+    /// Per group, in the schedule's order.
+    pub groups: Vec<GroupReport>,
+    /// Storage that kept billing while stopped.
+    pub storage: Vec<Storage>,
+    /// Resources without a price (no list price known, no tag): their hours count,
+    /// their money does not.
+    pub unpriced: Vec<String>,
+    /// Dates with an exception: (date, what), for people and the picture.
+    pub exceptions: Vec<(NaiveDate, String)>,
+    /// When its regular times alone would have had it up, within the window.
+    pub regular: Vec<(DateTime<Utc>, DateTime<Utc>)>,
+}
+
+/// Overrides of one kind: how many, wall-clock hours, and their cost.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Override {
+    /// How many (days for extends, force-starts for force-starts).
+    pub count: usize,
+    /// Wall-clock hours beyond the schedule's times.
+    pub hours: f64,
+    /// Their cost in dollars.
+    pub cost: f64,
+}
+
+/// How the starts went.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Chains {
+    /// Starts that brought every group up.
+    pub starts: usize,
+    /// Their average seconds from the start to every group up.
+    pub average_seconds: Option<i64>,
+    /// The longest.
+    pub longest_seconds: Option<i64>,
+    /// For ready-by starts: seconds late (negative: early) at each.
+    pub ready_by: Vec<(DateTime<Utc>, i64)>,
+}
+
+/// A failure the runs reported.
+#[derive(Debug, Clone, Serialize)]
+pub struct Failure {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// What.
+    pub message: String,
+}
+
+/// Storage that bills while its resource is stopped.
+#[derive(Debug, Clone, Serialize)]
+pub struct Storage {
+    /// The resource.
+    pub resource: String,
+    /// GiB.
+    pub gib: u32,
+}
+
+/// One group's resources.
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupReport {
+    /// The group.
+    pub group: String,
+    /// Groups it depends on.
+    pub depends_on: Vec<String>,
+    /// Its resources.
+    pub resources: Vec<ResourceReport>,
+}
+
+/// One resource's time and money.
+#[derive(Debug, Clone, Serialize)]
+pub struct ResourceReport {
+    /// Its id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Its kind.
+    pub kind: Kind,
+    /// What it is billed as.
+    pub size: Option<Size>,
+    /// How many of it run (a scaling resource's size).
+    pub count: u32,
+    /// Dollars an hour for all of it, and where that came from.
+    pub hourly: Option<(f64, Source)>,
+    /// Hours in the window it was part of the schedule.
+    pub hours: f64,
+    /// Hours running.
+    pub running: f64,
+    /// Hours the schedule alone would have run it.
+    pub scheduled: f64,
+    /// Hours stopped, by cause.
+    pub stopped_by: BTreeMap<Cause, f64>,
+    /// Dollars spent.
+    pub spent: Option<f64>,
+    /// Dollars saved against always-on.
+    pub saved: Option<f64>,
+    /// Its spans.
+    pub spans: Vec<Span>,
+}
+
+/// Builds the report of `[from, to)` for `catalog`'s schedules from their history
+/// `entries` (each schedule's at or after `from`), what the history knows now, and
+/// `prices`.
+pub fn build(
+    catalog: &Catalog,
+    entries: &[Entry],
+    known: &Known,
+    prices: &PriceBook,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Report {
+    let all = tracks(entries, known, from, to);
+    let mut schedules = Vec::new();
+    for s in &catalog.schedules {
+        let mine: Vec<&Track> = all.iter().filter(|t| t.schedule == s.name).collect();
+        let marks: Vec<(DateTime<Utc>, &Mark)> = entries
+            .iter()
+            .filter(|e| e.schedule == s.name && e.at >= from && e.at < to)
+            .flat_map(|e| e.marks.iter().map(move |m| (e.at, m)))
+            .collect();
+        if mine.is_empty() && marks.is_empty() {
+            continue;
+        }
+        schedules.push(schedule_report(s, &mine, &marks, prices, from, to));
+    }
+    Report {
+        from,
+        to,
+        schedules,
+    }
+}
+
+fn hours(a: DateTime<Utc>, b: DateTime<Utc>) -> f64 {
+    (b - a).num_seconds() as f64 / 3600.0
+}
+
+fn schedule_report(
+    s: &Schedule,
+    tracks: &[&Track],
+    marks: &[(DateTime<Utc>, &Mark)],
+    prices: &PriceBook,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> ScheduleReport {
+    let windows = regular_windows(s, from, to);
+    let mut r = ScheduleReport {
+        schedule: s.name.clone(),
+        time_zone: s.tz.name().to_string(),
+        hours: hours(from, to),
+        ran: union_hours(tracks),
+        scheduled: windows.iter().map(|(a, b)| hours(*a, *b)).sum(),
+        running_hours: 0.0,
+        always_on_hours: 0.0,
+        spent: 0.0,
+        saved: 0.0,
+        saved_by: BTreeMap::new(),
+        extends: Override::default(),
+        force_starts: Override::default(),
+        by_hand: Override::default(),
+        chains: Chains::default(),
+        failures: Vec::new(),
+        groups: s
+            .groups
+            .iter()
+            .map(|g| GroupReport {
+                group: g.name.clone(),
+                depends_on: g.depends_on.clone(),
+                resources: Vec::new(),
+            })
+            .collect(),
+        storage: Vec::new(),
+        unpriced: Vec::new(),
+        exceptions: s
+            .exceptions
+            .iter()
+            .filter(|((date, _), _)| {
+                let day = crate::calendar::local_instant(s.tz, *date, chrono::NaiveTime::MIN);
+                day < to && day + Duration::days(1) > from
+            })
+            .map(|((date, direction), time)| {
+                let what = match time {
+                    Some(t) => format!("{direction} at {}", t.format("%H:%M")),
+                    None if *direction == crate::fleet::Direction::Start => {
+                        "holiday (no start)".into()
+                    }
+                    None => "no stop".into(),
+                };
+                (*date, what)
+            })
+            .collect(),
+        regular: windows.clone(),
+    };
+    let mut extend_days: BTreeMap<NaiveDate, f64> = BTreeMap::new();
+    let mut forced: BTreeMap<DateTime<Utc>, f64> = BTreeMap::new();
+    for t in tracks {
+        let u = usage(s, t, &windows);
+        let hourly = prices
+            .hourly(&t.id, &t.seen)
+            .map(|(p, src)| (p * f64::from(t.seen.count.max(1)), src));
+        let count = f64::from(t.seen.count.max(1));
+        r.running_hours += u.running * count;
+        r.always_on_hours += u.hours * count;
+        if let Some((p, _)) = hourly {
+            r.spent += u.running * p;
+            r.saved += u.stopped() * p;
+            for (cause, h) in &u.stopped_by {
+                *r.saved_by.entry(*cause).or_default() += h * p;
+            }
+            r.extends.cost += u.extended.values().sum::<f64>() * p;
+            r.force_starts.cost += u.forced.values().sum::<f64>() * p;
+            r.by_hand.cost += u.by_hand * p;
+        } else {
+            r.unpriced.push(label(t));
+        }
+        for (d, h) in &u.extended {
+            let e = extend_days.entry(*d).or_default();
+            *e = e.max(*h);
+        }
+        for (b, h) in &u.forced {
+            let e = forced.entry(*b).or_default();
+            *e = e.max(*h);
+        }
+        r.by_hand.hours = r.by_hand.hours.max(u.by_hand);
+        if let Some(gib) = t.seen.size.as_ref().and_then(|z| z.storage_gib) {
+            r.storage.push(Storage {
+                resource: label(t),
+                gib,
+            });
+        }
+        let report = ResourceReport {
+            id: t.id.clone(),
+            name: if t.seen.name.is_empty() {
+                t.id.clone()
+            } else {
+                t.seen.name.clone()
+            },
+            kind: t.seen.kind,
+            size: t.seen.size.clone(),
+            count: t.seen.count,
+            hourly,
+            hours: u.hours,
+            running: u.running,
+            scheduled: u.scheduled,
+            stopped_by: u.stopped_by.clone(),
+            spent: hourly.map(|(p, _)| u.running * p),
+            saved: hourly.map(|(p, _)| u.stopped() * p),
+            spans: t.spans.clone(),
+        };
+        match r.groups.iter_mut().find(|g| g.group == t.seen.group) {
+            Some(g) => g.resources.push(report),
+            None => r.groups.push(GroupReport {
+                group: t.seen.group.clone(),
+                depends_on: Vec::new(),
+                resources: vec![report],
+            }),
+        }
+    }
+    r.groups.retain(|g| !g.resources.is_empty());
+    r.extends.count = extend_days.len();
+    r.extends.hours = extend_days.values().sum();
+    r.force_starts.count = forced.len();
+    r.force_starts.hours = forced.values().sum();
+    r.by_hand.count = usize::from(r.by_hand.hours > 0.0);
+    let mut seconds = Vec::new();
+    for (at, m) in marks {
+        match m {
+            Mark::ChainUp {
+                began,
+                seconds: took,
+                ready_by,
+            } => {
+                seconds.push(*took);
+                if let Some(by) = ready_by {
+                    let up = *began + Duration::seconds(*took);
+                    r.chains.ready_by.push((*by, (up - *by).num_seconds()));
+                }
+            }
+            Mark::Failure { message } => r.failures.push(Failure {
+                at: *at,
+                message: message.clone(),
+            }),
+            Mark::ChainDown { .. } => {}
+        }
+    }
+    r.chains.starts = seconds.len();
+    if !seconds.is_empty() {
+        r.chains.average_seconds = Some(seconds.iter().sum::<i64>() / seconds.len() as i64);
+        r.chains.longest_seconds = seconds.iter().max().copied();
+    }
+    r
+}
+
+fn label(t: &Track) -> String {
+    if t.seen.name.is_empty() || t.seen.name == t.id {
+        t.id.clone()
+    } else {
+        format!("{} ({})", t.seen.name, t.id)
+    }
+}
+
+/// `$1,234.56`.
+pub fn dollars(v: f64) -> String {
+    let cents = (v * 100.0).round() as i64;
+    let (whole, frac) = (cents.abs() / 100, cents.abs() % 100);
+    let digits = whole.to_string();
+    let mut grouped = String::new();
+    for (k, c) in digits.chars().enumerate() {
+        if k > 0 && (digits.len() - k) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    format!("{}${grouped}.{frac:02}", if cents < 0 { "-" } else { "" })
+}
+
+/// Hours with one decimal, without a trailing `.0` where none is needed.
+pub fn hours_text(h: f64) -> String {
+    // `+ 0.0` turns a negative zero (a sum of nothing) into zero: "0", never "-0".
+    let r = (h * 10.0).round() / 10.0 + 0.0;
+    if r.fract() == 0.0 {
+        format!("{r:.0}")
+    } else {
+        format!("{r:.1}")
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "Report {} to {} (estimates: on-demand list prices or SchedulerHourlyCost tags; storage apart)",
+            self.from.to_rfc3339_opts(SecondsFormat::Secs, true),
+            self.to.to_rfc3339_opts(SecondsFormat::Secs, true)
+        )?;
+        if self.schedules.is_empty() {
+            writeln!(f, "no history in this period")?;
+        }
+        for s in &self.schedules {
+            writeln!(f)?;
+            write!(f, "{s}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for ScheduleReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{} ({}): ran {} of {} hours (the schedule alone: {} h); {} resource-hours of {} always-on",
+            self.schedule,
+            self.time_zone,
+            hours_text(self.ran),
+            hours_text(self.hours),
+            hours_text(self.scheduled),
+            hours_text(self.running_hours),
+            hours_text(self.always_on_hours)
+        )?;
+        writeln!(
+            f,
+            "  saved {} against always-on, spent {}",
+            dollars(self.saved),
+            dollars(self.spent)
+        )?;
+        let by: Vec<String> = self
+            .saved_by
+            .iter()
+            .filter(|(_, v)| **v > 0.0)
+            .map(|(c, v)| format!("{} {}", c.describe(), dollars(*v)))
+            .collect();
+        if !by.is_empty() {
+            writeln!(f, "  saved by: {}", by.join(", "))?;
+        }
+        writeln!(
+            f,
+            "  overrides: {} extend{} (+{} h, {}), {} force-start{} ({} h, {}){}",
+            self.extends.count,
+            if self.extends.count == 1 { "" } else { "s" },
+            hours_text(self.extends.hours),
+            dollars(self.extends.cost),
+            self.force_starts.count,
+            if self.force_starts.count == 1 {
+                ""
+            } else {
+                "s"
+            },
+            hours_text(self.force_starts.hours),
+            dollars(self.force_starts.cost),
+            if self.by_hand.hours > 0.0 {
+                format!(
+                    ", started by hand {} h ({})",
+                    hours_text(self.by_hand.hours),
+                    dollars(self.by_hand.cost)
+                )
+            } else {
+                String::new()
+            }
+        )?;
+        match self.chains.average_seconds {
+            Some(avg) => writeln!(
+                f,
+                "  chain: {} start{} up in {} on average (longest {})",
+                self.chains.starts,
+                if self.chains.starts == 1 { "" } else { "s" },
+                human_seconds(avg),
+                human_seconds(self.chains.longest_seconds.unwrap_or(avg))
+            )?,
+            None => writeln!(f, "  chain: no start completed")?,
+        }
+        for (by, late) in &self.chains.ready_by {
+            writeln!(
+                f,
+                "    ready by {}: {}",
+                by.to_rfc3339_opts(SecondsFormat::Secs, true),
+                if *late > 0 {
+                    format!("{} late", human_seconds(*late))
+                } else {
+                    format!("{} early", human_seconds(-*late))
+                }
+            )?;
+        }
+        if self.failures.is_empty() {
+            writeln!(f, "  failures: none")?;
+        } else {
+            writeln!(f, "  failures: {}", self.failures.len())?;
+            for x in &self.failures {
+                writeln!(
+                    f,
+                    "    {}  {}",
+                    x.at.to_rfc3339_opts(SecondsFormat::Secs, true),
+                    x.message
+                )?;
+            }
+        }
+        for (date, what) in &self.exceptions {
+            writeln!(f, "  exception {date}: {what}")?;
+        }
+        for g in &self.groups {
+            writeln!(f, "  group {}", g.group)?;
+            for r in &g.resources {
+                let size = r.size.as_ref().map_or("size unknown".to_string(), |z| {
+                    if r.count > 1 {
+                        format!("{} × {z}", r.count)
+                    } else {
+                        z.to_string()
+                    }
+                });
+                let price = match r.hourly {
+                    Some((p, Source::Tag)) => format!("{}/h (tag)", dollars(p)),
+                    Some((p, Source::List)) => format!("{}/h", dollars(p)),
+                    None => "no price".into(),
+                };
+                writeln!(
+                    f,
+                    "    {:<28} {:<5} {:<22} {:>12}  ran {:>5} h  stopped {:>5} h  spent {:>9}  saved {:>9}",
+                    r.name,
+                    r.kind.to_string(),
+                    size,
+                    price,
+                    hours_text(r.running),
+                    hours_text(r.stopped_by.values().sum()),
+                    r.spent.map_or("-".into(), dollars),
+                    r.saved.map_or("-".into(), dollars)
+                )?;
+            }
+        }
+        if !self.storage.is_empty() {
+            let list: Vec<String> = self
+                .storage
+                .iter()
+                .map(|s| format!("{} {} GiB", s.resource, s.gib))
+                .collect();
+            writeln!(
+                f,
+                "  storage kept billing while stopped (not in the savings): {}",
+                list.join(", ")
+            )?;
+        }
+        if !self.unpriced.is_empty() {
+            writeln!(
+                f,
+                "  no price for {} (tag SchedulerHourlyCost to price them)",
+                self.unpriced.join(", ")
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// The set of ids each group of a report holds, for pictures.
+pub fn group_ids(r: &ScheduleReport) -> BTreeMap<String, BTreeSet<String>> {
+    r.groups
+        .iter()
+        .map(|g| {
+            (
+                g.group.clone(),
+                g.resources.iter().map(|x| x.id.clone()).collect(),
+            )
+        })
+        .collect()
+}
+
+/// The report of `[from, to)` for `catalog`'s schedules from what `store` keeps: their
+/// history, what the history knows now and the cached prices. Prices missing or
+/// older than 30 days are fetched from `list` first (and cached), when given; the
+/// Region of resources whose ids name none is `home`.
+pub async fn from_store<S: crate::store::Store>(
+    store: &S,
+    catalog: &Catalog,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    list: Option<&crate::pricing::PriceList>,
+    home: &str,
+    now: DateTime<Utc>,
+) -> Result<Report, crate::store::StoreError> {
+    // The side items (what the history knows, cached prices) come with the state.
+    store.load_state().await?;
+    let side = store.side_items();
+    let known = crate::history::known_from(&side);
+    let mut entries = Vec::new();
+    for s in &catalog.schedules {
+        entries.extend(store.read_history(&s.name, from).await?);
+    }
+    let mut book = PriceBook::from_side(home, &side);
+    if let Some(list) = list {
+        let stale = book.stale(
+            known
+                .iter()
+                .filter(|(s, _)| catalog.get(s).is_some())
+                .flat_map(|(_, m)| m.iter().map(|(id, seen)| (id.as_str(), seen))),
+            now,
+        );
+        if !stale.is_empty() {
+            book.add(crate::pricing::refresh(store, list, &stale, now).await);
+        }
+    }
+    Ok(build(catalog, &entries, &known, &book, from, to))
+}

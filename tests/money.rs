@@ -1,0 +1,364 @@
+//! Show the money: the history the function keeps on the emulator (moto), priced by
+//! a Price List stub, read back as a report and a picture, and the weekly summary in
+//! chat; what keeping it costs an idle run.
+
+mod common;
+
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Duration, Utc};
+use common::listener::{Listener, Reply};
+use common::pricing::PriceStub;
+use common::*;
+use instance_scheduler::cloud::aws::AwsCloud;
+use instance_scheduler::history::{Cause, HistoryTable};
+use instance_scheduler::notify::Language;
+use instance_scheduler::notify::deliver::{Notifier, SecretUrl, Wants, Webhook};
+use instance_scheduler::notify::formats::Format;
+use instance_scheduler::outlets::Outlets;
+use instance_scheduler::pricing::{PriceBook, PriceList};
+use instance_scheduler::report::{self, dollars, svg};
+use instance_scheduler::run::{RunConfig, Runner};
+use instance_scheduler::store::Store;
+use instance_scheduler::store::dynamo::{DynamoStore, Tables};
+use instance_scheduler::summary::SummaryRule;
+use serde_json::Value;
+
+/// Weekdays 09:30–22:00 in Seoul, one group of EC2 instances.
+const DEV: &str = r#"{"ScheduleName":"Dev","DaysActive":"weekdays","StartTime":"09:30","StopTime":"22:00",
+  "TimeZone":"Asia/Seoul","Groups":[{"GroupName":"APP","InstanceType":"EC2"}]}"#;
+
+const MON: &str = "2026-12-21T00:00:00+09:00";
+const NEXT_MON: &str = "2026-12-28T00:00:00+09:00";
+
+/// The instants of the week's runs: the first look, then each start and stop.
+fn week_runs() -> Vec<DateTime<Utc>> {
+    let mut out = vec![at(MON)];
+    for day in 21..=25 {
+        out.push(at(&format!("2026-12-{day}T09:30:00+09:00")));
+        out.push(at(&format!("2026-12-{day}T22:00:00+09:00")));
+    }
+    out
+}
+
+/// An m5.large tagged for Dev, stopped; its id.
+async fn m5_large(moto: &Moto) -> String {
+    use aws_sdk_ec2::types::{InstanceType, ResourceType, Tag, TagSpecification};
+    let mut tags = TagSpecification::builder().resource_type(ResourceType::Instance);
+    for (k, v) in [
+        ("ScheduleName", "Dev"),
+        ("ScheduleGroupName", "APP"),
+        ("Name", "api"),
+    ] {
+        tags = tags.tags(Tag::builder().key(k).value(v).build());
+    }
+    let out = moto
+        .ec2()
+        .run_instances()
+        .image_id("ami-12c6146b")
+        .instance_type(InstanceType::M5Large)
+        .min_count(1)
+        .max_count(1)
+        .tag_specifications(tags.build())
+        .send()
+        .await
+        .expect("an m5.large");
+    let id = out.instances()[0].instance_id().unwrap().to_string();
+    moto.ec2()
+        .stop_instances()
+        .instance_ids(&id)
+        .send()
+        .await
+        .expect("stopped");
+    id
+}
+
+fn history() -> HistoryTable {
+    HistoryTable {
+        name: "ScheduleHistory".into(),
+        days: 400,
+    }
+}
+
+async fn history_store(moto: &Moto) -> DynamoStore {
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&moto.sdk), Tables::default())
+        .with_history(history());
+    store.create_tables().await.expect("tables");
+    store
+}
+
+fn runner(
+    moto: &Moto,
+    store: DynamoStore,
+    notifier: Notifier,
+) -> Runner<AwsCloud, DynamoStore, VirtualClock> {
+    Runner {
+        cloud: AwsCloud::new(&moto.sdk),
+        store,
+        clock: VirtualClock::at(at(MON)),
+        config: RunConfig {
+            poll_every: StdDuration::from_secs(10),
+            budget: StdDuration::from_secs(60),
+            ..RunConfig::default()
+        },
+        notifier,
+        wakeups: Default::default(),
+        shards: Default::default(),
+    }
+}
+
+#[tokio::test]
+async fn a_week_of_an_m5_large_at_the_list_price_runs_62_and_a_half_of_168_hours() {
+    let moto = Moto::start().await;
+    let stub = PriceStub::start().await;
+    let id = m5_large(&moto).await;
+    let store = history_store(&moto).await;
+    load_schedules(&store, &[DEV]).await;
+    let chat = Listener::start(vec![Reply::Status(200)]).await;
+    let mut notifier = Notifier::new(
+        vec![Webhook {
+            label: "WEBHOOK".into(),
+            url: SecretUrl::new(format!("{}/connect-api/webhook/x", chat.url)),
+            format: Format::Jandi,
+            wants: Wants::All,
+        }],
+        Language::En,
+        StdDuration::from_secs(5),
+    );
+    notifier.outlets = Outlets {
+        prices: Some(PriceList::new(&stub.sdk().await)),
+        summary: Some(SummaryRule::default()),
+        home_region: "us-east-1".into(),
+        ..Outlets::default()
+    };
+    let r = runner(&moto, store, notifier);
+
+    let mut starting = None;
+    for t in week_runs() {
+        r.clock.set(t);
+        let watch = t == at("2026-12-21T09:30:00+09:00");
+        if watch {
+            moto.record().await;
+        }
+        let report = r.run(&[]).await.expect("a run");
+        assert!(!report.has_errors(), "{:?}", report.events);
+        if watch {
+            starting = Some(moto.recorded().await);
+        }
+    }
+    // The start's run wrote its history in one BatchWriteItem.
+    let starting = starting.unwrap();
+    assert_eq!(starting.get("BatchWriteItem"), Some(&1), "{starting:?}");
+
+    // What the history holds, and what it costs: bytes of JSON per change.
+    let entries = r.store.read_history("Dev", at(MON)).await.unwrap();
+    let changes: usize = entries.iter().map(|e| e.changes.len()).sum();
+    let bytes: usize = entries
+        .iter()
+        .map(|e| serde_json::to_string(e).unwrap().len())
+        .sum();
+    eprintln!(
+        "history: {} entries, {changes} changes, {bytes} bytes of JSON ({} per change)",
+        entries.len(),
+        bytes / changes.max(1)
+    );
+    // First seen stopped, then five starts and five stops.
+    assert_eq!(changes, 11);
+    assert_eq!(entries[0].changes[0].now.cause, Cause::Seen);
+    assert!(
+        entries[1..]
+            .iter()
+            .all(|e| e.changes.iter().all(|c| c.now.cause == Cause::Schedule))
+    );
+
+    // The report, as `schedctl report` builds it: the price is fetched once and cached.
+    let catalog = r.store.load_catalog(chrono_tz::UTC).await.unwrap();
+    let list = PriceList::new(&stub.sdk().await);
+    let week = report::from_store(
+        &r.store,
+        &catalog,
+        at(MON),
+        at(NEXT_MON),
+        Some(&list),
+        "us-east-1",
+        at(NEXT_MON),
+    )
+    .await
+    .unwrap();
+    let dev = &week.schedules[0];
+    assert_eq!(dev.hours, 168.0);
+    assert_eq!(dev.ran, 62.5);
+    assert_eq!(dev.scheduled, 62.5);
+    let resource = &dev.groups[0].resources[0];
+    assert_eq!(resource.id, id);
+    assert_eq!(resource.hourly.map(|(p, _)| p), Some(0.096));
+    // 105.5 hours stopped at $0.096 an hour: $10.128; 62.5 running: $6.00.
+    assert_eq!(dollars(dev.saved), "$10.13");
+    assert_eq!(dollars(dev.spent), "$6.00");
+    // The first night was before the history (9.5 h); the other four the schedule's.
+    let by = |c: Cause| dev.saved_by.get(&c).map(|v| dollars(*v));
+    assert_eq!(by(Cause::Seen), Some("$0.91".into()));
+    assert_eq!(by(Cause::Schedule), Some("$9.22".into()));
+    assert_eq!(dev.chains.starts, 5);
+    assert!(week.to_string().contains("ran 62.5 of 168 hours"), "{week}");
+    let asked = stub.asked();
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert_eq!(asked[0]["ServiceCode"], "AmazonEC2");
+    // The next report finds the price cached in the state table and asks for nothing.
+    report::from_store(
+        &r.store,
+        &catalog,
+        at(MON),
+        at(NEXT_MON),
+        Some(&list),
+        "us-east-1",
+        at(NEXT_MON),
+    )
+    .await
+    .unwrap();
+    assert_eq!(stub.asked().len(), 1);
+
+    // Monday 09:00 in Seoul: the weekly summary, once, in chat.
+    let before = chat.received().len();
+    for t in ["2026-12-28T09:00:00+09:00", "2026-12-28T09:05:00+09:00"] {
+        r.clock.set(at(t));
+        r.run(&[]).await.unwrap();
+    }
+    let heard: Vec<Value> = chat.received()[before..].iter().map(|m| m.json()).collect();
+    let summaries: Vec<&str> = heard
+        .iter()
+        .filter_map(|m| m["body"].as_str())
+        .filter(|b| b.starts_with("Last week"))
+        .collect();
+    assert_eq!(summaries.len(), 1, "{heard:?}");
+    assert!(
+        summaries[0].starts_with(
+            "Last week Dev ran 62.5 of 168 hours: about $10.13 saved, $6.00 spent; the chain was up in "
+        ),
+        "{}",
+        summaries[0]
+    );
+}
+
+#[tokio::test]
+async fn a_resource_stopped_by_hand_is_saved_by_a_person_not_the_schedule() {
+    let moto = Moto::start().await;
+    let id = m5_large(&moto).await;
+    let store = history_store(&moto).await;
+    load_schedules(&store, &[DEV]).await;
+    let r = runner(&moto, store, Notifier::default());
+    for t in ["2026-12-21T09:00:00+09:00", "2026-12-21T09:30:00+09:00"] {
+        r.clock.set(at(t));
+        r.run(&[]).await.unwrap();
+    }
+    // Someone stops it at noon; the next run sees it.
+    moto.ec2()
+        .stop_instances()
+        .instance_ids(&id)
+        .send()
+        .await
+        .unwrap();
+    r.clock.set(at("2026-12-21T12:00:00+09:00"));
+    r.run(&[]).await.unwrap();
+    r.clock.set(at("2026-12-21T22:00:00+09:00"));
+    r.run(&[]).await.unwrap();
+    let catalog = r.store.load_catalog(chrono_tz::UTC).await.unwrap();
+    let day = report::from_store(
+        &r.store,
+        &catalog,
+        at("2026-12-21T09:00:00+09:00"),
+        at("2026-12-22T00:00:00+09:00"),
+        None,
+        "us-east-1",
+        at("2026-12-22T00:00:00+09:00"),
+    )
+    .await
+    .unwrap();
+    let stopped = &day.schedules[0].groups[0].resources[0].stopped_by;
+    // 09:00–09:30 by the schedule's night; 12:00–24:00 by the person (the 22:00 stop
+    // found it stopped already and changed nothing).
+    assert_eq!(stopped.get(&Cause::Person), Some(&12.0), "{stopped:?}");
+    assert_eq!(stopped.get(&Cause::Seen), Some(&0.5), "{stopped:?}");
+    assert_eq!(stopped.get(&Cause::Schedule), None, "{stopped:?}");
+}
+
+#[tokio::test]
+async fn history_costs_nothing_on_an_idle_run() {
+    let moto = Moto::start().await;
+    m5_large(&moto).await;
+    let with = history_store(&moto).await;
+    load_schedules(&with, &[DEV]).await;
+    let r = runner(&moto, with, Notifier::default());
+    r.clock.set(at("2026-12-21T09:30:00+09:00"));
+    r.run(&[]).await.unwrap();
+    // An idle run, with the history kept and without.
+    r.clock.set(at("2026-12-21T12:00:00+09:00"));
+    moto.record().await;
+    r.run(&[]).await.unwrap();
+    let idle_with = moto.recorded().await;
+    let without = DynamoStore::new(aws_sdk_dynamodb::Client::new(&moto.sdk), Tables::default());
+    let plain = runner(&moto, without, Notifier::default());
+    plain.clock.set(at("2026-12-21T12:05:00+09:00"));
+    moto.record().await;
+    plain.run(&[]).await.unwrap();
+    let idle_without = moto.recorded().await;
+    assert_eq!(idle_with, idle_without);
+    assert!(!idle_with.contains_key("BatchWriteItem"), "{idle_with:?}");
+}
+
+#[test]
+fn the_picture_is_well_formed_with_one_row_per_group() {
+    use instance_scheduler::simulate::{Span, Wakes, read_fleet, simulate_with_report};
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let items = instance_scheduler::store::files::load_dir(&root.join("examples/chain")).unwrap();
+    let (fleet, windows) =
+        read_fleet(&std::fs::read_to_string(root.join("examples/chain-fleet.json")).unwrap())
+            .unwrap();
+    let span = Span {
+        from: at("2026-12-21T00:00:00+09:00"),
+        to: at("2026-12-24T00:00:00+09:00"),
+        tick: Duration::minutes(5),
+    };
+    let (_, week) = simulate_with_report(
+        items,
+        fleet,
+        windows,
+        span,
+        RunConfig::default(),
+        Wakes::default(),
+        &PriceBook::default(),
+    );
+    let picture = svg::render(&week, svg::Rows::Groups);
+    let doc = roxmltree::Document::parse(&picture).expect("well-formed SVG");
+    assert_eq!(doc.root_element().tag_name().name(), "svg");
+    let rows: Vec<&str> = doc
+        .descendants()
+        .filter(|n| n.attribute("class") == Some("row"))
+        .filter_map(|n| n.attribute("data-group"))
+        .collect();
+    assert_eq!(rows, ["DB", "MW", "API", "BATCH"]);
+    // Three weekday starts, each drawn with its chain (an arrow per dependency).
+    let running = doc
+        .descendants()
+        .filter(|n| {
+            n.attribute("class")
+                .is_some_and(|c| c.starts_with("running"))
+        })
+        .count();
+    assert_eq!(running, 3 * 4);
+    let chain = doc
+        .descendants()
+        .filter(|n| n.attribute("class") == Some("chain"))
+        .count();
+    assert_eq!(chain, 3 * 3);
+    // The HTML report carries the same picture, and an empty report draws too.
+    let page = report::html::render_html(&week, svg::Rows::Groups);
+    assert!(page.starts_with("<!DOCTYPE html>") && page.contains("<svg"));
+    let empty = report::Report {
+        from: span.from,
+        to: span.to,
+        schedules: Vec::new(),
+    };
+    roxmltree::Document::parse(&svg::render(&empty, svg::Rows::Resources))
+        .expect("an empty picture is well-formed too");
+}
