@@ -66,13 +66,17 @@ struct Demo {
     heard: usize,
     binary: PathBuf,
     names: Names,
+    /// The Price List stand-in.
+    prices_url: String,
 }
 
 #[tokio::main]
 async fn main() {
     let moto = Moto::start().await;
     println!("Local AWS emulator (moto) on {}\n", moto.url);
-    let store = moto.store().await;
+    // The history table the stack creates: the function records what ran in it.
+    let store = moto.store().await.with_history(history_table());
+    store.create_tables().await.expect("the history table");
     let mut loaded = Vec::new();
     for dir in ["schedules", "examples/demo"] {
         let items = instance_scheduler::store::files::load_dir(&repo(dir))
@@ -92,18 +96,120 @@ async fn main() {
     println!("Loaded schedules into DynamoDB: {}", loaded.join(" and "));
     // The chat: a JANDI-format webhook served on 127.0.0.1 that prints what it gets.
     let chat = listener::Listener::start(vec![listener::Reply::Status(200)]).await;
+    // The AWS Price List API, which the emulator lacks: a stand-in on 127.0.0.1
+    // answering its documented shape with a few list prices.
+    let prices = common::pricing::PriceStub::start().await;
     let mut demo = Demo {
         moto,
         chat,
         heard: 0,
         binary: repo("target/debug/instance-scheduler"),
         names: Names::default(),
+        prices_url: prices.url.clone(),
     };
     the_day(&mut demo).await;
+    the_money(&mut demo).await;
     disable_development(&store).await;
     more_kinds(&mut demo).await;
     across_accounts(&mut demo).await;
     paced_by_the_servers();
+    a_simulated_week();
+}
+
+/// The history table's name, as the stack's would be.
+const HISTORY: &str = "ScheduleHistory";
+
+fn history_table() -> instance_scheduler::history::HistoryTable {
+    instance_scheduler::history::HistoryTable {
+        name: HISTORY.into(),
+        days: 400,
+    }
+}
+
+/// The Monday after: the weekly summary in chat, and `schedctl report` of the week
+/// from the history the function kept.
+async fn the_money(demo: &mut Demo) {
+    section("The money: the weekly summary and schedctl report");
+    println!("== Mon 2026-12-28 09:00  Scheduled run: the weekly summary of last week is due");
+    demo.invoke(
+        json!({"action":"run","now":"2026-12-28T09:00:00+09:00"}),
+        &[],
+    )
+    .await;
+    demo.print_chat(true);
+    println!(
+        "\n== schedctl report --schedule Development --from 2026-12-21T09:00:00+09:00 --to 2026-12-28T09:00:00+09:00\n   \
+         (the summary's week: the seven days before Monday 09:00)"
+    );
+    let out = Command::new(repo("target/debug/schedctl"))
+        .args([
+            "report",
+            "--schedule",
+            "Development",
+            "--from",
+            "2026-12-21T09:00:00+09:00",
+            "--to",
+            "2026-12-28T09:00:00+09:00",
+        ])
+        .envs(demo.env())
+        .output();
+    match out {
+        Ok(out) if out.status.success() => {
+            for line in String::from_utf8_lossy(&out.stdout).lines() {
+                println!("   {line}");
+            }
+        }
+        Ok(out) => println!("   failed: {}", String::from_utf8_lossy(&out.stderr).trim()),
+        Err(e) => println!("   cannot run schedctl: {e} (make demo builds it)"),
+    }
+}
+
+/// A whole week of the shipped schedules, simulated, as a report and a picture.
+fn a_simulated_week() {
+    section("A simulated week: schedctl simulate --report --svg");
+    let picture = repo("target/demo-week.svg");
+    let args = [
+        "simulate",
+        "--schedules",
+        "schedules",
+        "--fleet",
+        "examples/fleet.json",
+        "--prices",
+        "examples/prices.json",
+        "--from",
+        "2026-12-21T00:00:00+09:00",
+        "--to",
+        "2026-12-28T00:00:00+09:00",
+        "--tick",
+        "5m",
+        "--report",
+        "--svg",
+    ];
+    println!("schedctl {} {}", args.join(" "), picture.display());
+    let out = Command::new(repo("target/debug/schedctl"))
+        .current_dir(repo("."))
+        .args(args)
+        .arg(&picture)
+        .output();
+    match out {
+        Ok(out) if out.status.success() => {
+            let text = String::from_utf8_lossy(&out.stdout);
+            // The report follows the simulation's own timeline and summary.
+            let report: Vec<&str> = text
+                .lines()
+                .skip_while(|l| !l.starts_with("Report "))
+                .collect();
+            for line in report {
+                println!("   {line}");
+            }
+            println!(
+                "\nThe week as a picture (one row per group, coloured by cause): {}",
+                picture.display()
+            );
+        }
+        Ok(out) => println!("   failed: {}", String::from_utf8_lossy(&out.stderr).trim()),
+        Err(e) => println!("   cannot run schedctl: {e} (make demo builds it)"),
+    }
 }
 
 /// The Development fleet through a working day, a force-start and a force-stop.
@@ -155,10 +261,14 @@ async fn the_day(demo: &mut Demo) {
         "Created the Development fleet (DB -> MIDDLEWARE -> API -> BATCH) and two instances it must not touch.\n"
     );
 
-    let steps: [(&str, Value); 9] = [
+    let steps: [(&str, Value); 10] = [
         (
             "Mon 08:00  Before the day: status",
             json!({"action":"status","schedule":"Development","now":"2026-12-21T08:00:00+09:00"}),
+        ),
+        (
+            "Mon 08:05  Scheduled run: nothing due yet (the history notes the fleet, stopped)",
+            json!({"action":"run","now":"2026-12-21T08:05:00+09:00"}),
         ),
         (
             "Mon 09:30  Scheduled run: the start, in dependency order",
@@ -526,10 +636,7 @@ impl Demo {
                 format!("{}/connect-api/webhook/demo", self.chat.url),
             )
             .env("WEBHOOK_FORMAT", "jandi")
-            .env("AWS_ENDPOINT_URL", &self.moto.url)
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_ACCESS_KEY_ID", "demo")
-            .env("AWS_SECRET_ACCESS_KEY", "demo")
+            .envs(self.env())
             .env("POLL_SECONDS", "1")
             .env("RUN_BUDGET_SECONDS", "60")
             .env("RUST_LOG", "warn")
@@ -544,6 +651,19 @@ impl Demo {
             return None;
         }
         Some(serde_json::from_slice(&out.stdout).unwrap_or(Value::Null))
+    }
+
+    /// The environment of the function and schedctl on the emulator: AWS on moto,
+    /// the Price List on its stand-in, the history table.
+    fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL", self.moto.url.clone()),
+            ("AWS_ENDPOINT_URL_PRICING", self.prices_url.clone()),
+            ("AWS_REGION", "us-east-1".into()),
+            ("AWS_ACCESS_KEY_ID", "demo".into()),
+            ("AWS_SECRET_ACCESS_KEY", "demo".into()),
+            ("HISTORY_TABLE", HISTORY.into()),
+        ]
     }
 
     /// Prints the chat messages received since the last call: in full, or only

@@ -17,7 +17,8 @@
 //! - A span counts as *saved* while stopped, *spent* while running; running time
 //!   outside the schedule's regular windows (its times without exceptions) is an
 //!   override: a **force-start**, an **extend** (the day's times moved by an
-//!   exception), or **by hand**.
+//!   exception), or **by hand**. Running past the regular stop on a day without an
+//!   exception is the stop chain's own pace, not an override.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -723,9 +724,16 @@ pub fn usage(s: &Schedule, track: &Track, windows: &[(DateTime<Utc>, DateTime<Ut
                     Some(end) if end < span.to => end,
                     _ => span.from,
                 };
-                *u.extended
-                    .entry(at.with_timezone(&s.tz).date_naive())
-                    .or_default() += outside;
+                let date = at.with_timezone(&s.tz).date_naive();
+                // Only an exception moves the day's times. Without one, time past the
+                // regular stop is the stop chain's own pace (a group stops after
+                // those that depend on it): running, but no override.
+                if [Direction::Start, Direction::Stop]
+                    .iter()
+                    .any(|d| s.exceptions.contains_key(&(date, *d)))
+                {
+                    *u.extended.entry(date).or_default() += outside;
+                }
             }
             Cause::Person => u.by_hand += outside,
             _ => {}

@@ -70,7 +70,7 @@ pub fn render_html(report: &Report, rows: Rows) -> String {
                     escape(&g.group),
                     escape(&r.name),
                     escape(&r.size.as_ref().map_or("?".into(), |z| z.to_string())),
-                    r.hourly.map_or("-".into(), |(p, _)| dollars(p)),
+                    r.hourly.map_or("-".into(), |(p, _)| super::per_hour(p)),
                     hours_text(r.running),
                     hours_text(r.scheduled),
                     hours_text(r.stopped_by.values().sum()),

@@ -386,6 +386,15 @@ pub fn dollars(v: f64) -> String {
     format!("{}${grouped}.{frac:02}", if cents < 0 { "-" } else { "" })
 }
 
+/// An hourly price to the hundredth of a cent, without trailing zeros past the
+/// cents: `$0.0104`, `$0.096`, `$0.29`.
+pub fn per_hour(v: f64) -> String {
+    let text = format!("{v:.4}");
+    let (whole, frac) = text.split_once('.').unwrap_or((&text, "00"));
+    let frac = frac.trim_end_matches('0');
+    format!("${whole}.{frac:0<2}")
+}
+
 /// Hours with one decimal, without a trailing `.0` where none is needed.
 pub fn hours_text(h: f64) -> String {
     // `+ 0.0` turns a negative zero (a sum of nothing) into zero: "0", never "-0".
@@ -519,8 +528,8 @@ impl fmt::Display for ScheduleReport {
                     }
                 });
                 let price = match r.hourly {
-                    Some((p, Source::Tag)) => format!("{}/h (tag)", dollars(p)),
-                    Some((p, Source::List)) => format!("{}/h", dollars(p)),
+                    Some((p, Source::Tag)) => format!("{}/h (tag)", per_hour(p)),
+                    Some((p, Source::List)) => format!("{}/h", per_hour(p)),
                     None => "no price".into(),
                 };
                 writeln!(
@@ -608,4 +617,22 @@ pub async fn from_store<S: crate::store::Store>(
         }
     }
     Ok(build(catalog, &entries, &known, &book, from, to))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn money_and_hours_read_as_people_write_them() {
+        assert_eq!(dollars(1234.567), "$1,234.57");
+        assert_eq!(dollars(-0.004), "$0.00");
+        assert_eq!(per_hour(0.0104), "$0.0104");
+        assert_eq!(per_hour(0.096), "$0.096");
+        assert_eq!(per_hour(0.29), "$0.29");
+        assert_eq!(per_hour(2.0), "$2.00");
+        assert_eq!(hours_text(62.5), "62.5");
+        assert_eq!(hours_text(168.0), "168");
+        assert_eq!(hours_text(-0.0), "0");
+    }
 }

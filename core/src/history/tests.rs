@@ -31,13 +31,25 @@ struct Week {
     entries: Vec<Entry>,
 }
 
+/// DB <- APP, weekdays 09:30–22:00 in Seoul; each stop takes minutes.
+const CHAIN: &str = r#"{"ScheduleName":"Dev","DaysActive":"weekdays","StartTime":"09:30","StopTime":"22:00",
+  "TimeZone":"Asia/Seoul","Groups":[{"GroupName":"DB","InstanceType":"RDS"},
+  {"GroupName":"APP","InstanceType":"EC2","Dependency":["DB"]}]}"#;
+
+const CHAIN_FLEET: &str = r#"{"instances":[
+  {"id":"db","kind":"rds","state":"stopped","boot_seconds":300,"stop_seconds":240,
+   "tags":{"ScheduleName":"Dev","ScheduleGroupName":"DB"}},
+  {"id":"i-1","kind":"ec2","state":"stopped","boot_seconds":60,"stop_seconds":120,
+   "tags":{"ScheduleName":"Dev","ScheduleGroupName":"APP"}}]}"#;
+
 impl Week {
     fn new(schedule: &str, from: &str) -> Week {
+        let fleet = if schedule == CHAIN { CHAIN_FLEET } else { M5 };
         let mut items = Items::default();
         parse_into(schedule, &mut items).unwrap();
         let catalog = Catalog::build(&items.schedules, &items.groups, &items.exceptions, Tz::UTC);
         assert!(catalog.errors.is_empty(), "{:?}", catalog.errors);
-        let fleet: FleetFile = serde_json::from_str(M5).unwrap();
+        let fleet: FleetFile = serde_json::from_str(fleet).unwrap();
         Week {
             catalog,
             cloud: SimCloud::new(fleet, at(from)),
@@ -95,6 +107,15 @@ impl Week {
             self.pass(t, &[]);
             t += Duration::minutes(minutes);
         }
+    }
+
+    /// The usage of resource `id`.
+    fn usage_of(&self, id: &str, from: &str, to: &str) -> (Track, Usage) {
+        let tracks = tracks(&self.entries, &self.known, at(from), at(to));
+        let track = tracks.iter().find(|t| t.id == id).expect("its track");
+        let s = &self.catalog.schedules[0];
+        let windows = regular_windows(s, at(from), at(to));
+        (track.clone(), usage(s, track, &windows))
     }
 
     fn usage(&self, from: &str, to: &str) -> (Track, Usage) {
@@ -281,6 +302,7 @@ fn a_change_recorded_twice_counts_once_and_a_resource_that_left_stops_counting()
     let pass = Pass {
         now: at("2026-12-23T12:00:00+09:00"),
         catalog: &empty,
+        scope: &Scope::All,
         fleet: &[],
         unseen: &[],
         actions: &[],
@@ -320,4 +342,16 @@ fn regular_windows_ignore_exceptions_and_cross_the_window_edges() {
             ),
         ]
     );
+}
+
+#[test]
+fn a_stop_chain_that_takes_minutes_is_no_extend() {
+    // DB <- APP: the 22:00 stop stops APP first, then DB once APP is down; the DB
+    // runs a few minutes past 22:00 every day, which is the chain's pace.
+    let mut w = Week::new(CHAIN, MON);
+    w.run(MON, NEXT_MON, 1);
+    let (_, u) = w.usage_of("db", MON, NEXT_MON);
+    assert!(u.running > 62.5, "{u:?}");
+    assert!(u.extended.is_empty(), "{u:?}");
+    assert!(u.forced.is_empty() && u.by_hand == 0.0, "{u:?}");
 }
