@@ -29,7 +29,7 @@
 #![warn(missing_docs)]
 
 // The core crate's modules, at the paths they have always had here.
-pub use scheduler_core::{calendar, fleet, plan, schedule, suggest as pattern, summary};
+pub use scheduler_core::{calendar, fleet, plan, schedule, summary};
 
 pub mod chatbot;
 pub mod clock;
@@ -52,4 +52,5 @@ pub mod secrets;
 pub mod simulate;
 pub mod stack;
 pub mod store;
+pub mod suggest;
 pub mod wakeup;

@@ -362,3 +362,112 @@ fn the_picture_is_well_formed_with_one_row_per_group() {
     roxmltree::Document::parse(&svg::render(&empty, svg::Rows::Resources))
         .expect("an empty picture is well-formed too");
 }
+
+#[tokio::test]
+async fn suggest_proposes_office_hours_for_an_instance_busy_in_them_and_nothing_for_a_busy_one() {
+    use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
+    use chrono::{Datelike, Timelike};
+    let moto = Moto::start().await;
+    let stub = PriceStub::start().await;
+    let office = m5_large(&moto).await;
+    let busy = ec2_instances(&moto, &[("Name", "always")], 1)
+        .await
+        .remove(0);
+    let cw = aws_sdk_cloudwatch::Client::new(&moto.sdk);
+    let now = at("2026-12-14T00:00:00+09:00");
+    let seoul = chrono_tz::Asia::Seoul;
+    for (id, office_hours) in [(&office, true), (&busy, false)] {
+        let mut data = Vec::new();
+        for h in 0..14 * 24 {
+            let t = now - Duration::days(14) + Duration::hours(h);
+            let local = t.with_timezone(&seoul);
+            let on = !office_hours
+                || (local.weekday().num_days_from_monday() < 5 && (9..19).contains(&local.hour()));
+            for (name, value, unit) in [
+                (
+                    "CPUUtilization",
+                    if on { 45.0 } else { 0.5 },
+                    StandardUnit::Percent,
+                ),
+                ("NetworkIn", if on { 4e7 } else { 1e4 }, StandardUnit::Bytes),
+                (
+                    "NetworkOut",
+                    if on { 4e7 } else { 1e4 },
+                    StandardUnit::Bytes,
+                ),
+            ] {
+                data.push(
+                    MetricDatum::builder()
+                        .metric_name(name)
+                        .dimensions(
+                            Dimension::builder()
+                                .name("InstanceId")
+                                .value(id.as_str())
+                                .build(),
+                        )
+                        .timestamp(aws_sdk_cloudwatch::primitives::DateTime::from_secs(
+                            (t + Duration::minutes(30)).timestamp(),
+                        ))
+                        .value(value)
+                        .unit(unit)
+                        .build(),
+                );
+            }
+        }
+        for chunk in data.chunks(500) {
+            cw.put_metric_data()
+                .namespace("AWS/EC2")
+                .set_metric_data(Some(chunk.to_vec()))
+                .send()
+                .await
+                .expect("metrics");
+        }
+    }
+    let before = states(&moto).await;
+    moto.record().await;
+    let list = PriceList::new(&stub.sdk().await);
+    let found = instance_scheduler::suggest::suggest(
+        &instance_scheduler::suggest::Sources::new(&moto.sdk),
+        &list,
+        now,
+        seoul,
+    )
+    .await
+    .unwrap();
+    let calls = moto.recorded().await;
+    // Six metrics: one GetMetricData call; and nothing but reads.
+    assert_eq!(calls.get("GetMetricData"), Some(&1), "{calls:?}");
+    assert!(
+        calls
+            .keys()
+            .all(|op| op.starts_with("Describe") || op == "GetMetricData"),
+        "{calls:?}"
+    );
+    let by_id = |id: &str| {
+        found
+            .suggestions
+            .iter()
+            .find(|s| s.resource.id == id)
+            .unwrap()
+    };
+    let p = by_id(&office).proposal.clone().expect("a proposal");
+    assert_eq!(
+        (
+            p.days.as_str(),
+            p.start.to_string().as_str(),
+            p.stop.to_string().as_str()
+        ),
+        ("mon-fri", "08:45:00", "19:15:00")
+    );
+    // 115.5 of 168 hours stopped, of 730 a month, at $0.096: $48.18 a month.
+    assert_eq!(dollars(by_id(&office).monthly_saving.unwrap()), "$48.18");
+    assert!(
+        by_id(&office)
+            .apply
+            .iter()
+            .any(|c| c.contains("create-tags") && c.contains(&office))
+    );
+    assert!(by_id(&busy).proposal.is_err());
+    assert!(found.to_string().contains("nothing was changed"));
+    assert_eq!(states(&moto).await, before);
+}

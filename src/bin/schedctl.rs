@@ -71,6 +71,15 @@ enum Command {
     /// deployment's history table: hours against always-on and the schedule alone,
     /// money, overrides, chain timings, failures. `--output text|json|html`.
     Report(ReportArgs),
+    /// Where else to save: 14 days of CloudWatch metrics of the Region's EC2
+    /// instances and RDS databases, tagged or not, and a schedule for each one idle
+    /// outside a daily pattern, with its monthly saving and the commands that would
+    /// apply it. Changes nothing.
+    Suggest {
+        /// The zone of the proposed times (default: --default-time-zone).
+        #[arg(long)]
+        time_zone: Option<String>,
+    },
     /// Run the scheduler against a simulated fleet over a span of time.
     Simulate(SimulateArgs),
     /// Makes the tables match the schedule files in DIR; refuses if any is invalid.
@@ -462,6 +471,22 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Ask(command) => at.ask(command.request()?, json_out).await,
         Command::Held { restore } => at.held(restore, json_out).await,
         Command::Report(args) => at.report(args, cli.output).await,
+        Command::Suggest { time_zone } => {
+            let tz = match time_zone {
+                Some(z) => parse_time_zone(&z)?,
+                None => default_tz,
+            };
+            let found = instance_scheduler::suggest::suggest(
+                &instance_scheduler::suggest::Sources::new(&at.sdk),
+                &PriceList::new(&at.sdk),
+                Utc::now(),
+                tz,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            show(json_out, &found);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::InitTables => {
             let store = at.tables()?;
             store.create_tables().await.map_err(|e| e.to_string())?;
