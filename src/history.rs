@@ -16,6 +16,7 @@ pub use scheduler_core::history::*;
 
 use crate::fleet::{Failure, Instance};
 use crate::plan::{Plan, RunState, Scope, Sequence, Unseen};
+use crate::pricing::PriceBook;
 use crate::schedule::Catalog;
 use crate::store::{SideItems, Store};
 
@@ -26,6 +27,15 @@ pub struct HistoryTable {
     pub name: String,
     /// Days an entry is kept (`HISTORY_DAYS`, default 400): its TTL.
     pub days: u32,
+}
+
+/// What a schedule saved in stopped spans that ended.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Saving {
+    /// Resource-hours stopped.
+    pub hours: f64,
+    /// Their list (or tagged) price in dollars; `None` when some are unpriced.
+    pub dollars: Option<f64>,
 }
 
 /// Days an entry is kept unless `HISTORY_DAYS` says otherwise.
@@ -108,6 +118,35 @@ impl Recorder {
     /// What the run recorded.
     pub fn entries(&self) -> &[Entry] {
         &self.entries
+    }
+
+    /// What each schedule saved in the stopped spans this run ended (a resource
+    /// started again): resource-hours, and dollars at `prices` where every one of
+    /// them is priced. For the run's metrics; no request.
+    pub fn saved(&self, prices: &PriceBook) -> BTreeMap<String, Saving> {
+        let mut out: BTreeMap<String, Saving> = BTreeMap::new();
+        for e in &self.entries {
+            for c in &e.changes {
+                let Some(was) = c.was.as_ref().filter(|_| c.now.up) else {
+                    continue;
+                };
+                if matches!(was.cause, Cause::Seen | Cause::Left) {
+                    continue;
+                }
+                let count = f64::from(c.now.count.max(1));
+                let hours = (c.now.since - was.since).num_seconds().max(0) as f64 / 3600.0 * count;
+                let s = out.entry(e.schedule.clone()).or_insert(Saving {
+                    hours: 0.0,
+                    dollars: Some(0.0),
+                });
+                s.hours += hours;
+                s.dollars = match (s.dollars, prices.hourly(&c.id, &c.now)) {
+                    (Some(d), Some((p, _))) => Some(d + hours * p),
+                    _ => None,
+                };
+            }
+        }
+        out
     }
 
     /// Writes what the run recorded, with what the history now knows of the

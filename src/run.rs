@@ -380,6 +380,14 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
                 }
             }
         }
+        let savings = if history.entries().is_empty() {
+            BTreeMap::new()
+        } else {
+            history.saved(&crate::pricing::PriceBook::from_side(
+                &self.notifier.outlets.home_region,
+                &self.store.side_items(),
+            ))
+        };
         history.flush(&self.store).await;
         if let Some(e) = failure.take() {
             if report.actions.is_empty() && report.events.is_empty() {
@@ -396,7 +404,10 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
         self.notify(&mut report, infos).await;
         if !report.dry_run {
             let at = report.at.unwrap_or(started);
-            self.notifier.outlets.publish(at, &report.events).await;
+            self.notifier
+                .outlets
+                .publish_with_savings(at, &report.events, &savings)
+                .await;
         }
         if failure.is_none() {
             crate::report::weekly::send_due(self, &catalog, scope).await;

@@ -15,7 +15,7 @@ use instance_scheduler::history::{Cause, HistoryTable};
 use instance_scheduler::notify::Language;
 use instance_scheduler::notify::deliver::{Notifier, SecretUrl, Wants, Webhook};
 use instance_scheduler::notify::formats::Format;
-use instance_scheduler::outlets::Outlets;
+use instance_scheduler::outlets::{MetricSink, Outlets};
 use instance_scheduler::pricing::{PriceBook, PriceList};
 use instance_scheduler::report::{self, dollars, svg};
 use instance_scheduler::run::{RunConfig, Runner};
@@ -125,7 +125,9 @@ async fn a_week_of_an_m5_large_at_the_list_price_runs_62_and_a_half_of_168_hours
         Language::En,
         StdDuration::from_secs(5),
     );
+    let (metrics, lines) = MetricSink::recorder();
     notifier.outlets = Outlets {
+        metrics,
         prices: Some(PriceList::new(&stub.sdk().await)),
         summary: Some(SummaryRule::default()),
         home_region: "us-east-1".into(),
@@ -146,6 +148,19 @@ async fn a_week_of_an_m5_large_at_the_list_price_runs_62_and_a_half_of_168_hours
             starting = Some(moto.recorded().await);
         }
     }
+    // Each start ends a stopped span: its hours are metrics (the first night, before
+    // the history, is not counted).
+    let saved: f64 = lines
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["HoursSaved"]
+                .as_f64()
+                .unwrap_or(0.0)
+        })
+        .sum();
+    assert_eq!(saved, 4.0 * 11.5);
     // The start's run wrote its history in one BatchWriteItem.
     let starting = starting.unwrap();
     assert_eq!(starting.get("BatchWriteItem"), Some(&1), "{starting:?}");

@@ -13,6 +13,8 @@
 //! | `ChainUpSeconds` | Seconds | a whole start, from its first group asked to the last ready |
 //! | `ChainDownSeconds` | Seconds | a whole stop, likewise |
 //! | `Warnings` | Count | stop warnings sent |
+//! | `HoursSaved` | None | resource-hours stopped, counted when the stopped span ends (a history is kept) |
+//! | `MoneySaved` | None | the same in dollars at list or tagged prices, where known |
 //!
 //! and for the whole run (no dimension), `Errors`: every error reported, failures
 //! included. Errors are not per schedule because many name something that is not
@@ -39,7 +41,24 @@ fn add(f: &mut Figures, name: &'static str, unit: &'static str, v: f64) {
 /// The metric lines of one run, stamped `at`: one per schedule with figures and
 /// one for the run's errors, none for an idle run.
 pub fn lines(at: DateTime<Utc>, events: &[Event]) -> Vec<String> {
+    lines_with_savings(at, events, &BTreeMap::new())
+}
+
+/// [`lines`], with what each schedule saved in stopped spans this run closed
+/// ([`crate::history::Recorder::saved`]).
+pub fn lines_with_savings(
+    at: DateTime<Utc>,
+    events: &[Event],
+    savings: &BTreeMap<String, crate::history::Saving>,
+) -> Vec<String> {
     let mut by: BTreeMap<&str, Figures> = BTreeMap::new();
+    for (schedule, saving) in savings {
+        let f = by.entry(schedule.as_str()).or_default();
+        add(f, "HoursSaved", "None", saving.hours);
+        if let Some(dollars) = saving.dollars {
+            add(f, "MoneySaved", "None", dollars);
+        }
+    }
     let mut run = Figures::new();
     for e in events {
         if matches!(e.what, What::Error { .. }) {

@@ -70,7 +70,20 @@ impl Outlets {
     /// The caller leaves out a dry run, which did nothing; a bus that refuses is
     /// logged, and the run's result stands.
     pub async fn publish(&self, at: DateTime<Utc>, events: &[Event]) {
-        self.metrics.write(&metrics::lines(at, events));
+        self.publish_with_savings(at, events, &std::collections::BTreeMap::new())
+            .await;
+    }
+
+    /// [`Outlets::publish`], with what each schedule saved in the stopped spans the
+    /// run closed, as metrics.
+    pub async fn publish_with_savings(
+        &self,
+        at: DateTime<Utc>,
+        events: &[Event],
+        savings: &std::collections::BTreeMap<String, crate::history::Saving>,
+    ) {
+        self.metrics
+            .write(&metrics::lines_with_savings(at, events, savings));
         match self.events.publish(events).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(action = "events", count = n, "events published"),
