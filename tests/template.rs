@@ -849,3 +849,28 @@ fn each_check_fails_once_the_statement_it_pins_is_removed() {
     let stmts = statements(HUB, "SchedulerRole", &["ScheduleTagValues=dev-*"]);
     assert!(check_tag_limited(&stmts, &["dev-*", "staging"]).is_err());
 }
+
+#[test]
+fn the_history_table_expires_its_items_and_the_function_and_dashboard_use_it() {
+    let table = resource(HUB, "HistoryTable", &[]);
+    let ttl = &table["properties"]["TimeToLiveSpecification"];
+    assert_eq!(ttl["AttributeName"], "ExpiresAt");
+    assert_eq!(ttl["Enabled"], true);
+    let env = |args: &[&str]| {
+        resource(HUB, "SchedulerFunction", args)["properties"]["Environment"]["Variables"].clone()
+    };
+    let vars = env(&["HistoryDays=30", "SummaryAt=fri 17:30"]);
+    assert!(!vars["HISTORY_TABLE"].is_null(), "{vars}");
+    assert_eq!(vars["HISTORY_DAYS"], "30");
+    assert_eq!(vars["SUMMARY_AT"], "fri 17:30");
+    // The dashboard is valid JSON once resolved, and shows the savings.
+    let body = resource(HUB, "Dashboard", &["CreateDashboard=true"])["properties"]["DashboardBody"]
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_default();
+    let parsed: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    let text = parsed.to_string();
+    for metric in ["HoursSaved", "MoneySaved", "ChainUpSeconds", "Actions"] {
+        assert!(text.contains(metric), "{metric} missing from the dashboard");
+    }
+}
