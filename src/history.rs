@@ -18,16 +18,8 @@ use crate::fleet::{Failure, Instance};
 use crate::plan::{Plan, RunState, Scope, Sequence, Unseen};
 use crate::pricing::PriceBook;
 use crate::schedule::Catalog;
+pub use crate::store::HistoryTable;
 use crate::store::{SideItems, Store};
-
-/// Where the history is kept in DynamoDB, and for how long.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HistoryTable {
-    /// The table (`HISTORY_TABLE`).
-    pub name: String,
-    /// Days an entry is kept (`HISTORY_DAYS`, default 400): its TTL.
-    pub days: u32,
-}
 
 /// What a schedule saved in stopped spans that ended.
 #[derive(Debug, Clone, Copy, PartialEq)]

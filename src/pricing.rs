@@ -16,8 +16,8 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::fleet::{Kind, Size};
-use crate::history::Seen;
 use crate::store::{SideItems, Store};
+use scheduler_core::history::Seen;
 
 /// How long a fetched price is trusted before it is fetched again.
 pub const CACHE_DAYS: i64 = 30;

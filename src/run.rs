@@ -409,8 +409,14 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
                 .publish_with_savings(at, &report.events, &savings)
                 .await;
         }
-        if failure.is_none() {
-            crate::report::weekly::send_due(self, &catalog, scope).await;
+        if failure.is_none() && !self.config.dry_run {
+            let weekly = crate::report::weekly::Weekly {
+                store: &self.store,
+                notifier: &self.notifier,
+                clock: &self.clock,
+                chat_deadline: self.config.chat_deadline,
+            };
+            crate::report::weekly::send_due(weekly, &catalog, scope).await;
         }
         match failure {
             Some(e) => Err(e),

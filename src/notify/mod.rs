@@ -6,7 +6,6 @@
 
 pub mod deliver;
 pub mod formats;
-pub mod summary;
 
 use std::collections::BTreeMap;
 

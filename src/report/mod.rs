@@ -13,6 +13,7 @@
 //! schedule whose summary is due.
 
 pub mod html;
+pub mod message;
 pub mod svg;
 pub mod weekly;
 

@@ -9,11 +9,10 @@ use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::build;
 use crate::clock::Clock;
-use crate::cloud::Cloud;
 use crate::history::known_from;
+use crate::notify::deliver::Notifier;
 use crate::plan::Scope;
 use crate::pricing::{PriceBook, refresh};
-use crate::run::Runner;
 use crate::schedule::Catalog;
 use crate::store::Store;
 
@@ -22,22 +21,42 @@ pub fn summary_id(schedule: &str) -> String {
     format!("summary#{schedule}")
 }
 
+/// Where a run's weekly summaries come from and go: its store, its chat (whose
+/// outlets say when summaries are due and where prices come from) and its clock.
+#[derive(Debug, Clone, Copy)]
+pub struct Weekly<'a, S, K> {
+    /// The store, with its history.
+    pub store: &'a S,
+    /// The chat.
+    pub notifier: &'a Notifier,
+    /// The run's clock.
+    pub clock: &'a K,
+    /// How long the chat may take.
+    pub chat_deadline: std::time::Duration,
+}
+
 /// Sends the weekly summary of each of `catalog`'s schedules in `scope` that is owed
-/// at the runner's `now`; returns the schedules summarised.
-pub async fn send_due<C: Cloud, S: Store, K: Clock>(
-    runner: &Runner<C, S, K>,
+/// at the clock's `now`; returns the schedules summarised.
+pub async fn send_due<S: Store, K: Clock>(
+    weekly: Weekly<'_, S, K>,
     catalog: &Catalog,
     scope: &Scope,
 ) -> Vec<String> {
-    let outlets = &runner.notifier.outlets;
+    let Weekly {
+        store,
+        notifier,
+        clock,
+        chat_deadline,
+    } = weekly;
+    let outlets = &notifier.outlets;
     let Some(rule) = outlets.summary else {
         return Vec::new();
     };
-    if !runner.store.keeps_history() || runner.config.dry_run {
+    if !store.keeps_history() {
         return Vec::new();
     }
-    let now = runner.clock.now();
-    let side = runner.store.side_items();
+    let now = clock.now();
+    let side = store.side_items();
     let mut sent = Vec::new();
     let mut book: Option<PriceBook> = None;
     for s in catalog.schedules.iter().filter(|s| scope.includes(&s.name)) {
@@ -50,7 +69,7 @@ pub async fn send_due<C: Cloud, S: Store, K: Clock>(
             continue;
         };
         let due = week.to.to_rfc3339_opts(SecondsFormat::Secs, true);
-        match runner.store.claim(&id, &due).await {
+        match store.claim(&id, &due).await {
             Ok(true) => {}
             Ok(false) => continue,
             Err(e) => {
@@ -58,7 +77,7 @@ pub async fn send_due<C: Cloud, S: Store, K: Clock>(
                 continue;
             }
         }
-        let entries = match runner.store.read_history(&s.name, week.from).await {
+        let entries = match store.read_history(&s.name, week.from).await {
             Ok(e) => e,
             Err(e) => {
                 tracing::warn!(action = "summary", schedule = %s.name, "cannot read the history: {e}");
@@ -66,7 +85,7 @@ pub async fn send_due<C: Cloud, S: Store, K: Clock>(
             }
         };
         // What the history knows now: the side items as this run wrote them.
-        let known = known_from(&runner.store.side_items());
+        let known = known_from(&store.side_items());
         let book = book.get_or_insert_with(|| PriceBook::from_side(&outlets.home_region, &side));
         let one = Catalog {
             schedules: vec![s.clone()],
@@ -92,18 +111,15 @@ pub async fn send_due<C: Cloud, S: Store, K: Clock>(
                 .flat_map(|m| m.iter().map(|(id, seen)| (id.as_str(), seen)));
             let stale = book.stale(seen, now);
             if !stale.is_empty() {
-                book.add(refresh(&runner.store, list, &stale, now).await);
+                book.add(refresh(store, list, &stale, now).await);
                 report = build(&one, &entries, &known, book, week.from, week.to);
             }
         }
         let Some(r) = report.schedules.first() else {
             continue;
         };
-        let message = crate::notify::summary::compose(r, runner.notifier.language);
-        runner
-            .notifier
-            .send(&[message], &runner.clock, runner.config.chat_deadline)
-            .await;
+        let message = super::message::compose(r, notifier.language);
+        notifier.send(&[message], clock, chat_deadline).await;
         sent.push(s.name.clone());
     }
     sent

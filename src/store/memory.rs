@@ -10,8 +10,8 @@ use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 
 use super::{Change, Items, SideItems, StateKey, Store, StoreError, Versioned, Written, assemble};
 use crate::fleet::Direction;
-use crate::history::Entry;
 use crate::schedule::{Catalog, ExceptionItem};
+use scheduler_core::history::Entry;
 
 /// Items and state in memory.
 #[derive(Debug, Default)]

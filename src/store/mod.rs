@@ -17,10 +17,10 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 
 use crate::fleet::Direction;
-use crate::history::Entry;
 use crate::plan::{Plan, RunState};
 use crate::schedule::Catalog;
 pub use crate::schedule::Items;
+use scheduler_core::history::Entry;
 
 /// What can go wrong reading or writing the store.
 #[derive(Debug, thiserror::Error)]
@@ -304,6 +304,15 @@ pub trait Store {
         let _ = (id, value);
         Ok(true)
     }
+}
+
+/// Where the history of what ran is kept in DynamoDB, and for how long.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryTable {
+    /// The table (`HISTORY_TABLE`).
+    pub name: String,
+    /// Days an entry is kept (`HISTORY_DAYS`, default 400): its TTL.
+    pub days: u32,
 }
 
 /// Items the state table holds beside the run state, by id: what the history last

@@ -13,8 +13,8 @@ use aws_sdk_dynamodb::types::{
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::{DynamoStore, service, text};
-use crate::history::Entry;
 use crate::store::StoreError;
+use scheduler_core::history::Entry;
 
 /// The most items one BatchWriteItem takes.
 const BATCH: usize = 25;

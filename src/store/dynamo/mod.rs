@@ -70,7 +70,7 @@ pub struct DynamoStore {
     /// The run's deadline, which every request of `client` keeps.
     deadline: crate::cloud::aws::Deadline,
     /// The history table, when one is kept ([`DynamoStore::with_history`]).
-    history: Option<crate::history::HistoryTable>,
+    history: Option<super::HistoryTable>,
     /// The side items the last state read found (see [`super::SideItems`]).
     side: std::sync::Mutex<super::SideItems>,
 }
@@ -116,13 +116,13 @@ impl DynamoStore {
     }
 
     /// The same store, keeping a history of what ran in `history` (`HISTORY_TABLE`).
-    pub fn with_history(mut self, history: crate::history::HistoryTable) -> DynamoStore {
+    pub fn with_history(mut self, history: super::HistoryTable) -> DynamoStore {
         self.history = Some(history);
         self
     }
 
     /// The history table, if one is kept.
-    pub fn history_table(&self) -> Option<&crate::history::HistoryTable> {
+    pub fn history_table(&self) -> Option<&super::HistoryTable> {
         self.history.as_ref()
     }
 
@@ -223,7 +223,7 @@ impl Store for DynamoStore {
 
     async fn record(
         &self,
-        entries: &[crate::history::Entry],
+        entries: &[scheduler_core::history::Entry],
         side: &[(String, String)],
     ) -> Result<(), StoreError> {
         history::record(self, entries, side).await?;
@@ -237,7 +237,7 @@ impl Store for DynamoStore {
         &self,
         schedule: &str,
         from: chrono::DateTime<chrono::Utc>,
-    ) -> Result<Vec<crate::history::Entry>, StoreError> {
+    ) -> Result<Vec<scheduler_core::history::Entry>, StoreError> {
         history::read(self, schedule, from).await
     }
 

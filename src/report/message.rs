@@ -3,8 +3,8 @@
 //! $14); the chain was up in 10m 15s on average." (Composed purely from the report;
 //! when it is due is the core's rule, [`scheduler_core::summary`].)
 
-use super::{Field, Language, Message, Severity, human_seconds};
-use crate::report::{ScheduleReport, dollars, hours_text};
+use super::{ScheduleReport, dollars, hours_text};
+use crate::notify::{Field, Language, Message, Severity, human_seconds};
 
 /// The summary of `r`, the report of a schedule's last week.
 pub fn compose(r: &ScheduleReport, lang: Language) -> Message {
