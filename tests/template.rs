@@ -863,6 +863,24 @@ fn the_history_table_expires_its_items_and_the_function_and_dashboard_use_it() {
     assert!(!vars["HISTORY_TABLE"].is_null(), "{vars}");
     assert_eq!(vars["HISTORY_DAYS"], "30");
     assert_eq!(vars["SUMMARY_AT"], "fri 17:30");
+    // The history is written and read by the scheduler only; prices are only read.
+    let stmts = statements(HUB, "SchedulerRole", &[]);
+    let granting = |action: &str| -> Vec<String> {
+        allows(&stmts)
+            .filter(|s| actions(s).iter().any(|a| a == action))
+            .map(|s| sid(s).to_string())
+            .collect()
+    };
+    assert_eq!(granting("dynamodb:BatchWriteItem"), ["WriteHistory"]);
+    assert_eq!(granting("dynamodb:Query"), ["ReadHistory"]);
+    assert_eq!(granting("pricing:GetProducts"), ["ReadPrices"]);
+    let bot = statements(HUB, "BotRole", &EVERYTHING_ON);
+    assert!(
+        allows(&bot).all(|s| !actions(s)
+            .iter()
+            .any(|a| a == "dynamodb:BatchWriteItem" || a == "pricing:GetProducts")),
+        "the bot neither writes the history nor reads prices"
+    );
     // The dashboard is valid JSON once resolved, and shows the savings.
     let body = resource(HUB, "Dashboard", &["CreateDashboard=true"])["properties"]["DashboardBody"]
         .as_str()

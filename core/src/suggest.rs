@@ -14,7 +14,7 @@
 //!   week (busy around the clock), nor for one never busy (idle: stop it, or find out
 //!   why it exists), which is reported as such.
 
-use chrono::{DateTime, Datelike, Duration, NaiveTime, Timelike, Utc, Weekday};
+use chrono::{DateTime, Datelike, Duration, NaiveTime, Timelike, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
@@ -89,15 +89,7 @@ impl std::fmt::Display for NoProposal {
     }
 }
 
-const WEEKDAYS: [Weekday; 7] = [
-    Weekday::Mon,
-    Weekday::Tue,
-    Weekday::Wed,
-    Weekday::Thu,
-    Weekday::Fri,
-    Weekday::Sat,
-    Weekday::Sun,
-];
+use crate::schedule::WEEK as WEEKDAYS;
 
 /// The schedule `hours` (any order, one per hour) suggest, in zone `tz`.
 pub fn propose(hours: &[Hour], tz: Tz) -> Result<Proposal, NoProposal> {

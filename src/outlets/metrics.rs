@@ -227,4 +227,51 @@ mod tests {
 
         assert!(super::lines(at, &[]).is_empty());
     }
+
+    #[test]
+    fn savings_join_their_schedules_line_and_stay_valid() {
+        let at = DateTime::parse_from_rfc3339("2026-11-30T00:30:00Z")
+            .unwrap()
+            .to_utc();
+        let events = vec![event(
+            "Dev",
+            What::Start {
+                group: "APP".into(),
+                instances: vec!["i-1".into()],
+            },
+        )];
+        let savings = BTreeMap::from([
+            (
+                "Dev".to_string(),
+                crate::history::Saving {
+                    hours: 11.5,
+                    dollars: Some(1.104),
+                },
+            ),
+            (
+                "Unpriced".to_string(),
+                crate::history::Saving {
+                    hours: 2.0,
+                    dollars: None,
+                },
+            ),
+        ]);
+        let lines = lines_with_savings(at, &events, &savings);
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        for l in &lines {
+            assert_valid_emf(l);
+        }
+        let dev: Value = serde_json::from_str(&lines[0]).unwrap();
+        assert_eq!(
+            (
+                dev["HoursSaved"].clone(),
+                dev["MoneySaved"].clone(),
+                dev["Actions"].clone()
+            ),
+            (json!(11.5), json!(1.104), json!(1.0))
+        );
+        let unpriced: Value = serde_json::from_str(&lines[1]).unwrap();
+        assert_eq!(unpriced["HoursSaved"], 2.0);
+        assert!(unpriced.get("MoneySaved").is_none());
+    }
 }

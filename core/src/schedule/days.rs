@@ -12,7 +12,8 @@ use serde::{Serialize, Serializer};
 const EVERY: u8 = 0b01_1111;
 const LAST: u8 = 0b10_0000;
 
-const WEEK: [Weekday; 7] = [
+/// The days of the week from Monday.
+pub const WEEK: [Weekday; 7] = [
     Weekday::Mon,
     Weekday::Tue,
     Weekday::Wed,

@@ -19,7 +19,7 @@ use chrono_tz::Tz;
 use serde::Serialize;
 
 pub use catalog::{Catalog, Items, UnknownSchedule};
-pub use days::{Days, MonthDays, Months};
+pub use days::{Days, MonthDays, Months, WEEK};
 pub use items::{ExceptionItem, GroupItem, PeriodItem, ScheduleItem};
 pub use parse::{date as parse_date, time_of_day as parse_time, time_zone as parse_time_zone};
 pub use period::Period;
