@@ -486,3 +486,78 @@ async fn suggest_proposes_office_hours_for_an_instance_busy_in_them_and_nothing_
     assert!(found.to_string().contains("nothing was changed"));
     assert_eq!(states(&moto).await, before);
 }
+
+// Multi-threaded: the Price List stand-in serves while the test waits for schedctl.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schedctl_report_prints_the_day_as_json_and_html_and_draws_it() {
+    let moto = Moto::start().await;
+    let stub = PriceStub::start().await;
+    m5_large(&moto).await;
+    let store = history_store(&moto).await;
+    load_schedules(&store, &[DEV]).await;
+    let r = runner(&moto, store, Notifier::default());
+    for t in [
+        MON,
+        "2026-12-21T09:30:00+09:00",
+        "2026-12-21T22:00:00+09:00",
+    ] {
+        r.clock.set(at(t));
+        r.run(&[]).await.unwrap();
+    }
+    let picture = std::env::temp_dir().join(format!("report-{}.svg", std::process::id()));
+    let schedctl = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_schedctl"))
+            .args(args)
+            .env("AWS_ENDPOINT_URL", &moto.url)
+            .env("AWS_ENDPOINT_URL_PRICING", &stub.url)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("HISTORY_TABLE", "ScheduleHistory")
+            .output()
+            .expect("schedctl runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let day = [
+        "report",
+        "--schedule",
+        "Dev",
+        "--from",
+        "2026-12-21",
+        "--to",
+        "2026-12-22",
+    ];
+    let json: Value = serde_json::from_str(&schedctl(
+        &[
+            &day[..],
+            &["--output", "json", "--svg", picture.to_str().unwrap()],
+        ]
+        .concat(),
+    ))
+    .unwrap();
+    let dev = &json["schedules"][0];
+    assert_eq!(dev["schedule"], "Dev");
+    assert_eq!(dev["hours"], 24.0);
+    assert_eq!(dev["ran"], 12.5);
+    // No override: zero hours, not a negative zero.
+    assert_eq!(dev["extends"]["hours"].to_string(), "0.0");
+    // 11.5 hours stopped at the stub's $0.096: $1.104; 12.5 running: $1.20.
+    assert_eq!(dollars(dev["saved"].as_f64().unwrap()), "$1.10", "{dev}");
+    assert_eq!(stub.asked().len(), 1);
+    assert_eq!(dollars(dev["spent"].as_f64().unwrap()), "$1.20");
+    let svg = std::fs::read_to_string(&picture).unwrap();
+    let _ = std::fs::remove_file(&picture);
+    roxmltree::Document::parse(&svg).expect("a well-formed picture");
+    let page = schedctl(&[&day[..], &["--output", "html"]].concat());
+    assert!(page.starts_with("<!DOCTYPE html>") && page.contains("<svg"));
+    let text = schedctl(&day);
+    assert!(
+        text.contains("Dev (Asia/Seoul): ran 12.5 of 24 hours"),
+        "{text}"
+    );
+}

@@ -331,9 +331,10 @@ fn schedule_report(
     }
     r.groups.retain(|g| !g.resources.is_empty());
     r.extends.count = extend_days.len();
-    r.extends.hours = extend_days.values().sum();
+    // A sum of nothing is a negative zero; `+ 0.0` makes it zero.
+    r.extends.hours = extend_days.values().sum::<f64>() + 0.0;
     r.force_starts.count = forced.len();
-    r.force_starts.hours = forced.values().sum();
+    r.force_starts.hours = forced.values().sum::<f64>() + 0.0;
     r.by_hand.count = usize::from(r.by_hand.hours > 0.0);
     let mut seconds = Vec::new();
     for (at, m) in marks {
