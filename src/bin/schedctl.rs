@@ -445,14 +445,16 @@ fn show<T: std::fmt::Display + serde::Serialize>(json: bool, value: &T) {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    // What the library only logs (a price it could not fetch, a history it could not
-    // read) reaches the operator on standard error; RUST_LOG says more.
+    // What report and suggest only log (a price they could not fetch) reaches the
+    // operator on standard error; the other commands answer for themselves, and
+    // RUST_LOG shows more.
+    let quiet = "off,instance_scheduler::pricing=warn,instance_scheduler::report=warn,instance_scheduler::suggest=warn";
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_target(false)
         .without_time()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| quiet.into()),
         )
         .init();
     match run(Cli::parse()).await {
