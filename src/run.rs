@@ -332,7 +332,7 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
                 report.superseded = true;
             }
             steps.committed(&mut p, &lost);
-            remember_names(&mut infos, &p, fleet);
+            remember_names(&mut infos, &p, fleet, seen.index.as_deref(), &catalog);
             let failures = if steps.acts() {
                 self.act(&p.actions).await
             } else {
@@ -659,11 +659,34 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
 }
 
 /// Keeps the names, kinds and zones of the instances a plan acts on, for the chat.
-fn remember_names(infos: &mut BTreeMap<String, InstanceInfo>, p: &Plan, fleet: &[Instance]) {
+/// Keeps how the chat names what `p` acts on. An action's targets carry its
+/// schedule's tag, so the fleet index finds them among that schedule's resources;
+/// the whole fleet is walked only without an index.
+fn remember_names(
+    infos: &mut BTreeMap<String, InstanceInfo>,
+    p: &Plan,
+    fleet: &[Instance],
+    index: Option<&crate::plan::FleetIndex>,
+    catalog: &Catalog,
+) {
     if p.actions.is_empty() {
         return;
     }
-    let by_id: HashMap<&str, &Instance> = fleet.iter().map(|i| (i.id.as_str(), i)).collect();
+    let mut by_id: HashMap<&str, &Instance> = HashMap::new();
+    let index = index.filter(|x| x.fits(fleet));
+    for a in &p.actions {
+        match (index, catalog.get(&a.schedule)) {
+            (Some(x), Some(s)) => by_id.extend(
+                x.tagged(fleet, &s.tag_value)
+                    .into_iter()
+                    .map(|i| (i.id.as_str(), i)),
+            ),
+            _ => {
+                by_id = fleet.iter().map(|i| (i.id.as_str(), i)).collect();
+                break;
+            }
+        }
+    }
     for t in p.actions.iter().flat_map(|a| &a.targets) {
         if let Some(i) = by_id.get(t.id.as_str()) {
             infos.insert(

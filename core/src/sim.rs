@@ -3,7 +3,7 @@
 //! capacity, and a database or cluster stopped for seven days starts by itself, as
 //! AWS does. It never reads the real clock.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
@@ -111,6 +111,13 @@ pub struct SimCloud {
     /// The fleet indexed by `ScheduleName`: the simulated fleet keeps its tags, so
     /// one index serves every observation.
     tags: Arc<FleetIndex>,
+    /// The instances on their way to a state: only they can change by themselves.
+    moving: BTreeSet<usize>,
+    /// When each stopped database or cluster would start by itself (AWS's seven
+    /// days), soonest first; an entry whose instance moved since is stale and skipped.
+    restarts: BTreeSet<(DateTime<Utc>, usize)>,
+    /// The instances whose entry in `view` is out of date.
+    dirty: Vec<usize>,
 }
 
 impl SimCloud {
@@ -151,13 +158,24 @@ impl SimCloud {
                 seen
             })
             .collect();
+        let restarts = instances
+            .iter()
+            .enumerate()
+            .filter(|(_, (i, _, _))| {
+                i.state == SimPower::Stopped && matches!(i.kind, Kind::Rds | Kind::Aurora)
+            })
+            .map(|(k, _)| (from + Duration::days(7), k))
+            .collect();
         SimCloud {
+            dirty: (0..instances.len()).collect(),
             instances,
             index,
             tags: Arc::new(FleetIndex::build(&view)),
             view: Arc::new(view),
             from,
             sizes,
+            moving: BTreeSet::new(),
+            restarts,
         }
     }
 
@@ -166,38 +184,61 @@ impl SimCloud {
         Arc::clone(&self.tags)
     }
 
+    /// Brings the fleet to `now`: what was moving and got there, and the databases
+    /// that AWS starts after seven days stopped. Only those can change by
+    /// themselves, so a pass costs what moves, not the fleet.
     fn settle(&mut self, now: DateTime<Utc>) {
-        let from = self.from;
-        for (spec, phase, billing) in &mut self.instances {
-            if let Phase::Moving { up, until } = *phase
-                && until <= now
-            {
-                *phase = Phase::Settled {
-                    up,
-                    since: Some(until),
-                };
-                if !up && let Some(since) = billing.since.take() {
+        let arrived: Vec<usize> = self
+            .moving
+            .iter()
+            .copied()
+            .filter(|k| matches!(self.instances[*k].1, Phase::Moving { until, .. } if until <= now))
+            .collect();
+        for k in arrived {
+            self.moving.remove(&k);
+            self.dirty.push(k);
+            let (spec, phase, billing) = &mut self.instances[k];
+            let Phase::Moving { up, until } = *phase else {
+                continue;
+            };
+            *phase = Phase::Settled {
+                up,
+                since: Some(until),
+            };
+            if !up {
+                if let Some(since) = billing.since.take() {
                     billing.seconds += (until - since).num_seconds();
                 }
-            }
-            // As AWS does: a database or cluster stopped for seven days starts by itself.
-            if let Phase::Settled { up: false, since } = *phase
-                && matches!(spec.kind, Kind::Rds | Kind::Aurora)
-            {
-                let restart = since.unwrap_or(from) + Duration::days(7);
-                if restart <= now {
-                    billing.since = Some(restart);
-                    let until = restart + Duration::seconds(i64::from(spec.boot_seconds));
-                    *phase = if until <= now {
-                        Phase::Settled {
-                            up: true,
-                            since: Some(until),
-                        }
-                    } else {
-                        Phase::Moving { up: true, until }
-                    };
+                if matches!(spec.kind, Kind::Rds | Kind::Aurora) {
+                    self.restarts.insert((until + Duration::days(7), k));
                 }
             }
+        }
+        // As AWS does: a database or cluster stopped for seven days starts by itself.
+        while let Some(&(restart, k)) = self.restarts.first() {
+            if restart > now {
+                break;
+            }
+            self.restarts.pop_first();
+            let (spec, phase, billing) = &mut self.instances[k];
+            let Phase::Settled { up: false, since } = *phase else {
+                continue;
+            };
+            if since.unwrap_or(self.from) + Duration::days(7) != restart {
+                continue;
+            }
+            billing.since = Some(restart);
+            let until = restart + Duration::seconds(i64::from(spec.boot_seconds));
+            *phase = if until <= now {
+                Phase::Settled {
+                    up: true,
+                    since: Some(until),
+                }
+            } else {
+                self.moving.insert(k);
+                Phase::Moving { up: true, until }
+            };
+            self.dirty.push(k);
         }
     }
 
@@ -229,18 +270,20 @@ impl SimCloud {
     /// next time when nobody holds it any more.
     pub fn snapshot(&mut self, now: DateTime<Utc>) -> Arc<Vec<Instance>> {
         self.settle(now);
-        let view = Arc::make_mut(&mut self.view);
-        for (seen, (now_size, saved)) in view.iter_mut().zip(&self.sizes) {
-            seen.capacity = *now_size;
-            seen.saved = *saved;
-        }
-        for ((_, phase, _), seen) in self.instances.iter().zip(view.iter_mut()) {
-            (seen.power, seen.since) = match *phase {
-                Phase::Settled { up: true, since } => (Power::Running, since),
-                Phase::Settled { up: false, since } => (Power::Stopped, since),
-                Phase::Moving { up: true, .. } => (Power::Starting, None),
-                Phase::Moving { up: false, .. } => (Power::Stopping, None),
-            };
+        if !self.dirty.is_empty() {
+            // In place when nobody holds the last one; a copy otherwise, whose other
+            // entries are as current as these.
+            let view = Arc::make_mut(&mut self.view);
+            for k in self.dirty.drain(..) {
+                let seen = &mut view[k];
+                (seen.capacity, seen.saved) = self.sizes[k];
+                (seen.power, seen.since) = match self.instances[k].1 {
+                    Phase::Settled { up: true, since } => (Power::Running, since),
+                    Phase::Settled { up: false, since } => (Power::Stopped, since),
+                    Phase::Moving { up: true, .. } => (Power::Starting, None),
+                    Phase::Moving { up: false, .. } => (Power::Stopping, None),
+                };
+            }
         }
         Arc::clone(&self.view)
     }
@@ -248,11 +291,11 @@ impl SimCloud {
     /// The instances on their way to a state, and when they get there: what the
     /// state-change events of a deployment announce.
     pub fn arrivals(&self) -> Vec<(String, DateTime<Utc>)> {
-        self.instances
+        self.moving
             .iter()
-            .filter_map(|(spec, phase, _)| match phase {
-                Phase::Moving { until, .. } => Some((spec.id.clone(), *until)),
-                Phase::Settled { .. } => None,
+            .filter_map(|k| match &self.instances[*k] {
+                (spec, Phase::Moving { until, .. }, _) => Some((spec.id.clone(), *until)),
+                (_, Phase::Settled { .. }, _) => None,
             })
             .collect()
     }
@@ -295,6 +338,7 @@ impl SimCloud {
             if let Some(k) = self.index.get(id).copied()
                 && self.instances[k].0.kind.scales()
             {
+                self.dirty.push(k);
                 let sizes = &mut self.sizes[k];
                 match (direction, target.capacity) {
                     (Direction::Start, Some(c)) => *sizes = (Some(c), sizes.1),
@@ -336,6 +380,8 @@ impl SimCloud {
                 up,
                 until: now + Duration::seconds(i64::from(seconds)),
             };
+            self.moving.insert(k);
+            self.dirty.push(k);
         }
         failures
     }

@@ -101,23 +101,31 @@ impl Store for MemoryStore {
         };
         let inner = self.lock();
         // Bring it up to date part by part: only what another run wrote since is
-        // decoded again.
-        let stale: Vec<StateKey> = kept
-            .versions
-            .keys()
-            .filter(|k| !inner.state.contains_key(*k))
-            .cloned()
-            .collect();
+        // decoded again. Both maps are sorted by key: one walk beside the other finds
+        // the parts gone and the parts written since.
+        let mut stale: Vec<StateKey> = Vec::new();
+        let mut fresh: Vec<&StateKey> = Vec::new();
+        let mut mine = kept.versions.iter().peekable();
+        for (key, (version, _)) in &inner.state {
+            while let Some((k, _)) = mine.next_if(|(k, _)| *k < key) {
+                stale.push(k.clone());
+            }
+            match mine.next_if(|(k, _)| *k == key) {
+                Some((_, v)) if v == version => {}
+                _ => fresh.push(key),
+            }
+        }
+        stale.extend(mine.map(|(k, _)| k.clone()));
         for key in stale {
             kept.versions.remove(&key);
             if let StateKey::Schedule(name) = &key {
                 kept.state.schedules.remove(name);
             }
         }
-        for (key, (version, json)) in &inner.state {
-            if kept.versions.get(key) == Some(version) {
+        for key in fresh {
+            let Some((version, json)) = inner.state.get(key) else {
                 continue;
-            }
+            };
             let part = assemble(vec![(key.clone(), *version, json.clone())]);
             match key {
                 StateKey::Run => kept.state.run = part.state.run,

@@ -367,11 +367,12 @@ pub fn decide(i: &Inputs) -> Plan {
     }
 
     let mut moving = false;
+    let mut kept_parts = Sorted::new(&state.schedules);
     for s in &catalog.schedules {
         if !scope.includes(&s.name) || refused(s) {
             continue;
         }
-        let previous = state.schedules.get(&s.name);
+        let previous = kept_parts.get(&s.name);
         if held.contains(&s.name) {
             if previous.is_none() {
                 // First seen while part of it cannot be: its transitions are kept for
@@ -436,18 +437,27 @@ pub fn decide(i: &Inputs) -> Plan {
     // The state of a schedule that no longer exists goes, when this run sees the
     // whole catalog.
     if matches!(scope, Scope::All) && !catalog.quiet && catalog.elsewhere.is_empty() {
-        let known: BTreeSet<&str> = catalog
-            .schedules
-            .iter()
-            .map(|s| s.name.as_str())
-            .chain(catalog.errors.iter().map(|e| e.schedule.as_str()))
-            .collect();
-        out.removed = state
-            .schedules
-            .keys()
-            .filter(|n| !known.contains(n.as_str()))
-            .cloned()
-            .collect();
+        // Every pass asks; nearly always nothing went, so a walk beside the (sorted)
+        // schedules first, and a set only when that finds a part without one.
+        let mut listed = catalog.schedules.iter().map(|s| s.name.as_str()).peekable();
+        let unlisted = state.schedules.keys().any(|n| {
+            while listed.next_if(|l| *l < n.as_str()).is_some() {}
+            listed.next_if(|l| *l == n.as_str()).is_none()
+        });
+        if unlisted {
+            let known: BTreeSet<&str> = catalog
+                .schedules
+                .iter()
+                .map(|s| s.name.as_str())
+                .chain(catalog.errors.iter().map(|e| e.schedule.as_str()))
+                .collect();
+            out.removed = state
+                .schedules
+                .keys()
+                .filter(|n| !known.contains(n.as_str()))
+                .cloned()
+                .collect();
+        }
     }
     if !i.dry_run {
         let poll = now + settings.poll_every;
@@ -458,6 +468,36 @@ pub fn decide(i: &Inputs) -> Plan {
         };
     }
     out
+}
+
+/// The parts of a sorted map looked up by keys that mostly come in the same order
+/// (the catalog is sorted by name): each lookup walks on from the last, and a key
+/// out of order is looked up in the map.
+struct Sorted<'a, V> {
+    map: &'a std::collections::BTreeMap<String, V>,
+    walk: std::iter::Peekable<std::collections::btree_map::Iter<'a, String, V>>,
+    last: Option<&'a str>,
+}
+
+impl<'a, V> Sorted<'a, V> {
+    fn new(map: &'a std::collections::BTreeMap<String, V>) -> Self {
+        Sorted {
+            map,
+            walk: map.iter().peekable(),
+            last: None,
+        }
+    }
+
+    fn get(&mut self, key: &'a str) -> Option<&'a V> {
+        if self.last.is_some_and(|l| l >= key) {
+            return self.map.get(key);
+        }
+        self.last = Some(key);
+        while self.walk.next_if(|(k, _)| k.as_str() < key).is_some() {}
+        self.walk
+            .next_if(|(k, _)| k.as_str() == key)
+            .map(|(_, v)| v)
+    }
 }
 
 /// The schedules in scope that must wait because a place (or a kind in it) they use

@@ -1243,3 +1243,19 @@ fn a_window_open_at_the_periods_stop_keeps_everything_up_until_it_closes() {
     );
     assert_eq!(h.catalog.schedules[0].windows.len(), 0);
 }
+
+#[test]
+fn sorted_lookups_walk_on_and_fall_back_for_keys_out_of_order() {
+    let map: std::collections::BTreeMap<String, u32> = [("a", 1), ("c", 3), ("e", 5)]
+        .map(|(k, v)| (k.to_string(), v))
+        .into();
+    let mut parts = super::Sorted::new(&map);
+    // In order, with gaps and misses, as the catalog asks.
+    assert_eq!(parts.get("a"), Some(&1));
+    assert_eq!(parts.get("b"), None);
+    assert_eq!(parts.get("e"), Some(&5));
+    // Out of order (a catalog not sorted by name): still found.
+    assert_eq!(parts.get("c"), Some(&3));
+    assert_eq!(parts.get("a"), Some(&1));
+    assert_eq!(parts.get("z"), None);
+}
