@@ -380,14 +380,12 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
                 }
             }
         }
-        let savings = if history.entries().is_empty() {
-            BTreeMap::new()
-        } else {
-            history.saved(&crate::pricing::PriceBook::from_side(
+        let measures = history.measures(|| {
+            crate::pricing::PriceBook::from_side(
                 &self.notifier.outlets.home_region,
                 &self.store.side_items(),
-            ))
-        };
+            )
+        });
         history.flush(&self.store).await;
         if let Some(e) = failure.take() {
             if report.actions.is_empty() && report.events.is_empty() {
@@ -406,7 +404,7 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
             let at = report.at.unwrap_or(started);
             self.notifier
                 .outlets
-                .publish_with_savings(at, &report.events, &savings)
+                .publish_measured(at, &report.events, &measures)
                 .await;
         }
         if failure.is_none() && !self.config.dry_run {

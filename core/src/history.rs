@@ -200,6 +200,25 @@ pub enum Mark {
     },
 }
 
+impl Mark {
+    /// For a chain up of a `ready-by` start: its ready-by time, and how many seconds
+    /// after it the last group was fully up (negative: that many seconds early). The
+    /// one rule the report and the run's metrics both use.
+    pub fn ready_by_late(&self) -> Option<(DateTime<Utc>, i64)> {
+        match self {
+            Mark::ChainUp {
+                began,
+                seconds,
+                ready_by: Some(by),
+            } => Some((
+                *by,
+                (*began + Duration::seconds(*seconds) - *by).num_seconds(),
+            )),
+            _ => None,
+        }
+    }
+}
+
 /// One entry of the history: what one pass of a run saw change in one schedule.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Entry {
@@ -476,14 +495,21 @@ pub fn cause_of(s: &Schedule, sequence: Option<&Sequence>, direction: Direction)
 
 /// The schedule-wide marks of a pass: chains that finished, and failures.
 fn marks(s: &Schedule, pass: &Pass) -> Vec<Mark> {
+    marks_of(&s.name, pass.events, pass.open)
+}
+
+/// The marks of `schedule` among a pass's `events`, given the starts and stops that
+/// were `open` before the pass (a chain up of a `ready-by` start carries its
+/// ready-by time).
+pub fn marks_of(schedule: &str, events: &[Event], open: &BTreeMap<String, Sequence>) -> Vec<Mark> {
     let mut out = Vec::new();
-    for e in pass.events.iter().filter(|e| e.schedule == s.name) {
+    for e in events.iter().filter(|e| e.schedule == schedule) {
         let at = e.at.with_timezone(&Utc);
         match &e.what {
             What::ScheduleReady { seconds } => out.push(Mark::ChainUp {
                 began: at - Duration::seconds(*seconds),
                 seconds: *seconds,
-                ready_by: pass.open.get(&s.name).and_then(|q| q.ready_by),
+                ready_by: open.get(schedule).and_then(|q| q.ready_by),
             }),
             What::ScheduleStopped { seconds } => out.push(Mark::ChainDown {
                 began: at - Duration::seconds(*seconds),

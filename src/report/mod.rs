@@ -339,15 +339,10 @@ fn schedule_report(
     let mut seconds = Vec::new();
     for (at, m) in marks {
         match m {
-            Mark::ChainUp {
-                began,
-                seconds: took,
-                ready_by,
-            } => {
+            Mark::ChainUp { seconds: took, .. } => {
                 seconds.push(*took);
-                if let Some(by) = ready_by {
-                    let up = *began + Duration::seconds(*took);
-                    r.chains.ready_by.push((*by, (up - *by).num_seconds()));
+                if let Some(late) = m.ready_by_late() {
+                    r.chains.ready_by.push(late);
                 }
             }
             Mark::Failure { message } => r.failures.push(Failure {
