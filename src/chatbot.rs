@@ -402,7 +402,9 @@ pub async fn answer<C: Cloud, S: Store, K: Clock, H: Handoff>(
         BotCommand::Ask(request) => request,
     };
     let answered = match request {
-        Request::Force { .. } => ops::hand_off(runner, handoff, request).await,
+        Request::Force { .. } => {
+            ops::hand_off_from(runner, handoff, request, crate::invocation::Origin::Bot).await
+        }
         _ => ops::apply(runner, request).await,
     };
     match answered {

@@ -50,30 +50,56 @@ pub fn known_from(side: &SideItems) -> Known {
         .collect()
 }
 
-/// One run's record: what each pass changed, written once at the end.
+/// One run's record: what each pass changed, written once at the end; and, history
+/// or not, what the run's metrics measure beyond its events (ready-by lateness, the
+/// resources running at its end), from what the passes already have.
 #[derive(Debug, Default)]
 pub struct Recorder {
     on: bool,
+    /// Measuring for the metrics (every run but a dry one, which writes none).
+    measuring: bool,
     scope: Scope,
     known: Known,
     open: BTreeMap<String, Sequence>,
     entries: Vec<Entry>,
+    late: BTreeMap<String, i64>,
+    running: BTreeMap<String, usize>,
+    bot: ViaBot,
 }
 
 impl Recorder {
     /// Starts recording a run of `scope` whose state was read as `state` (off when the
     /// store keeps no history, and in a dry run, which changes nothing).
     pub fn begin<S: Store>(store: &S, scope: &Scope, state: &RunState, dry_run: bool) -> Recorder {
-        if dry_run || !store.keeps_history() {
+        if dry_run {
             return Recorder::default();
         }
+        let on = store.keeps_history();
         Recorder {
-            on: true,
+            on,
+            measuring: true,
             scope: scope.clone(),
-            known: known_from(&store.side_items()),
+            known: if on {
+                known_from(&store.side_items())
+            } else {
+                Known::default()
+            },
             open: open_sequences(state),
-            entries: Vec::new(),
+            ..Recorder::default()
         }
+    }
+
+    /// The same, for a run asked for `requests` from `origin`: the forces a bot
+    /// asked for are recorded as the bot's ([`Cause::Bot`]).
+    pub fn asked(
+        mut self,
+        origin: crate::invocation::Origin,
+        requests: &[crate::plan::Request],
+    ) -> Recorder {
+        if origin == crate::invocation::Origin::Bot {
+            self.bot.schedules = requests.iter().map(|r| r.schedule().to_string()).collect();
+        }
+        self
     }
 
     /// Records one pass: the fleet it saw, what its plan did and reported.
@@ -86,7 +112,12 @@ impl Recorder {
         plan: &Plan,
         failures: &[Failure],
     ) {
+        if !self.measuring {
+            return;
+        }
+        self.measure(catalog, fleet, plan);
         if !self.on {
+            self.open = open_sequences(&plan.state);
             return;
         }
         let unseen: Vec<String> = unseen.iter().map(|u| u.place.clone()).collect();
@@ -102,9 +133,68 @@ impl Recorder {
             open: &self.open,
             after: &plan.state,
         };
-        let entries = record(&pass, &mut self.known);
+        self.bot.since.get_or_insert(now);
+        let entries = record_via(&pass, &self.bot, &mut self.known);
         self.entries.extend(entries);
         self.open = open_sequences(&plan.state);
+    }
+
+    /// Takes a pass's measures: the lateness of each `ready-by` start that came up
+    /// (the history's own mark, [`Mark::ready_by_late`]), and how many resources of
+    /// each schedule in scope were observed running (the last pass's count stands).
+    fn measure(&mut self, catalog: &Catalog, fleet: &[Instance], plan: &Plan) {
+        let ready: BTreeSet<&str> = plan
+            .events
+            .iter()
+            .filter(|e| matches!(e.what, crate::plan::What::ScheduleReady { .. }))
+            .map(|e| e.schedule.as_str())
+            .collect();
+        for name in ready {
+            for m in marks_of(name, &plan.events, &self.open) {
+                if let Some((_, late)) = m.ready_by_late() {
+                    self.late.insert(name.to_string(), late);
+                }
+            }
+        }
+        let mut by_tag: BTreeMap<&str, Vec<&Instance>> = BTreeMap::new();
+        for i in fleet {
+            if let Some(tag) = i.tags.get(crate::schedule::SCHEDULE_TAG) {
+                by_tag.entry(tag.as_str()).or_default().push(i);
+            }
+        }
+        for s in catalog
+            .schedules
+            .iter()
+            .filter(|s| self.scope.includes(&s.name))
+        {
+            let members = s.members(
+                by_tag
+                    .get(s.tag_value.as_str())
+                    .into_iter()
+                    .flatten()
+                    .copied(),
+            );
+            let up = members.iter().flatten().filter(|i| i.power.is_up()).count();
+            self.running.insert(s.name.clone(), up);
+        }
+    }
+
+    /// What the run's metrics measure beyond its events, with what each schedule
+    /// saved at the `prices` (read only when something was recorded;
+    /// [`Recorder::saved`]). No request.
+    pub fn measures(
+        &self,
+        prices: impl FnOnce() -> PriceBook,
+    ) -> crate::outlets::metrics::Measures {
+        crate::outlets::metrics::Measures {
+            savings: if self.entries.is_empty() {
+                BTreeMap::new()
+            } else {
+                self.saved(&prices())
+            },
+            ready_by_late: self.late.clone(),
+            running: self.running.clone(),
+        }
     }
 
     /// What the run recorded.

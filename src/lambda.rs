@@ -33,7 +33,8 @@ pub async fn handle<C: Cloud, S: Store, K: Clock>(
     runner: &Runner<C, S, K>,
     payload: Value,
 ) -> Result<Value, HandlerError> {
-    let request = match Invocation::parse(payload)? {
+    let (invocation, origin) = Invocation::parse_from(payload)?;
+    let request = match invocation {
         Invocation::FunctionUrl(_) => {
             return Err(HandlerError::BadPayload(
                 "this is the scheduler function; chat commands go to the bot's function".into(),
@@ -42,7 +43,7 @@ pub async fn handle<C: Cloud, S: Store, K: Clock>(
         Invocation::Event(event) => request_of(&event),
         Invocation::Command(command) => Request::try_from(command)?,
     };
-    Ok(ops::apply(runner, request).await?.json())
+    Ok(ops::apply_from(runner, request, origin).await?.json())
 }
 
 /// The request an EventBridge event makes: a wake-up for a state change of the

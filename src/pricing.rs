@@ -1,5 +1,6 @@
 //! Prices: the on-demand hourly list price of each EC2 instance type (Linux, shared
-//! tenancy) and RDS instance class (engine and deployment) in each Region, from the
+//! tenancy) and RDS instance class (engine and deployment) in each Region, Fargate's
+//! vCPU-hour and GB-hour (Linux/x86), and EBS volumes' GB-month by type, from the
 //! AWS Price List Query API (`pricing:GetProducts`), cached in the state table for
 //! 30 days (side items `price#REGION#…`, read with the run state at no request).
 //!
@@ -43,8 +44,8 @@ impl PriceKey {
     /// The list price a resource of `kind` and `size` in `region` has, if the Price
     /// List API has one: EC2 instances, Auto Scaling groups and EKS node groups by
     /// their instance type; RDS databases by class, engine and deployment. Aurora
-    /// clusters and ECS services have none here (their `SchedulerHourlyCost` tag
-    /// prices them).
+    /// clusters and ECS services have no one key (an ECS service on Fargate has two,
+    /// [`PriceBook::keys_of`]; otherwise its `SchedulerHourlyCost` tag prices it).
     pub fn of(region: &str, kind: Kind, size: &Size) -> Option<PriceKey> {
         let service = match kind {
             Kind::Ec2 | Kind::Asg | Kind::Eks => "ec2",
@@ -61,6 +62,28 @@ impl PriceKey {
             engine: (service == "rds").then(|| size.engine.clone()).flatten(),
             multi_az: service == "rds" && size.multi_az,
         })
+    }
+
+    /// The two Fargate prices in `region` (Linux, x86): a vCPU-hour and a GB-hour.
+    pub fn fargate(region: &str) -> [PriceKey; 2] {
+        [FARGATE_VCPU, FARGATE_GB].map(|class| PriceKey {
+            region: region.to_string(),
+            service: "ecs".into(),
+            class: class.into(),
+            engine: None,
+            multi_az: false,
+        })
+    }
+
+    /// The price of a GB-month of EBS volumes of `volume_type` (`gp3`) in `region`.
+    pub fn ebs(region: &str, volume_type: &str) -> PriceKey {
+        PriceKey {
+            region: region.to_string(),
+            service: "ebs".into(),
+            class: volume_type.to_string(),
+            engine: None,
+            multi_az: false,
+        }
     }
 
     /// The side item that caches it.
@@ -92,6 +115,15 @@ impl std::fmt::Display for PriceKey {
         Ok(())
     }
 }
+
+/// The Price List's usage type of a Fargate vCPU-hour (Linux, x86), after its
+/// Region's prefix (`USE1-Fargate-vCPU-Hours:perCPU`).
+pub const FARGATE_VCPU: &str = "Fargate-vCPU-Hours:perCPU";
+/// The same for a GB-hour of memory (`USE1-Fargate-GB-Hours`).
+pub const FARGATE_GB: &str = "Fargate-GB-Hours";
+
+/// Hours in the month the Price List's GB-month means (365 × 24 / 12).
+pub const HOURS_A_MONTH: f64 = 730.0;
 
 /// A cached price.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -161,8 +193,27 @@ impl PriceBook {
         PriceKey::of(self.region_of(id), seen.kind, seen.size.as_ref()?)
     }
 
+    /// The list prices a resource needs: its [`PriceBook::key_of`], or, for an ECS
+    /// service on Fargate whose task's size is known, the vCPU-hour and GB-hour.
+    pub fn keys_of(&self, id: &str, seen: &Seen) -> Vec<PriceKey> {
+        if let Some((_, _)) = fargate_task(seen) {
+            return PriceKey::fargate(self.region_of(id)).to_vec();
+        }
+        self.key_of(id, seen).into_iter().collect()
+    }
+
+    fn listed(&self, key: &PriceKey) -> Option<f64> {
+        self.prices.get(key).and_then(|p| p.hourly)
+    }
+
+    /// Dollars a GB-month of EBS volumes of `volume_type` in `region`, when listed.
+    pub fn per_gb_month(&self, region: &str, volume_type: &str) -> Option<f64> {
+        self.listed(&PriceKey::ebs(region, volume_type))
+    }
+
     /// Dollars an hour for one of the resource (multiply by its count), and where
-    /// the figure came from; `None` when nothing prices it.
+    /// the figure came from; `None` when nothing prices it. An ECS service on
+    /// Fargate is priced per task: vCPU × the vCPU-hour + GB × the GB-hour.
     pub fn hourly(&self, id: &str, seen: &Seen) -> Option<(f64, Source)> {
         if let Some(tag) = &seen.hourly
             && let Ok(v) = tag.trim().trim_start_matches('$').parse::<f64>()
@@ -178,6 +229,11 @@ impl PriceBook {
         {
             return Some((*v, Source::List));
         }
+        if let Some((vcpu, gb)) = fargate_task(seen) {
+            let [per_vcpu, per_gb] = PriceKey::fargate(self.region_of(id));
+            let hourly = vcpu * self.listed(&per_vcpu)? + gb * self.listed(&per_gb)?;
+            return Some((hourly, Source::List));
+        }
         let key = self.key_of(id, seen)?;
         self.prices
             .get(&key)
@@ -191,10 +247,21 @@ impl PriceBook {
         resources: impl IntoIterator<Item = (&'a str, &'a Seen)>,
         now: DateTime<Utc>,
     ) -> BTreeSet<PriceKey> {
-        resources
+        let keys: Vec<PriceKey> = resources
             .into_iter()
             .filter(|(_, seen)| seen.hourly.is_none())
-            .filter_map(|(id, seen)| self.key_of(id, seen))
+            .flat_map(|(id, seen)| self.keys_of(id, seen))
+            .collect();
+        self.stale_keys(keys, now)
+    }
+
+    /// Those of `keys` not cached or older than [`CACHE_DAYS`].
+    pub fn stale_keys(
+        &self,
+        keys: impl IntoIterator<Item = PriceKey>,
+        now: DateTime<Utc>,
+    ) -> BTreeSet<PriceKey> {
+        keys.into_iter()
             .filter(|k| {
                 self.prices
                     .get(k)
@@ -209,6 +276,19 @@ impl PriceBook {
             self.prices.insert(p.key.clone(), p);
         }
     }
+}
+
+/// A Fargate task's vCPU and GB of memory, when the resource is an ECS service on
+/// Fargate whose task definition's size is known.
+fn fargate_task(seen: &Seen) -> Option<(f64, f64)> {
+    let size = seen.size.as_ref()?;
+    if seen.kind != Kind::Ecs || size.class != "fargate" {
+        return None;
+    }
+    Some((
+        f64::from(size.cpu_units?) / 1024.0,
+        f64::from(size.memory_mib?) / 1024.0,
+    ))
 }
 
 /// The Price List Query API could not answer.
@@ -242,20 +322,32 @@ impl PriceList {
         }
     }
 
-    /// The on-demand hourly price of `key`, `None` when the API lists no such product.
+    /// The on-demand price of `key` (an hour; a GB-month for EBS), `None` when the
+    /// API lists no such product.
     pub async fn fetch(&self, key: &PriceKey) -> Result<Option<f64>, PriceError> {
-        let term = |field: &str, value: &str| {
+        let filter = |kind: FilterType, field: &str, value: &str| {
             Filter::builder()
-                .r#type(FilterType::TermMatch)
+                .r#type(kind)
                 .field(field)
                 .value(value)
                 .build()
         };
-        let mut filters = vec![
-            term("regionCode", &key.region),
-            term("instanceType", &key.class),
-        ];
-        let service = if key.service == "rds" {
+        let term = |field: &str, value: &str| filter(FilterType::TermMatch, field, value);
+        let mut filters = vec![term("regionCode", &key.region)];
+        // Which product of the answer is the one: Fargate's usage types differ by a
+        // Region prefix (`USE1-`), and a CONTAINS filter also matches their Spot
+        // twins (`USE1-SpotUsage-Fargate-…`); the exact one is kept.
+        let mut usage_type: Option<&str> = None;
+        let service = if key.service == "ecs" {
+            filters.push(filter(FilterType::Contains, "usagetype", &key.class));
+            usage_type = Some(&key.class);
+            "AmazonECS"
+        } else if key.service == "ebs" {
+            filters.push(term("productFamily", "Storage"));
+            filters.push(term("volumeApiName", &key.class));
+            "AmazonEC2"
+        } else if key.service == "rds" {
+            filters.push(term("instanceType", &key.class));
             filters.push(term(
                 "deploymentOption",
                 if key.multi_az {
@@ -269,6 +361,7 @@ impl PriceList {
             }
             "AmazonRDS"
         } else {
+            filters.push(term("instanceType", &key.class));
             for (field, value) in [
                 ("operatingSystem", "Linux"),
                 ("tenancy", "Shared"),
@@ -293,11 +386,18 @@ impl PriceList {
             .service_code(service)
             .set_filters(Some(filters))
             .format_version("aws_v1")
-            .max_results(10)
+            .max_results(if usage_type.is_some() { 100 } else { 10 })
             .send()
             .await
             .map_err(|e| failed(crate::cloud::aws::error_text(&e)))?;
-        Ok(answer.price_list().iter().find_map(|p| on_demand_hourly(p)))
+        Ok(answer
+            .price_list()
+            .iter()
+            .find_map(|p| match key.service.as_str() {
+                "ecs" => on_demand_price(p, usage_type, |_| true),
+                "ebs" => on_demand_price(p, None, |u| u == "GB-Mo"),
+                _ => on_demand_hourly(p),
+            }))
     }
 }
 
@@ -325,6 +425,37 @@ pub fn on_demand_hourly(product: &str) -> Option<f64> {
             .as_object()?
             .values()
             .filter(|d| d.get("unit").and_then(|u| u.as_str()) == Some("Hrs"))
+            .find_map(|d| d.get("pricePerUnit")?.get("USD")?.as_str()?.parse().ok())
+    })
+}
+
+/// The first on-demand USD price of one product of a `GetProducts` answer whose
+/// unit `unit` accepts, when its `product.attributes.usagetype` is `usage_type`
+/// after the Region's prefix (`USE1-Fargate-GB-Hours` for `Fargate-GB-Hours`), if
+/// one is asked for.
+pub fn on_demand_price(
+    product: &str,
+    usage_type: Option<&str>,
+    unit: impl Fn(&str) -> bool,
+) -> Option<f64> {
+    let v: serde_json::Value = serde_json::from_str(product).ok()?;
+    if let Some(wanted) = usage_type {
+        let listed = v
+            .get("product")?
+            .get("attributes")?
+            .get("usagetype")?
+            .as_str()?;
+        let bare = listed.split_once('-').map_or(listed, |(_, rest)| rest);
+        if bare != wanted {
+            return None;
+        }
+    }
+    let terms = v.get("terms")?.get("OnDemand")?.as_object()?;
+    terms.values().find_map(|term| {
+        term.get("priceDimensions")?
+            .as_object()?
+            .values()
+            .filter(|d| d.get("unit").and_then(|u| u.as_str()).is_some_and(&unit))
             .find_map(|d| d.get("pricePerUnit")?.get("USD")?.as_str()?.parse().ok())
     })
 }
@@ -370,6 +501,59 @@ mod tests {
           {"X.JRTCKXETXF.6YS6EN2CT7":{"unit":"Hrs","pricePerUnit":{"USD":"0.0960000000"}}}}}}}"#;
         assert_eq!(on_demand_hourly(product), Some(0.096));
         assert_eq!(on_demand_hourly("{}"), None);
+    }
+
+    #[test]
+    fn a_fargate_task_is_priced_by_its_vcpu_and_memory_and_spot_is_not_taken_for_it() {
+        let product = |usage: &str, unit: &str, usd: &str| {
+            serde_json::json!({
+                "product": {"productFamily": "Compute", "sku": "S",
+                            "attributes": {"usagetype": usage, "regionCode": "us-east-1"}},
+                "terms": {"OnDemand": {"S.T": {"priceDimensions": {"S.T.D": {
+                    "unit": unit, "pricePerUnit": {"USD": usd}}}}}}
+            })
+            .to_string()
+        };
+        let vcpu = product("USE1-Fargate-vCPU-Hours:perCPU", "hours", "0.0404800000");
+        let spot = product(
+            "USE1-SpotUsage-Fargate-vCPU-Hours:perCPU",
+            "hours",
+            "0.0121",
+        );
+        assert_eq!(
+            on_demand_price(&vcpu, Some(FARGATE_VCPU), |_| true),
+            Some(0.04048)
+        );
+        assert_eq!(on_demand_price(&spot, Some(FARGATE_VCPU), |_| true), None);
+
+        let seen: Seen = serde_json::from_value(serde_json::json!({
+            "up": true, "since": "2026-12-21T00:00:00Z", "cause": "schedule", "group": "WEB",
+            "kind": "ecs", "size": {"class": "fargate", "task": "web:3", "cpu_units": 512,
+            "memory_mib": 1024}, "count": 2
+        }))
+        .unwrap();
+        let mut book = PriceBook {
+            home: "us-east-1".into(),
+            ..PriceBook::default()
+        };
+        assert_eq!(book.keys_of("c/web", &seen).len(), 2);
+        let [per_vcpu, per_gb] = PriceKey::fargate("us-east-1");
+        book.add([
+            Price {
+                key: per_vcpu,
+                hourly: Some(0.04048),
+                fetched: Utc::now(),
+            },
+            Price {
+                key: per_gb,
+                hourly: Some(0.004445),
+                fetched: Utc::now(),
+            },
+        ]);
+        // Per task: 0.5 vCPU and 1 GB.
+        let (p, src) = book.hourly("c/web", &seen).unwrap();
+        assert!((p - (0.5 * 0.04048 + 0.004445)).abs() < 1e-12, "{p}");
+        assert_eq!(src, Source::List);
     }
 
     #[test]

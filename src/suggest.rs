@@ -153,7 +153,7 @@ pub async fn candidates(
                     engine: db.engine().map(str::to_string),
                     multi_az: db.multi_az().unwrap_or(false),
                     storage_gib: db.allocated_storage().and_then(|g| u32::try_from(g).ok()),
-                    task: None,
+                    ..Size::default()
                 },
                 schedule: db
                     .tag_list()

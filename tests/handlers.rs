@@ -258,3 +258,44 @@ fn the_simulator_follows_a_chain_within_an_invocation_as_the_function_does() {
     // the chat, looking every 15 s): B starts as soon as A is seen up, not at 09:05.
     assert_eq!(starts[..2], ["09:00:00 A", "09:01:00 B"]);
 }
+
+/// A `ready-by` start that comes up within one run: its line of metrics says how
+/// late it was against its ready-by time (as the report would) and how many of its
+/// resources run at the end of the run; a run that then does nothing writes nothing.
+#[tokio::test]
+async fn a_ready_by_start_writes_its_lateness_and_running_resources_as_metrics() {
+    use instance_scheduler::outlets::MetricSink;
+
+    let ready_by = DEV.replace(r#""Groups""#, r#""StartMode":"ready-by","Groups""#);
+    let mut r = runner_of(
+        &[&ready_by],
+        fleet(),
+        "2026-11-30T09:00:00+09:00",
+        RunConfig {
+            budget: std::time::Duration::from_secs(600),
+            ..RunConfig::default()
+        },
+    );
+    let (sink, lines) = MetricSink::recorder();
+    r.notifier.outlets.metrics = sink;
+    let report = r.run(&[]).await.unwrap();
+    let ready = report
+        .events
+        .iter()
+        .find(|e| matches!(e.what, What::ScheduleReady { .. }))
+        .expect("the chain came up within the run");
+    let late = (ready.at.to_utc() - at("2026-11-30T09:00:00+09:00")).num_seconds();
+    assert!(late > 0, "{late}");
+    let written = lines.lock().unwrap().clone();
+    let dev: Value = written
+        .iter()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|v| v["Schedule"] == "Dev")
+        .expect("Dev's line");
+    assert_eq!(dev["ReadyByLateSeconds"], late as f64, "{dev}");
+    assert_eq!(dev["RunningResources"], 3.0, "{dev}");
+
+    r.clock.set(at("2026-11-30T12:00:00+09:00"));
+    r.run(&[]).await.unwrap();
+    assert_eq!(lines.lock().unwrap().len(), written.len());
+}

@@ -548,7 +548,24 @@ async fn schedctl_report_prints_the_day_as_json_and_html_and_draws_it() {
     assert_eq!(dev["extends"]["hours"].to_string(), "0.0");
     // 11.5 hours stopped at the stub's $0.096: $1.104; 12.5 running: $1.20.
     assert_eq!(dollars(dev["saved"].as_f64().unwrap()), "$1.10", "{dev}");
-    assert_eq!(stub.asked().len(), 1);
+    // The instance type's price, and its root volume's a GB-month: schedctl report
+    // lists the instance's EBS volumes (report time only) as storage.
+    let asked = stub.asked();
+    assert_eq!(asked.len(), 2, "{asked:?}");
+    assert!(
+        asked
+            .iter()
+            .any(|a| a.to_string().contains("volumeApiName")),
+        "{asked:?}"
+    );
+    assert!(
+        dev["storage"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["what"].as_str().unwrap_or_default().starts_with("ebs ")),
+        "{dev}"
+    );
     assert_eq!(dollars(dev["spent"].as_f64().unwrap()), "$1.20");
     let svg = std::fs::read_to_string(&picture).unwrap();
     let _ = std::fs::remove_file(&picture);
@@ -559,5 +576,222 @@ async fn schedctl_report_prints_the_day_as_json_and_html_and_draws_it() {
     assert!(
         text.contains("Dev (Asia/Seoul): ran 12.5 of 24 hours"),
         "{text}"
+    );
+}
+
+/// A Fargate service of two tasks of 0.5 vCPU and 1 GB, tagged for Dev, running.
+async fn fargate_service(moto: &Moto) {
+    use aws_sdk_ecs::types::{Compatibility, ContainerDefinition, LaunchType, NetworkMode, Tag};
+    let ecs = moto_ecs(moto);
+    ecs.create_cluster()
+        .cluster_name("apps")
+        .send()
+        .await
+        .unwrap();
+    ecs.register_task_definition()
+        .family("web")
+        .requires_compatibilities(Compatibility::Fargate)
+        .network_mode(NetworkMode::Awsvpc)
+        .cpu("512")
+        .memory("1024")
+        .container_definitions(
+            ContainerDefinition::builder()
+                .name("web")
+                .image("nginx")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("a Fargate task definition");
+    let mut create = ecs
+        .create_service()
+        .cluster("apps")
+        .service_name("web")
+        .task_definition("web")
+        .launch_type(LaunchType::Fargate)
+        .desired_count(2);
+    for (k, v) in [
+        ("ScheduleName", "Dev"),
+        ("ScheduleGroupName", "APP"),
+        ("Name", "web"),
+    ] {
+        create = create.tags(Tag::builder().key(k).value(v).build());
+    }
+    create.send().await.expect("a Fargate service");
+    // moto counts a new service's tasks as pending until its next update.
+    ecs.update_service()
+        .cluster("apps")
+        .service("web")
+        .desired_count(2)
+        .send()
+        .await
+        .unwrap();
+}
+
+fn moto_ecs(moto: &Moto) -> aws_sdk_ecs::Client {
+    aws_sdk_ecs::Client::new(&moto.sdk)
+}
+
+const DEV_ECS: &str = r#"{"ScheduleName":"Dev","DaysActive":"weekdays","StartTime":"09:30","StopTime":"22:00",
+  "TimeZone":"Asia/Seoul","Groups":[{"GroupName":"APP","InstanceType":"ECS"}]}"#;
+
+#[tokio::test]
+async fn a_fargate_service_is_priced_per_task_by_its_vcpu_and_memory() {
+    use instance_scheduler::cloud::aws::AwsCloud;
+    use instance_scheduler::pricing::Source;
+    use instance_scheduler::report::Window;
+
+    let moto = Moto::start().await;
+    let stub = PriceStub::start().await;
+    fargate_service(&moto).await;
+    let store = history_store(&moto).await;
+    load_schedules(&store, &[DEV_ECS]).await;
+    let r = runner(&moto, store, Notifier::default());
+    // Seen running at night, stopped by the schedule, started at 09:30; then an idle
+    // run, whose requests the task's size must not change.
+    for t in [
+        MON,
+        "2026-12-21T00:05:00+09:00",
+        "2026-12-21T09:30:00+09:00",
+    ] {
+        r.clock.set(at(t));
+        let report = r.run(&[]).await.expect("a run");
+        assert!(!report.has_errors(), "{:?}", report.events);
+    }
+    r.clock.set(at("2026-12-21T12:00:00+09:00"));
+    moto.record().await;
+    r.run(&[]).await.unwrap();
+    let idle = moto.recorded().await;
+    assert!(!idle.contains_key("DescribeTaskDefinition"), "{idle:?}");
+
+    let catalog = r.store.load_catalog(chrono_tz::UTC).await.unwrap();
+    let list = PriceList::new(&stub.sdk().await);
+    moto.record().await;
+    let week = report::from_store_with(
+        &r.store,
+        &catalog,
+        Window {
+            from: at(MON),
+            to: at("2026-12-21T12:00:00+09:00"),
+            home: "us-east-1",
+            now: at("2026-12-21T12:00:00+09:00"),
+        },
+        Some(&list),
+        &AwsCloud::new(&moto.sdk),
+    )
+    .await
+    .unwrap();
+    let asked_cloud = moto.recorded().await;
+    // One DescribeTaskDefinition for the one task, at report time.
+    assert_eq!(
+        asked_cloud.get("DescribeTaskDefinition"),
+        Some(&1),
+        "{asked_cloud:?}"
+    );
+    let web = &week.schedules[0].groups[0].resources[0];
+    let size = web.size.as_ref().unwrap();
+    assert_eq!(
+        (size.class.as_str(), size.cpu_units, size.memory_mib),
+        ("fargate", Some(512), Some(1024))
+    );
+    assert_eq!(web.count, 2);
+    // Two tasks × (0.5 vCPU × $0.04048 + 1 GB × $0.004445) = $0.04937 an hour.
+    let (hourly, source) = web.hourly.unwrap();
+    assert!(
+        (hourly - 2.0 * (0.5 * 0.04048 + 0.004445)).abs() < 1e-9,
+        "{hourly}"
+    );
+    assert_eq!(source, Source::List);
+    let asked = stub.asked();
+    assert_eq!(asked.len(), 2, "{asked:?}");
+    assert!(asked.iter().all(|a| a["ServiceCode"] == "AmazonECS"));
+}
+
+#[tokio::test]
+async fn the_ebs_volumes_of_scheduled_instances_are_storage_priced_per_gb_month() {
+    use aws_sdk_ec2::types::VolumeType;
+    use instance_scheduler::cloud::aws::AwsCloud;
+    use instance_scheduler::report::Window;
+
+    let moto = Moto::start().await;
+    let stub = PriceStub::start().await;
+    let id = m5_large(&moto).await;
+    // A second volume of 100 GiB gp3, attached to the instance.
+    let volume = moto
+        .ec2()
+        .create_volume()
+        .availability_zone("us-east-1a")
+        .size(100)
+        .volume_type(VolumeType::Gp3)
+        .send()
+        .await
+        .unwrap();
+    moto.ec2()
+        .attach_volume()
+        .volume_id(volume.volume_id().unwrap())
+        .instance_id(&id)
+        .device("/dev/sdf")
+        .send()
+        .await
+        .expect("attached");
+    let store = history_store(&moto).await;
+    load_schedules(&store, &[DEV]).await;
+    let r = runner(&moto, store, Notifier::default());
+    for t in week_runs() {
+        r.clock.set(t);
+        r.run(&[]).await.expect("a run");
+    }
+    // An idle run lists no volume: they are the report's alone.
+    r.clock.set(at("2026-12-26T12:00:00+09:00"));
+    moto.record().await;
+    r.run(&[]).await.unwrap();
+    assert!(!moto.recorded().await.contains_key("DescribeVolumes"));
+
+    let catalog = r.store.load_catalog(chrono_tz::UTC).await.unwrap();
+    let list = PriceList::new(&stub.sdk().await);
+    moto.record().await;
+    let week = report::from_store_with(
+        &r.store,
+        &catalog,
+        Window {
+            from: at(MON),
+            to: at(NEXT_MON),
+            home: "us-east-1",
+            now: at(NEXT_MON),
+        },
+        Some(&list),
+        &AwsCloud::new(&moto.sdk),
+    )
+    .await
+    .unwrap();
+    assert_eq!(moto.recorded().await.get("DescribeVolumes"), Some(&1));
+    let dev = &week.schedules[0];
+    let ebs: Vec<_> = dev
+        .storage
+        .iter()
+        .filter(|s| s.what.starts_with("ebs "))
+        .collect();
+    let gp3 = ebs
+        .iter()
+        .find(|s| s.what.starts_with("ebs gp3"))
+        .expect("the gp3 volume");
+    assert_eq!(gp3.gib, 100);
+    assert_eq!(gp3.per_gb_month, Some(0.08));
+    // 105.5 hours stopped: 100 GiB × $0.08 × 105.5 / 730 = $1.16.
+    assert_eq!(dollars(gp3.while_stopped.unwrap()), "$1.16");
+    // The root volume moto gave the instance is listed too.
+    assert!(ebs.len() >= 2, "{ebs:?}");
+    let text = week.to_string();
+    assert!(
+        text.contains("storage kept billing while stopped"),
+        "{text}"
+    );
+    assert!(text.contains("storage in all:"), "{text}");
+    assert!(
+        stub.asked()
+            .iter()
+            .any(|a| a["ServiceCode"] == "AmazonEC2" && a.to_string().contains("volumeApiName")),
+        "{:?}",
+        stub.asked()
     );
 }

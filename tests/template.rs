@@ -888,7 +888,14 @@ fn the_history_table_expires_its_items_and_the_function_and_dashboard_use_it() {
         .unwrap_or_default();
     let parsed: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
     let text = parsed.to_string();
-    for metric in ["HoursSaved", "MoneySaved", "ChainUpSeconds", "Actions"] {
+    for metric in [
+        "HoursSaved",
+        "MoneySaved",
+        "ChainUpSeconds",
+        "Actions",
+        "ReadyByLateSeconds",
+        "RunningResources",
+    ] {
         assert!(text.contains(metric), "{metric} missing from the dashboard");
     }
 }

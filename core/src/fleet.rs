@@ -259,6 +259,13 @@ pub struct Size {
     /// price a Fargate task.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task: Option<String>,
+    /// A Fargate task's CPU units (1,024 a vCPU), from its task definition: read
+    /// when a report prices it, never during a run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_units: Option<u32>,
+    /// A Fargate task's memory in MiB, from its task definition, likewise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_mib: Option<u32>,
 }
 
 impl Size {
@@ -282,6 +289,14 @@ impl std::fmt::Display for Size {
         }
         if let Some(task) = &self.task {
             write!(f, " {task}")?;
+        }
+        if let (Some(cpu), Some(memory)) = (self.cpu_units, self.memory_mib) {
+            write!(
+                f,
+                " ({} vCPU, {} GB)",
+                f64::from(cpu) / 1024.0,
+                f64::from(memory) / 1024.0
+            )?;
         }
         Ok(())
     }

@@ -649,14 +649,20 @@ impl Deployment {
         }
         let home = self.sdk.region().map(|r| r.to_string()).unwrap_or_default();
         let list = PriceList::new(&self.sdk);
-        let r = instance_scheduler::report::from_store(
+        // The report asks the fleet what the history does not keep: Fargate tasks'
+        // sizes and EC2 instances' EBS volumes (report time only, never in a run).
+        let fleet = AwsTargets::own(&self.sdk);
+        let r = instance_scheduler::report::from_store_with(
             &store,
             &catalog,
-            from,
-            to,
+            instance_scheduler::report::Window {
+                from,
+                to,
+                home: &home,
+                now,
+            },
             Some(&list),
-            &home,
-            now,
+            &fleet,
         )
         .await
         .map_err(|e| e.to_string())?;

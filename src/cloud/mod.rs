@@ -3,6 +3,7 @@
 //! ([`sim::SimCloud`]).
 
 pub mod aws;
+pub mod inventory;
 pub mod sim;
 
 use crate::schedule::window::MaintenanceWindow;

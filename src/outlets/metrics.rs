@@ -15,6 +15,12 @@
 //! | `Warnings` | Count | stop warnings sent |
 //! | `HoursSaved` | None | resource-hours stopped, counted when the stopped span ends (a history is kept) |
 //! | `MoneySaved` | None | the same in dollars at list or tagged prices, where known |
+//! | `ReadyByLateSeconds` | Seconds | how long after its ready-by time a `ready-by` start was fully up (negative: early), the report's rule |
+//! | `RunningResources` | Count | the schedule's resources observed running at the end of the run |
+//!
+//! A schedule's line comes only with something that happened to it, so
+//! `RunningResources` rides on a line that is written anyway: an idle run still
+//! writes nothing.
 //!
 //! and for the whole run (no dimension), `Errors`: every error reported, failures
 //! included. Errors are not per schedule because many name something that is not
@@ -44,6 +50,18 @@ pub fn lines(at: DateTime<Utc>, events: &[Event]) -> Vec<String> {
     lines_with_savings(at, events, &BTreeMap::new())
 }
 
+/// What a run measured beyond its events, per schedule
+/// ([`crate::history::Recorder::measures`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Measures {
+    /// What each schedule saved in stopped spans this run closed.
+    pub savings: BTreeMap<String, crate::history::Saving>,
+    /// Seconds late (negative: early) of each `ready-by` start that came up.
+    pub ready_by_late: BTreeMap<String, i64>,
+    /// Resources of each schedule observed running at the end of the run.
+    pub running: BTreeMap<String, usize>,
+}
+
 /// [`lines`], with what each schedule saved in stopped spans this run closed
 /// ([`crate::history::Recorder::saved`]).
 pub fn lines_with_savings(
@@ -51,8 +69,29 @@ pub fn lines_with_savings(
     events: &[Event],
     savings: &BTreeMap<String, crate::history::Saving>,
 ) -> Vec<String> {
+    lines_measured(
+        at,
+        events,
+        &Measures {
+            savings: savings.clone(),
+            ..Measures::default()
+        },
+    )
+}
+
+/// [`lines`], with what the run measured: savings, ready-by lateness, and the
+/// resources running at its end (on the line of a schedule that has one anyway).
+pub fn lines_measured(at: DateTime<Utc>, events: &[Event], measures: &Measures) -> Vec<String> {
     let mut by: BTreeMap<&str, Figures> = BTreeMap::new();
-    for (schedule, saving) in savings {
+    for (schedule, late) in &measures.ready_by_late {
+        add(
+            by.entry(schedule.as_str()).or_default(),
+            "ReadyByLateSeconds",
+            "Seconds",
+            *late as f64,
+        );
+    }
+    for (schedule, saving) in &measures.savings {
         let f = by.entry(schedule.as_str()).or_default();
         add(f, "HoursSaved", "None", saving.hours);
         if let Some(dollars) = saving.dollars {
@@ -85,6 +124,11 @@ pub fn lines_with_savings(
             What::Warn { .. } => add(f, "Warnings", "Count", 1.0),
             What::Error { .. } => add(f, "Failures", "Count", 1.0),
             What::Ready { .. } | What::Stopped { .. } | What::Notice { .. } => {}
+        }
+    }
+    for (schedule, f) in by.iter_mut().filter(|(_, f)| !f.is_empty()) {
+        if let Some(n) = measures.running.get(*schedule) {
+            add(f, "RunningResources", "Count", *n as f64);
         }
     }
     let mut out: Vec<String> = by
@@ -273,5 +317,46 @@ mod tests {
         let unpriced: Value = serde_json::from_str(&lines[1]).unwrap();
         assert_eq!(unpriced["HoursSaved"], 2.0);
         assert!(unpriced.get("MoneySaved").is_none());
+    }
+
+    #[test]
+    fn ready_by_lateness_and_running_resources_join_lines_that_are_written_anyway() {
+        let at = DateTime::parse_from_rfc3339("2026-11-30T00:10:15Z")
+            .unwrap()
+            .to_utc();
+        let events = vec![event("Dev", What::ScheduleReady { seconds: 615 })];
+        let measures = Measures {
+            ready_by_late: BTreeMap::from([("Dev".to_string(), -45)]),
+            // Idle schedules are counted too, but get no line of their own.
+            running: BTreeMap::from([("Dev".to_string(), 3), ("Idle".to_string(), 2)]),
+            ..Measures::default()
+        };
+        let lines = lines_measured(at, &events, &measures);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert_valid_emf(&lines[0]);
+        let dev: Value = serde_json::from_str(&lines[0]).unwrap();
+        assert_eq!(dev["Schedule"], "Dev");
+        assert_eq!(dev["ReadyByLateSeconds"], -45.0);
+        assert_eq!(dev["RunningResources"], 3.0);
+        let units: BTreeMap<String, String> = dev["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                (
+                    m["Name"].as_str().unwrap().to_string(),
+                    m["Unit"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(units["ReadyByLateSeconds"], "Seconds");
+        assert_eq!(units["RunningResources"], "Count");
+
+        // An idle run: resources running, nothing happened, no line.
+        let idle = Measures {
+            running: BTreeMap::from([("Dev".to_string(), 3)]),
+            ..Measures::default()
+        };
+        assert!(lines_measured(at, &[], &idle).is_empty());
     }
 }

@@ -82,8 +82,27 @@ impl Outlets {
         events: &[Event],
         savings: &std::collections::BTreeMap<String, crate::history::Saving>,
     ) {
+        self.publish_measured(
+            at,
+            events,
+            &metrics::Measures {
+                savings: savings.clone(),
+                ..metrics::Measures::default()
+            },
+        )
+        .await;
+    }
+
+    /// [`Outlets::publish`], with what the run measured beyond its events (savings,
+    /// ready-by lateness, resources running at its end), as metrics.
+    pub async fn publish_measured(
+        &self,
+        at: DateTime<Utc>,
+        events: &[Event],
+        measures: &metrics::Measures,
+    ) {
         self.metrics
-            .write(&metrics::lines_with_savings(at, events, savings));
+            .write(&metrics::lines_measured(at, events, measures));
         match self.events.publish(events).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(action = "events", count = n, "events published"),

@@ -128,6 +128,17 @@ pub struct Storage {
     pub resource: String,
     /// GiB.
     pub gib: u32,
+    /// What it is: `rds` (allocated storage), or an EBS volume's type and id
+    /// (`ebs gp3 vol-…`).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub what: String,
+    /// Its list price in dollars a GB-month, where known (EBS).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub per_gb_month: Option<f64>,
+    /// An estimate of what it cost while its resource was stopped in the window:
+    /// GiB × the GB-month price × stopped hours / 730.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub while_stopped: Option<f64>,
 }
 
 /// One group's resources.
@@ -299,6 +310,9 @@ fn schedule_report(
             r.storage.push(Storage {
                 resource: label(t),
                 gib,
+                what: "rds".into(),
+                per_gb_month: None,
+                while_stopped: None,
             });
         }
         let report = ResourceReport {
@@ -339,15 +353,10 @@ fn schedule_report(
     let mut seconds = Vec::new();
     for (at, m) in marks {
         match m {
-            Mark::ChainUp {
-                began,
-                seconds: took,
-                ready_by,
-            } => {
+            Mark::ChainUp { seconds: took, .. } => {
                 seconds.push(*took);
-                if let Some(by) = ready_by {
-                    let up = *began + Duration::seconds(*took);
-                    r.chains.ready_by.push((*by, (up - *by).num_seconds()));
+                if let Some(late) = m.ready_by_late() {
+                    r.chains.ready_by.push(late);
                 }
             }
             Mark::Failure { message } => r.failures.push(Failure {
@@ -552,13 +561,41 @@ impl fmt::Display for ScheduleReport {
             let list: Vec<String> = self
                 .storage
                 .iter()
-                .map(|s| format!("{} {} GiB", s.resource, s.gib))
+                .map(|s| {
+                    let mut text = format!("{} {} GiB", s.resource, s.gib);
+                    if let Some(volume) = s.what.strip_prefix("ebs ") {
+                        text.push_str(&format!(" ({volume})"));
+                    }
+                    if let (Some(p), Some(cost)) = (s.per_gb_month, s.while_stopped) {
+                        text.push_str(&format!(
+                            " at {}/GB-month: about {} while stopped",
+                            per_hour(p),
+                            dollars(cost)
+                        ));
+                    }
+                    text
+                })
                 .collect();
             writeln!(
                 f,
                 "  storage kept billing while stopped (not in the savings): {}",
                 list.join(", ")
             )?;
+            let gib: u32 = self.storage.iter().map(|s| s.gib).sum();
+            let priced: Vec<f64> = self
+                .storage
+                .iter()
+                .filter_map(|s| s.while_stopped)
+                .collect();
+            if priced.is_empty() {
+                writeln!(f, "  storage in all: {gib} GiB")?;
+            } else {
+                writeln!(
+                    f,
+                    "  storage in all: {gib} GiB; about {} while stopped (an estimate, list prices of what is priced)",
+                    dollars(priced.iter().sum())
+                )?;
+            }
         }
         if !self.unpriced.is_empty() {
             writeln!(
@@ -597,28 +634,164 @@ pub async fn from_store<S: crate::store::Store>(
     home: &str,
     now: DateTime<Utc>,
 ) -> Result<Report, crate::store::StoreError> {
+    let at = Window {
+        from,
+        to,
+        home,
+        now,
+    };
+    from_store_with(
+        store,
+        catalog,
+        at,
+        list,
+        &crate::cloud::inventory::NoInventory,
+    )
+    .await
+}
+
+/// The window and place of a report: `[from, to)`, the Region of resources whose
+/// ids name none, and now (how old a cached price is).
+#[derive(Debug, Clone, Copy)]
+pub struct Window<'a> {
+    /// The first instant.
+    pub from: DateTime<Utc>,
+    /// The end.
+    pub to: DateTime<Utc>,
+    /// The home Region.
+    pub home: &'a str,
+    /// Now.
+    pub now: DateTime<Utc>,
+}
+
+/// [`from_store`], asking `inventory` (at report time only) what the history does
+/// not keep: the vCPU and memory of Fargate tasks (their price), and the EBS
+/// volumes of the EC2 instances (their storage, priced per GB-month).
+pub async fn from_store_with<S: crate::store::Store, I: crate::cloud::inventory::Inventory>(
+    store: &S,
+    catalog: &Catalog,
+    at: Window<'_>,
+    list: Option<&crate::pricing::PriceList>,
+    inventory: &I,
+) -> Result<Report, crate::store::StoreError> {
+    let Window {
+        from,
+        to,
+        home,
+        now,
+    } = at;
     // The side items (what the history knows, cached prices) come with the state.
     store.load_state().await?;
     let side = store.side_items();
-    let known = crate::history::known_from(&side);
+    let mut known = crate::history::known_from(&side);
+    known.retain(|s, _| catalog.get(s).is_some());
     let mut entries = Vec::new();
     for s in &catalog.schedules {
         entries.extend(store.read_history(&s.name, from).await?);
     }
+    let tasks: Vec<(String, String)> = known
+        .values()
+        .flat_map(|m| m.iter())
+        .filter(|(_, seen)| seen.kind == Kind::Ecs)
+        .filter_map(|(id, seen)| {
+            let size = seen.size.as_ref()?;
+            (size.class == "fargate" && size.cpu_units.is_none())
+                .then(|| Some((id.clone(), size.task.clone()?)))
+                .flatten()
+        })
+        .collect();
+    if !tasks.is_empty() {
+        let sizes = inventory.task_sizes(&tasks).await;
+        sized(&mut known, &mut entries, &sizes);
+    }
+    let instances: Vec<String> = known
+        .values()
+        .flat_map(|m| m.iter())
+        .filter(|(_, seen)| seen.kind == Kind::Ec2)
+        .map(|(id, _)| id.clone())
+        .collect();
+    let volumes = if instances.is_empty() {
+        BTreeMap::new()
+    } else {
+        inventory.volumes(&instances).await
+    };
     let mut book = PriceBook::from_side(home, &side);
     if let Some(list) = list {
-        let stale = book.stale(
+        let mut stale = book.stale(
             known
-                .iter()
-                .filter(|(s, _)| catalog.get(s).is_some())
-                .flat_map(|(_, m)| m.iter().map(|(id, seen)| (id.as_str(), seen))),
+                .values()
+                .flat_map(|m| m.iter().map(|(id, seen)| (id.as_str(), seen))),
             now,
         );
+        stale.extend(book.stale_keys(
+            volumes.iter().flat_map(|(id, list)| {
+                let region = book.region_of(id).to_string();
+                list.iter()
+                    .map(move |v| crate::pricing::PriceKey::ebs(&region, &v.volume_type))
+            }),
+            now,
+        ));
         if !stale.is_empty() {
             book.add(crate::pricing::refresh(store, list, &stale, now).await);
         }
     }
-    Ok(build(catalog, &entries, &known, &book, from, to))
+    let mut report = build(catalog, &entries, &known, &book, from, to);
+    add_volumes(&mut report, &volumes, &book);
+    Ok(report)
+}
+
+/// Gives the Fargate services of `known` and of `entries` the size of their task.
+fn sized(
+    known: &mut crate::history::Known,
+    entries: &mut [Entry],
+    sizes: &BTreeMap<String, (u32, u32)>,
+) {
+    let give = |id: &str, size: &mut Option<Size>| {
+        if let (Some(z), Some((cpu, memory))) = (size.as_mut(), sizes.get(id)) {
+            z.cpu_units = Some(*cpu);
+            z.memory_mib = Some(*memory);
+        }
+    };
+    for (id, seen) in known.values_mut().flat_map(|m| m.iter_mut()) {
+        give(id, &mut seen.size);
+    }
+    for c in entries.iter_mut().flat_map(|e| e.changes.iter_mut()) {
+        give(&c.id, &mut c.now.size);
+    }
+}
+
+/// Adds the EBS volumes of each report's EC2 instances to its storage: per volume,
+/// its GiB, type and list price a GB-month, and what it cost while the instance
+/// was stopped in the window (an estimate).
+fn add_volumes(
+    report: &mut Report,
+    volumes: &BTreeMap<String, Vec<crate::cloud::inventory::Volume>>,
+    book: &PriceBook,
+) {
+    for s in &mut report.schedules {
+        for r in s.groups.iter().flat_map(|g| &g.resources) {
+            let Some(list) = volumes.get(&r.id) else {
+                continue;
+            };
+            let stopped: f64 = r.stopped_by.values().sum();
+            let name = if r.name == r.id {
+                r.id.clone()
+            } else {
+                format!("{} ({})", r.name, r.id)
+            };
+            for v in list {
+                let price = book.per_gb_month(book.region_of(&r.id), &v.volume_type);
+                s.storage.push(Storage {
+                    resource: name.clone(),
+                    gib: v.gib,
+                    what: format!("ebs {} {}", v.volume_type, v.id),
+                    per_gb_month: price,
+                    while_stopped: price
+                        .map(|p| f64::from(v.gib) * p * stopped / crate::pricing::HOURS_A_MONTH),
+                });
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,8 +1,10 @@
 //! A small stand-in for the AWS Price List Query API on 127.0.0.1: it answers
 //! `GetProducts` (JSON 1.1, `X-Amz-Target: AWSPriceListService.GetProducts`) in the
 //! documented response shape (`FormatVersion`, `PriceList` of JSON documents with
-//! `terms.OnDemand.*.priceDimensions.*.pricePerUnit.USD`), from a fixed price list,
-//! and records what it was asked.
+//! `terms.OnDemand.*.priceDimensions.*.pricePerUnit.USD`), from a fixed price list
+//! (EC2 and RDS instances by `instanceType`; Fargate by `usagetype` under
+//! `AmazonECS`; EBS volumes by `volumeApiName` under `AmazonEC2`'s `Storage`), and
+//! records what it was asked.
 
 use std::sync::{Arc, Mutex};
 
@@ -16,6 +18,27 @@ pub const PRICES: &[(&str, &str, &str)] = &[
     ("AmazonEC2", "t3.micro", "0.0104000000"),
     ("AmazonEC2", "t3.medium", "0.0416000000"),
     ("AmazonRDS", "db.t3.micro", "0.0180000000"),
+];
+
+/// Fargate's on-demand prices the stub knows (service code `AmazonECS`): the usage
+/// type (with the Region's prefix, as the Price List writes it), its unit and USD;
+/// with the Spot twin a `CONTAINS` filter also matches, at another price.
+pub const FARGATE: &[(&str, &str, &str)] = &[
+    ("USE1-Fargate-vCPU-Hours:perCPU", "hours", "0.0404800000"),
+    ("USE1-Fargate-GB-Hours", "GB-Hours", "0.0044450000"),
+    (
+        "USE1-SpotUsage-Fargate-vCPU-Hours:perCPU",
+        "hours",
+        "0.0121440000",
+    ),
+];
+
+/// EBS volumes' prices a GB-month (`AmazonEC2`, `productFamily` `Storage`, by
+/// `volumeApiName`).
+pub const EBS: &[(&str, &str)] = &[
+    ("gp2", "0.1000000000"),
+    ("gp3", "0.0800000000"),
+    ("standard", "0.0500000000"),
 ];
 
 /// The stub; it stops when the test's runtime ends.
@@ -110,6 +133,51 @@ fn answer(request: &Value) -> Value {
             .unwrap_or_default()
             .to_string()
     };
+    let product = |family: &str, attributes: Value, unit: &str, price: &str| {
+        json!({
+            "product": {"productFamily": family, "sku": "STUBSKU", "attributes": attributes},
+            "serviceCode": service,
+            "terms": {"OnDemand": {"STUBSKU.JRTCKXETXF": {
+                "offerTermCode": "JRTCKXETXF", "sku": "STUBSKU",
+                "priceDimensions": {"STUBSKU.JRTCKXETXF.6YS6EN2CT7": {
+                    "unit": unit, "description": format!("${price} per {unit}"),
+                    "pricePerUnit": {"USD": price}}}}}}
+        })
+        .to_string()
+    };
+    if service == "AmazonECS" {
+        // `usagetype` comes with a CONTAINS filter: every usage type holding it.
+        let wanted = filter("usagetype");
+        let list: Vec<String> = FARGATE
+            .iter()
+            .filter(|(usage, _, _)| !wanted.is_empty() && usage.contains(&wanted))
+            .map(|(usage, unit, price)| {
+                product(
+                    "Compute",
+                    json!({"usagetype": usage, "regionCode": filter("regionCode")}),
+                    unit,
+                    price,
+                )
+            })
+            .collect();
+        return json!({"FormatVersion": "aws_v1", "PriceList": list});
+    }
+    if service == "AmazonEC2" && filter("productFamily") == "Storage" {
+        let volume = filter("volumeApiName");
+        let list: Vec<String> = EBS
+            .iter()
+            .filter(|(v, _)| *v == volume)
+            .map(|(v, price)| {
+                product(
+                    "Storage",
+                    json!({"volumeApiName": v, "regionCode": filter("regionCode")}),
+                    "GB-Mo",
+                    price,
+                )
+            })
+            .collect();
+        return json!({"FormatVersion": "aws_v1", "PriceList": list});
+    }
     let class = filter("instanceType");
     let list: Vec<String> = PRICES
         .iter()

@@ -147,6 +147,16 @@ impl AwsCloud {
         }
     }
 
+    /// Its ECS client (the report's task definitions).
+    pub(crate) fn ecs_client(&self) -> &aws_sdk_ecs::Client {
+        &self.ecs
+    }
+
+    /// Its EC2 client (the report's EBS volumes).
+    pub(crate) fn ec2_client(&self) -> &aws_sdk_ec2::Client {
+        &self.ec2
+    }
+
     /// The same, for resources elsewhere: their ids carry `@place`.
     pub fn at_place(mut self, place: impl Into<String>) -> AwsCloud {
         self.place = place.into();
@@ -271,7 +281,7 @@ impl AwsCloud {
                     engine: db.engine().map(str::to_string),
                     multi_az: db.multi_az().unwrap_or(false),
                     storage_gib: db.allocated_storage().and_then(|g| u32::try_from(g).ok()),
-                    task: None,
+                    ..Size::default()
                 });
                 if power == Power::Failed {
                     instance.reason = Some(status.to_string());

@@ -163,6 +163,13 @@ impl AwsTargets {
     }
 }
 
+impl AwsTargets {
+    /// Each place's clients, by label (`""` for the function's own).
+    pub(crate) fn clouds(&self) -> impl Iterator<Item = (&str, &AwsCloud)> {
+        self.places.iter().map(|(label, c)| (label.as_str(), c))
+    }
+}
+
 impl Cloud for AwsTargets {
     async fn observe(&self, look: &Look) -> Result<Observation, ObserveError> {
         // One deadline for every target, however many wait for a turn.
