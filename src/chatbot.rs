@@ -402,9 +402,7 @@ pub async fn answer<C: Cloud, S: Store, K: Clock, H: Handoff>(
         BotCommand::Ask(request) => request,
     };
     let answered = match request {
-        Request::Force { .. } => {
-            ops::hand_off_from(runner, handoff, request, crate::invocation::Origin::Bot).await
-        }
+        Request::Force { .. } => ops::hand_off(runner, handoff, request).await,
         _ => ops::apply(runner, request).await,
     };
     match answered {

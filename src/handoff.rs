@@ -5,21 +5,13 @@
 //! serialised [`Command`], which the scheduler reads back as it reads any.
 
 use crate::cloud::aws::error_text;
-pub use crate::invocation::{Command, Origin, Shard};
+pub use crate::invocation::{Command, Shard};
 
 /// Hands a command to the scheduler without waiting for it.
 #[allow(async_fn_in_trait)]
 pub trait Handoff {
     /// Queues `command` for the scheduler; `Err` says why it could not be queued.
     async fn hand_off(&self, command: &Command) -> Result<(), String>;
-
-    /// Queues `command`, asked from `origin`, so that the scheduler knows where it
-    /// came from ([`Command::payload_from`]). A hand-off that cannot carry it queues
-    /// the command alone (the scheduler then takes it for an operator's).
-    async fn hand_off_from(&self, origin: Origin, command: &Command) -> Result<(), String> {
-        let _ = origin;
-        self.hand_off(command).await
-    }
 }
 
 /// Why a command could not be handed to the scheduler function.
@@ -52,11 +44,6 @@ impl LambdaHandoff {
 
     /// Queues `command` for the scheduler function.
     pub async fn send(&self, command: &Command) -> Result<(), HandoffError> {
-        self.send_from(Origin::default(), command).await
-    }
-
-    /// Queues `command`, asked from `origin`, for the scheduler function.
-    pub async fn send_from(&self, origin: Origin, command: &Command) -> Result<(), HandoffError> {
         if self.function.is_empty() {
             return Err(HandoffError::NoFunction);
         }
@@ -64,9 +51,7 @@ impl LambdaHandoff {
             .invoke()
             .function_name(&self.function)
             .invocation_type(aws_sdk_lambda::types::InvocationType::Event)
-            .payload(aws_sdk_lambda::primitives::Blob::new(
-                command.payload_from(origin),
-            ))
+            .payload(aws_sdk_lambda::primitives::Blob::new(command.payload()))
             .send()
             .await
             .map(|_| ())
@@ -77,11 +62,5 @@ impl LambdaHandoff {
 impl Handoff for LambdaHandoff {
     async fn hand_off(&self, command: &Command) -> Result<(), String> {
         self.send(command).await.map_err(|e| e.to_string())
-    }
-
-    async fn hand_off_from(&self, origin: Origin, command: &Command) -> Result<(), String> {
-        self.send_from(origin, command)
-            .await
-            .map_err(|e| e.to_string())
     }
 }

@@ -64,7 +64,6 @@ pub struct Recorder {
     entries: Vec<Entry>,
     late: BTreeMap<String, i64>,
     running: BTreeMap<String, usize>,
-    bot: ViaBot,
 }
 
 impl Recorder {
@@ -87,19 +86,6 @@ impl Recorder {
             open: open_sequences(state),
             ..Recorder::default()
         }
-    }
-
-    /// The same, for a run asked for `requests` from `origin`: the forces a bot
-    /// asked for are recorded as the bot's ([`Cause::Bot`]).
-    pub fn asked(
-        mut self,
-        origin: crate::invocation::Origin,
-        requests: &[crate::plan::Request],
-    ) -> Recorder {
-        if origin == crate::invocation::Origin::Bot {
-            self.bot.schedules = requests.iter().map(|r| r.schedule().to_string()).collect();
-        }
-        self
     }
 
     /// Records one pass: the fleet it saw, what its plan did and reported.
@@ -133,8 +119,7 @@ impl Recorder {
             open: &self.open,
             after: &plan.state,
         };
-        self.bot.since.get_or_insert(now);
-        let entries = record_via(&pass, &self.bot, &mut self.known);
+        let entries = record(&pass, &mut self.known);
         self.entries.extend(entries);
         self.open = open_sequences(&plan.state);
     }

@@ -57,20 +57,6 @@ pub enum Command {
     },
 }
 
-/// Where a command came from, as its payload may say (`"origin":"bot"`): the history
-/// records a force the chat bot handed over as the bot's, any other as an
-/// operator's. The field is optional and only labels the history; it grants
-/// nothing.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Origin {
-    /// An operator: `aws lambda invoke`, `schedctl`, the `ForceStart` flag.
-    #[default]
-    Operator,
-    /// The chat bot's hand-off.
-    Bot,
-}
-
 /// One shard of a tick's schedules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -145,21 +131,6 @@ impl Command {
         // fallback only keeps this infallible.
         serde_json::to_string(self).unwrap_or_else(|_| r#"{"action":"run"}"#.to_string())
     }
-
-    /// The payload of the command asked from `origin`: [`Command::payload`], with
-    /// `"origin"` beside `"action"` unless it is an operator's (the default).
-    pub fn payload_from(&self, origin: Origin) -> String {
-        if origin == Origin::default() {
-            return self.payload();
-        }
-        match serde_json::to_value(self) {
-            Ok(Value::Object(mut fields)) => {
-                fields.insert("origin".into(), serde_json::json!(origin));
-                Value::Object(fields).to_string()
-            }
-            _ => self.payload(),
-        }
-    }
 }
 
 /// Everything the function can be invoked with.
@@ -199,25 +170,6 @@ impl Invocation {
     /// Reads a payload, saying what is wrong with one that is none of the three: the
     /// most useful explanation is the error of the kind it meant to be.
     pub fn read(payload: Value) -> Result<Invocation, Unreadable> {
-        Invocation::read_from(payload).map(|(invocation, _)| invocation)
-    }
-
-    /// [`Invocation::read`], with where a command came from: its optional `origin`
-    /// (an operator's when absent; only commands carry one).
-    pub fn read_from(mut payload: Value) -> Result<(Invocation, Origin), Unreadable> {
-        let mut origin = Origin::default();
-        if let Some(fields) = payload.as_object_mut()
-            && fields.contains_key("action")
-            && let Some(said) = fields.remove("origin")
-        {
-            origin = serde_json::from_value(said.clone()).map_err(|_| {
-                Unreadable::Command(format!("origin {said} is not one of \"operator\", \"bot\""))
-            })?;
-        }
-        Invocation::read_plain(payload).map(|invocation| (invocation, origin))
-    }
-
-    fn read_plain(payload: Value) -> Result<Invocation, Unreadable> {
         if let Ok(invocation) = serde_json::from_value::<Invocation>(payload.clone()) {
             return Ok(invocation);
         }
@@ -271,29 +223,6 @@ mod tests {
             Command::run_shard(1, 3).payload(),
             r#"{"action":"run","shard":{"index":1,"count":3}}"#
         );
-    }
-
-    #[test]
-    fn a_bots_hand_off_says_so_and_reads_back_with_its_origin() {
-        let force = Command::ForceStart {
-            schedule: "Dev".into(),
-        };
-        let payload = force.payload_from(Origin::Bot);
-        assert_eq!(
-            payload,
-            r#"{"action":"force-start","origin":"bot","schedule":"Dev"}"#
-        );
-        let (read, origin) =
-            Invocation::read_from(serde_json::from_str(&payload).unwrap()).unwrap();
-        assert!(matches!(read, Invocation::Command(c) if c == force));
-        assert_eq!(origin, Origin::Bot);
-        // An operator's payload is as it always was, and reads as an operator's.
-        assert_eq!(force.payload_from(Origin::Operator), force.payload());
-        let (_, origin) =
-            Invocation::read_from(json!({"action":"force-start","schedule":"Dev"})).unwrap();
-        assert_eq!(origin, Origin::Operator);
-        let e = Invocation::read(json!({"action":"run","origin":"martian"})).unwrap_err();
-        assert!(e.to_string().contains("origin \"martian\""), "{e}");
     }
 
     #[test]

@@ -33,8 +33,7 @@ pub async fn handle<C: Cloud, S: Store, K: Clock>(
     runner: &Runner<C, S, K>,
     payload: Value,
 ) -> Result<Value, HandlerError> {
-    let (invocation, origin) = Invocation::parse_from(payload)?;
-    let request = match invocation {
+    let request = match Invocation::parse(payload)? {
         Invocation::FunctionUrl(_) => {
             return Err(HandlerError::BadPayload(
                 "this is the scheduler function; chat commands go to the bot's function".into(),
@@ -43,7 +42,7 @@ pub async fn handle<C: Cloud, S: Store, K: Clock>(
         Invocation::Event(event) => request_of(&event),
         Invocation::Command(command) => Request::try_from(command)?,
     };
-    Ok(ops::apply_from(runner, request, origin).await?.json())
+    Ok(ops::apply(runner, request).await?.json())
 }
 
 /// The request an EventBridge event makes: a wake-up for a state change of the

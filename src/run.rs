@@ -19,7 +19,6 @@ use crate::clock::Clock;
 use crate::cloud::{Cloud, Look, ObserveError};
 use crate::fleet::{Direction, Failure, Instance, Target};
 use crate::handoff::{Command, Shard};
-use crate::invocation::Origin;
 use crate::notify::deliver::Notifier;
 use crate::notify::{Context, InstanceInfo, Message, compose_for};
 use crate::plan::steps::{Next, Steps, World};
@@ -252,17 +251,6 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
     /// within the budget; then ask for a wake-up and tell the chat, always, even when a
     /// later step failed (the error is said too, and returned).
     pub async fn run_in(&self, scope: &Scope, requests: &[Request]) -> Result<RunReport, RunError> {
-        self.run_from(Origin::default(), scope, requests).await
-    }
-
-    /// [`Runner::run_in`], for `requests` asked from `origin`: the history records
-    /// the forces the chat bot asked for as the bot's.
-    pub async fn run_from(
-        &self,
-        origin: Origin,
-        scope: &Scope,
-        requests: &[Request],
-    ) -> Result<RunReport, RunError> {
         let started = self.clock.now();
         let mut report = RunReport {
             dry_run: self.config.dry_run,
@@ -278,8 +266,7 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
             .await?;
         let mut stored = self.store.checkout_state().await?;
         let mut history =
-            crate::history::Recorder::begin(&self.store, scope, &stored.state, self.config.dry_run)
-                .asked(origin, requests);
+            crate::history::Recorder::begin(&self.store, scope, &stored.state, self.config.dry_run);
         let mut windows_read = self.attach_windows(&mut catalog, &stored.state).await;
         let notes = self.notes();
         let settings = Settings {

@@ -13,7 +13,7 @@ use instance_scheduler::chatbot::{BotConfig, handle};
 use instance_scheduler::clock::{Clock, VirtualClock};
 use instance_scheduler::cloud::sim::{FleetFile, SimCloud, SimFleet};
 use instance_scheduler::fleet::Power;
-use instance_scheduler::handoff::{Handoff, Origin};
+use instance_scheduler::handoff::Handoff;
 use instance_scheduler::lambda::Command;
 use instance_scheduler::run::{RunConfig, Runner};
 use instance_scheduler::store::memory::MemoryStore;
@@ -87,13 +87,9 @@ struct InProcess<'a> {
 
 impl Handoff for InProcess<'_> {
     async fn hand_off(&self, command: &Command) -> Result<(), String> {
-        self.hand_off_from(Origin::Operator, command).await
-    }
-
-    async fn hand_off_from(&self, origin: Origin, command: &Command) -> Result<(), String> {
         self.given.lock().unwrap().push(command.clone());
         // What crosses the wire is the serialised command, read back as any payload.
-        let payload: Value = serde_json::from_str(&command.payload_from(origin)).unwrap();
+        let payload: Value = serde_json::from_str(&command.payload()).unwrap();
         instance_scheduler::lambda::handle(self.runner, payload)
             .await
             .map(|_| ())
@@ -109,11 +105,6 @@ struct Bot {
 /// A bot whose allow-list holds `allowed` (Slack user ids, JANDI addresses; `*` lets
 /// everyone change things), over one stopped EC2 instance of schedule Dev.
 fn bot(allowed: &[&str]) -> Bot {
-    bot_on(allowed, MemoryStore::new)
-}
-
-/// The same, on the store `store` makes of the schedule items.
-fn bot_on(allowed: &[&str], store: impl FnOnce(Items) -> MemoryStore) -> Bot {
     let fleet: FleetFile = serde_json::from_value(json!({"instances": [
         {"id": "i-api1", "kind": "ec2", "state": "stopped", "boot_seconds": 60, "stop_seconds": 30,
          "tags": {"ScheduleName": "Dev", "ScheduleGroupName": "API", "Name": "api-1"}}
@@ -124,7 +115,7 @@ fn bot_on(allowed: &[&str], store: impl FnOnce(Items) -> MemoryStore) -> Bot {
     let clock = VirtualClock::at(at(NOW));
     let runner = Runner {
         cloud: SimFleet::new(SimCloud::new(fleet, at(NOW)), clock.clone()),
-        store: store(items),
+        store: MemoryStore::new(items),
         clock,
         config: RunConfig::default(),
         notifier: Default::default(),
@@ -438,56 +429,4 @@ async fn the_allow_list_guards_every_change_and_matches_user_ids_only() {
     assert_eq!(b.api(), Power::Running);
     b.ask(jandi("Dev force_stop", TOKEN)).await;
     assert_eq!(b.api(), Power::Stopped);
-}
-
-/// A force-start through the bot is recorded in the history as the bot's, and one
-/// asked of the scheduler's own payload as an operator's (`forced`).
-#[tokio::test]
-async fn a_force_start_through_the_bot_is_the_bots_in_the_history() {
-    use instance_scheduler::history::Cause;
-
-    let b = bot_on(&["*"], |items| MemoryStore::new(items).with_history());
-    // The first run sees the instance stopped (out of the schedule's hours).
-    b.runner.clock.set(at("2026-11-30T20:00:00Z"));
-    b.runner.run(&[]).await.unwrap();
-    let (_, body, _) = b.ask(slack("Dev force_start", "U1", b.now(), SECRET)).await;
-    assert!(
-        body["text"]
-            .as_str()
-            .unwrap()
-            .contains("handed to the scheduler"),
-        "{body}"
-    );
-    assert_eq!(b.api(), Power::Running);
-    let started: Vec<Cause> = b
-        .runner
-        .store
-        .history()
-        .iter()
-        .flat_map(|e| &e.changes)
-        .filter(|c| c.now.up)
-        .map(|c| c.now.cause)
-        .collect();
-    assert_eq!(started, [Cause::Bot]);
-
-    // The same through the scheduler's payload: an operator's force.
-    let operator = bot_on(&["*"], |items| MemoryStore::new(items).with_history());
-    operator.runner.clock.set(at("2026-11-30T20:00:00Z"));
-    operator.runner.run(&[]).await.unwrap();
-    instance_scheduler::lambda::handle(
-        &operator.runner,
-        json!({"action": "force-start", "schedule": "Dev"}),
-    )
-    .await
-    .unwrap();
-    let started: Vec<Cause> = operator
-        .runner
-        .store
-        .history()
-        .iter()
-        .flat_map(|e| &e.changes)
-        .filter(|c| c.now.up)
-        .map(|c| c.now.cause)
-        .collect();
-    assert_eq!(started, [Cause::Forced]);
 }

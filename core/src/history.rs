@@ -263,46 +263,13 @@ pub struct Pass<'a> {
     pub after: &'a RunState,
 }
 
-/// The force-starts and force-stops a run was asked for through the chat bot: those
-/// of `schedules` whose start or stop began at or after `since` (the run's first
-/// pass) are the bot's. A later run that carries the same start on (the next groups
-/// of its chain) knows it by the history: a resource the bot's start already changed,
-/// with the same `began`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ViaBot {
-    /// The schedules the bot asked to force.
-    pub schedules: BTreeSet<String>,
-    /// When the run began; `None` before its first pass.
-    pub since: Option<DateTime<Utc>>,
-}
-
-impl ViaBot {
-    /// Whether a forced start or stop of `schedule` that began at `began` is the bot's.
-    fn opened(&self, schedule: &str, began: DateTime<Utc>, known: &Known) -> bool {
-        let this_run = self.schedules.contains(schedule) && self.since.is_some_and(|t| began >= t);
-        this_run
-            || known.get(schedule).is_some_and(|m| {
-                m.values()
-                    .any(|seen| seen.cause == Cause::Bot && seen.began == Some(began))
-            })
-    }
-}
-
 /// How long AWS lets a stopped database stay stopped, less an hour: one seen up that
 /// long after it stopped was started by AWS, not a person.
 const AWS_RESTART: i64 = 7 * 24 - 1;
 
 /// The history's entries for one pass, with `known` brought up to date: one entry
-/// per schedule in which something changed. Every force is an operator's
-/// ([`Cause::Forced`]) unless a start the bot opened is carried on; see
-/// [`record_via`].
+/// per schedule in which something changed.
 pub fn record(pass: &Pass, known: &mut Known) -> Vec<Entry> {
-    record_via(pass, &ViaBot::default(), known)
-}
-
-/// [`record`], where the forces `bot` names came through the chat bot
-/// ([`Cause::Bot`]).
-pub fn record_via(pass: &Pass, bot: &ViaBot, known: &mut Known) -> Vec<Entry> {
     let now = pass.now;
     let refused: BTreeSet<&str> = pass.failures.iter().map(|f| f.id.as_str()).collect();
     // What this pass did to each resource, and why.
@@ -317,10 +284,7 @@ pub fn record_via(pass: &Pass, bot: &ViaBot, known: &mut Known) -> Vec<Entry> {
             .get(&a.schedule)
             .and_then(|st| st.sequence.as_ref())
             .filter(|q| q.direction == a.direction);
-        let cause = match (cause_of(s, sequence, a.direction), sequence) {
-            (Cause::Forced, Some(q)) if bot.opened(&a.schedule, q.began, known) => Cause::Bot,
-            (cause, _) => cause,
-        };
+        let cause = cause_of(s, sequence, a.direction);
         for t in &a.targets {
             if !refused.contains(t.id.as_str()) {
                 acted.insert(

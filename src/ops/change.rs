@@ -11,10 +11,9 @@ use crate::calendar;
 use crate::clock::Clock;
 use crate::cloud::Cloud;
 use crate::fleet::Direction;
-use crate::invocation::Origin;
 use crate::notify::write_timeline;
 use crate::plan::Request as Ask;
-use crate::run::{RunReport, Runner, Scope};
+use crate::run::{RunReport, Runner};
 use crate::schedule::ExceptionItem;
 use crate::store::Store;
 
@@ -83,22 +82,12 @@ pub async fn force<C: Cloud, S: Store, K: Clock>(
     name: &str,
     direction: Direction,
 ) -> Result<RunReport, OpError> {
-    force_from(runner, name, direction, Origin::default()).await
-}
-
-/// [`force`], asked from `origin` (the history records the bot's as the bot's).
-pub async fn force_from<C: Cloud, S: Store, K: Clock>(
-    runner: &Runner<C, S, K>,
-    name: &str,
-    direction: Direction,
-    origin: Origin,
-) -> Result<RunReport, OpError> {
     valid(runner, name).await?;
     let ask = match direction {
         Direction::Start => Ask::ForceStart(name.to_string()),
         Direction::Stop => Ask::ForceStop(name.to_string()),
     };
-    Ok(runner.run_from(origin, &Scope::All, &[ask]).await?)
+    Ok(runner.run(&[ask]).await?)
 }
 
 impl fmt::Display for RunReport {

@@ -20,7 +20,7 @@ use crate::clock::Clock;
 use crate::cloud::Cloud;
 use crate::handoff::Handoff;
 use crate::holidays::HolidayError;
-use crate::invocation::{Command, Origin, Shard, Unreadable};
+use crate::invocation::{Command, Shard, Unreadable};
 use crate::run::{RunError, RunReport, Runner, Scope};
 use crate::schedule::{Catalog, Schedule, UnknownSchedule};
 use crate::store::Store;
@@ -220,16 +220,6 @@ pub async fn apply<C: Cloud, S: Store, K: Clock>(
     runner: &Runner<C, S, K>,
     request: Request,
 ) -> Result<Answer, OpError> {
-    apply_from(runner, request, Origin::default()).await
-}
-
-/// [`apply`], for a request that came from `origin`: a force the chat bot handed
-/// over is recorded in the history as the bot's.
-pub async fn apply_from<C: Cloud, S: Store, K: Clock>(
-    runner: &Runner<C, S, K>,
-    request: Request,
-    origin: Origin,
-) -> Result<Answer, OpError> {
     Ok(match request {
         Request::Run => tick(runner).await?,
         Request::RunShard(Shard { index, count }) => {
@@ -243,7 +233,7 @@ pub async fn apply_from<C: Cloud, S: Store, K: Clock>(
         Request::Force {
             schedule,
             direction,
-        } => Answer::Run(change::force_from(runner, &schedule, direction, origin).await?),
+        } => Answer::Run(force(runner, &schedule, direction).await?),
         Request::Extend { schedule, until } => {
             Answer::Extended(extend(runner, &schedule, until).await?)
         }
@@ -288,17 +278,6 @@ pub async fn hand_off<C: Cloud, S: Store, K: Clock, H: Handoff>(
     handoff: &H,
     request: Request,
 ) -> Result<Answer, OpError> {
-    hand_off_from(runner, handoff, request, Origin::default()).await
-}
-
-/// [`hand_off`], saying where the request came from ([`Handoff::hand_off_from`]), so
-/// that the scheduler records a force the bot handed over as the bot's.
-pub async fn hand_off_from<C: Cloud, S: Store, K: Clock, H: Handoff>(
-    runner: &Runner<C, S, K>,
-    handoff: &H,
-    request: Request,
-    origin: Origin,
-) -> Result<Answer, OpError> {
     let command = request
         .command()
         .ok_or_else(|| OpError::NotHandedOver(request.name()))?;
@@ -306,12 +285,7 @@ pub async fn hand_off_from<C: Cloud, S: Store, K: Clock, H: Handoff>(
     if !schedule.is_empty() {
         check(runner, &schedule).await?;
     }
-    if origin == Origin::default() {
-        handoff.hand_off(&command).await
-    } else {
-        handoff.hand_off_from(origin, &command).await
-    }
-    .map_err(OpError::HandOff)?;
+    handoff.hand_off(&command).await.map_err(OpError::HandOff)?;
     Ok(Answer::HandedOff(HandedOff {
         schedule,
         action: command.action().to_string(),

@@ -267,14 +267,6 @@ impl Invocation {
     pub fn parse(payload: serde_json::Value) -> Result<Invocation, HandlerError> {
         Ok(Invocation::read(payload)?)
     }
-
-    /// [`Invocation::parse`], with where a command came from
-    /// ([`Invocation::read_from`]).
-    pub fn parse_from(
-        payload: serde_json::Value,
-    ) -> Result<(Invocation, crate::invocation::Origin), HandlerError> {
-        Ok(Invocation::read_from(payload)?)
-    }
 }
 
 #[cfg(test)]
