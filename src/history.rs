@@ -93,7 +93,7 @@ impl Recorder {
         &mut self,
         now: DateTime<Utc>,
         catalog: &Catalog,
-        fleet: &[Instance],
+        seen: &crate::cloud::Observation,
         unseen: &[Unseen],
         plan: &Plan,
         failures: &[Failure],
@@ -101,7 +101,8 @@ impl Recorder {
         if !self.measuring {
             return;
         }
-        self.measure(catalog, fleet, plan);
+        let fleet: &[Instance] = &seen.instances;
+        self.measure(catalog, fleet, seen.index.as_deref(), plan);
         if !self.on {
             self.open = open_sequences(&plan.state);
             return;
@@ -126,8 +127,17 @@ impl Recorder {
 
     /// Takes a pass's measures: the lateness of each `ready-by` start that came up
     /// (the history's own mark, [`Mark::ready_by_late`]), and how many resources of
-    /// each schedule in scope were observed running (the last pass's count stands).
-    fn measure(&mut self, catalog: &Catalog, fleet: &[Instance], plan: &Plan) {
+    /// each schedule this pass planned were observed running. A schedule another pass
+    /// planned keeps that pass's count; one that is not planned has nothing under way
+    /// and writes no metric line. Only the planned schedules' resources are looked at
+    /// (through the fleet's index): a pass costs what is due, not the fleet.
+    fn measure(
+        &mut self,
+        catalog: &Catalog,
+        fleet: &[Instance],
+        index: Option<&crate::plan::FleetIndex>,
+        plan: &Plan,
+    ) {
         let ready: BTreeSet<&str> = plan
             .events
             .iter()
@@ -141,24 +151,20 @@ impl Recorder {
                 }
             }
         }
-        let mut by_tag: BTreeMap<&str, Vec<&Instance>> = BTreeMap::new();
-        for i in fleet {
-            if let Some(tag) = i.tags.get(crate::schedule::SCHEDULE_TAG) {
-                by_tag.entry(tag.as_str()).or_default().push(i);
-            }
-        }
-        for s in catalog
+        let planned: Vec<&crate::schedule::Schedule> = catalog
             .schedules
             .iter()
-            .filter(|s| self.scope.includes(&s.name))
-        {
-            let members = s.members(
-                by_tag
-                    .get(s.tag_value.as_str())
-                    .into_iter()
-                    .flatten()
-                    .copied(),
-            );
+            .filter(|s| self.scope.includes(&s.name) && plan.state.schedules.contains_key(&s.name))
+            .collect();
+        if planned.is_empty() {
+            return;
+        }
+        let index = match index.filter(|x| x.fits(fleet)) {
+            Some(x) => std::borrow::Cow::Borrowed(x),
+            None => std::borrow::Cow::Owned(crate::plan::FleetIndex::build(fleet)),
+        };
+        for s in planned {
+            let members = s.members(index.tagged(fleet, &s.tag_value));
             let up = members.iter().flatten().filter(|i| i.power.is_up()).count();
             self.running.insert(s.name.clone(), up);
         }

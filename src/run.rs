@@ -342,7 +342,7 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
                 Vec::new()
             };
             p.after_act(now, &catalog, fleet, &failures);
-            history.pass(now, &catalog, fleet, &unseen, &p, &failures);
+            history.pass(now, &catalog, &seen, &unseen, &p, &failures);
             self.clear_force_starts(&mut catalog, &mut p, steps.acts(), now)
                 .await;
             if !failures.is_empty() {
