@@ -38,6 +38,18 @@ pub fn seen_id(schedule: &str) -> String {
     format!("seen#{schedule}")
 }
 
+/// What a run measured beyond its events, per schedule
+/// ([`Recorder::measures`]), for the metrics.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Measures {
+    /// What each schedule saved in stopped spans this run closed.
+    pub savings: BTreeMap<String, Saving>,
+    /// Seconds late (negative: early) of each `ready-by` start that came up.
+    pub ready_by_late: BTreeMap<String, i64>,
+    /// Resources of each schedule observed running at the end of the run.
+    pub running: BTreeMap<String, usize>,
+}
+
 /// What the history knows now, from the side items a state read found.
 pub fn known_from(side: &SideItems) -> Known {
     side.iter()
@@ -173,11 +185,8 @@ impl Recorder {
     /// What the run's metrics measure beyond its events, with what each schedule
     /// saved at the `prices` (read only when something was recorded;
     /// [`Recorder::saved`]). No request.
-    pub fn measures(
-        &self,
-        prices: impl FnOnce() -> PriceBook,
-    ) -> crate::outlets::metrics::Measures {
-        crate::outlets::metrics::Measures {
+    pub fn measures(&self, prices: impl FnOnce() -> PriceBook) -> Measures {
+        Measures {
             savings: if self.entries.is_empty() {
                 BTreeMap::new()
             } else {

@@ -50,17 +50,8 @@ pub fn lines(at: DateTime<Utc>, events: &[Event]) -> Vec<String> {
     lines_with_savings(at, events, &BTreeMap::new())
 }
 
-/// What a run measured beyond its events, per schedule
-/// ([`crate::history::Recorder::measures`]).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Measures {
-    /// What each schedule saved in stopped spans this run closed.
-    pub savings: BTreeMap<String, crate::history::Saving>,
-    /// Seconds late (negative: early) of each `ready-by` start that came up.
-    pub ready_by_late: BTreeMap<String, i64>,
-    /// Resources of each schedule observed running at the end of the run.
-    pub running: BTreeMap<String, usize>,
-}
+/// What a run measured beyond its events (the history's record of it).
+pub use crate::history::Measures;
 
 /// [`lines`], with what each schedule saved in stopped spans this run closed
 /// ([`crate::history::Recorder::saved`]).
