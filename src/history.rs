@@ -46,7 +46,7 @@ pub struct Measures {
     pub savings: BTreeMap<String, Saving>,
     /// Seconds late (negative: early) of each `ready-by` start that came up.
     pub ready_by_late: BTreeMap<String, i64>,
-    /// Resources of each schedule observed running at the end of the run.
+    /// Resources of each schedule observed running in the last pass that planned it.
     pub running: BTreeMap<String, usize>,
 }
 
