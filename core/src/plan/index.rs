@@ -9,12 +9,12 @@
 use std::collections::{BTreeSet, HashMap};
 
 use crate::fleet::{Instance, Power};
-use crate::schedule::{GROUP_TAG, SCHEDULE_TAG, auto_scaled, protected};
+use crate::schedule::{GROUP_TAG, SCHEDULE_TAG, Schedule, auto_scaled, never_scheduled, protected};
 
 /// The positions in a fleet of the resources that carry each `ScheduleName` value.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FleetIndex {
-    by_tag: HashMap<String, Vec<usize>>,
+    by_tag: HashMap<String, Vec<Tagged>>,
     places: HashMap<String, BTreeSet<String>>,
     /// How many resources the fleet had when indexed: an index is only used with
     /// the fleet it was built from.
@@ -22,17 +22,34 @@ pub struct FleetIndex {
     digest: String,
 }
 
+/// A resource carrying a `ScheduleName` value, with what its membership needs from
+/// its other tags, read once: looking up a schedule's groups on every pass of a
+/// start then costs no tag lookups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Tagged {
+    /// Its position in the fleet.
+    at: usize,
+    /// Its `ScheduleGroupName`, if any.
+    group: Option<String>,
+    /// Protected, or an Auto Scaling group's instance: never a member.
+    never: bool,
+}
+
 impl FleetIndex {
     /// Indexes `fleet`.
     pub fn build(fleet: &[Instance]) -> FleetIndex {
-        let mut by_tag: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut by_tag: HashMap<String, Vec<Tagged>> = HashMap::new();
         let mut places: HashMap<String, BTreeSet<String>> = HashMap::new();
         let mut digest = Digest::default();
         for (k, i) in fleet.iter().enumerate() {
             let Some(tag) = i.tags.get(SCHEDULE_TAG) else {
                 continue;
             };
-            by_tag.entry(tag.clone()).or_default().push(k);
+            by_tag.entry(tag.clone()).or_default().push(Tagged {
+                at: k,
+                group: i.tags.get(GROUP_TAG).cloned(),
+                never: never_scheduled(i),
+            });
             places
                 .entry(tag.clone())
                 .or_default()
@@ -64,8 +81,27 @@ impl FleetIndex {
     pub fn tagged<'a>(&self, fleet: &'a [Instance], tag: &str) -> Vec<&'a Instance> {
         self.by_tag
             .get(tag)
-            .map(|ks| ks.iter().filter_map(|k| fleet.get(*k)).collect())
+            .map(|ks| ks.iter().filter_map(|k| fleet.get(k.at)).collect())
             .unwrap_or_default()
+    }
+
+    /// `s`'s resources among `fleet`, per group in the schedule's group order: what
+    /// [`Schedule::members`] finds, by [`Schedule::group_of_instance`]'s rule, from
+    /// the tags as indexed.
+    pub fn members<'a>(&self, fleet: &'a [Instance], s: &Schedule) -> Vec<Vec<&'a Instance>> {
+        let mut groups = vec![Vec::new(); s.groups.len()];
+        for t in self.by_tag.get(&s.tag_value).into_iter().flatten() {
+            let Some(i) = fleet.get(t.at) else {
+                continue;
+            };
+            if t.never || i.power == Power::Gone {
+                continue;
+            }
+            if let Some(g) = s.group_of(t.group.as_deref(), i.kind) {
+                groups[g].push(i);
+            }
+        }
+        groups
     }
 
     /// The places (`account/region`, `""` for the function's own) of the resources

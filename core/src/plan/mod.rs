@@ -369,10 +369,12 @@ pub fn decide(i: &Inputs) -> Plan {
     let mut moving = false;
     let mut kept_parts = Sorted::new(&state.schedules);
     for s in &catalog.schedules {
+        // Looked up first, so that the walk also tells whether some part has no
+        // schedule (below).
+        let previous = kept_parts.get(&s.name);
         if !scope.includes(&s.name) || refused(s) {
             continue;
         }
-        let previous = kept_parts.get(&s.name);
         if held.contains(&s.name) {
             if previous.is_none() {
                 // First seen while part of it cannot be: its transitions are kept for
@@ -393,8 +395,8 @@ pub fn decide(i: &Inputs) -> Plan {
             || matches!(scope, Scope::Only(_))
             || previous.is_none_or(|p| {
                 p.sequence.is_some()
-                    || p.planned_with.as_deref() != Some(s.digest.as_str())
                     || p.due.is_none_or(|d| d <= now)
+                    || p.planned_with.as_deref() != Some(s.digest.as_str())
             });
         if !due {
             if let Some(look) = previous.and_then(|p| p.look)
@@ -422,7 +424,7 @@ pub fn decide(i: &Inputs) -> Plan {
             moving: false,
         };
         let index = &index;
-        run.decide(since, requests, || index.tagged(fleet, &s.tag_value));
+        run.decide(since, requests, || index.members(fleet, s));
         moving |= run.moving;
         let mut kept = run.state;
         kept.places = Some(index.places(&s.tag_value));
@@ -437,14 +439,10 @@ pub fn decide(i: &Inputs) -> Plan {
     // The state of a schedule that no longer exists goes, when this run sees the
     // whole catalog.
     if matches!(scope, Scope::All) && !catalog.quiet && catalog.elsewhere.is_empty() {
-        // Every pass asks; nearly always nothing went, so a walk beside the (sorted)
-        // schedules first, and a set only when that finds a part without one.
-        let mut listed = catalog.schedules.iter().map(|s| s.name.as_str()).peekable();
-        let unlisted = state.schedules.keys().any(|n| {
-            while listed.next_if(|l| *l < n.as_str()).is_some() {}
-            listed.next_if(|l| *l == n.as_str()).is_none()
-        });
-        if unlisted {
+        // Every pass asks; nearly always nothing went, which the walk beside the
+        // (sorted) schedules above already knows; a set only when it found a part
+        // that no schedule asked for.
+        if kept_parts.any_unasked() {
             let known: BTreeSet<&str> = catalog
                 .schedules
                 .iter()
@@ -477,6 +475,9 @@ struct Sorted<'a, V> {
     map: &'a std::collections::BTreeMap<String, V>,
     walk: std::iter::Peekable<std::collections::btree_map::Iter<'a, String, V>>,
     last: Option<&'a str>,
+    /// Whether the walk passed a key no lookup asked for, or fell back to the map: a
+    /// part that may have no schedule.
+    passed: bool,
 }
 
 impl<'a, V> Sorted<'a, V> {
@@ -485,18 +486,37 @@ impl<'a, V> Sorted<'a, V> {
             map,
             walk: map.iter().peekable(),
             last: None,
+            passed: false,
         }
     }
 
     fn get(&mut self, key: &'a str) -> Option<&'a V> {
         if self.last.is_some_and(|l| l >= key) {
+            self.passed = true;
             return self.map.get(key);
         }
         self.last = Some(key);
-        while self.walk.next_if(|(k, _)| k.as_str() < key).is_some() {}
-        self.walk
-            .next_if(|(k, _)| k.as_str() == key)
-            .map(|(_, v)| v)
+        while let Some((k, v)) = self.walk.peek() {
+            match k.as_str().cmp(key) {
+                std::cmp::Ordering::Less => {
+                    self.passed = true;
+                    self.walk.next();
+                }
+                std::cmp::Ordering::Equal => {
+                    let v = *v;
+                    self.walk.next();
+                    return Some(v);
+                }
+                std::cmp::Ordering::Greater => return None,
+            }
+        }
+        None
+    }
+
+    /// Whether some key of the map was asked for by no lookup (or may not have been):
+    /// `false` only when every key was found, in order.
+    fn any_unasked(&mut self) -> bool {
+        self.passed || self.walk.peek().is_some()
     }
 }
 

@@ -49,7 +49,7 @@ impl<'a> ScheduleRun<'a> {
         &mut self,
         since: DateTime<Utc>,
         requests: &[Request],
-        members: impl FnOnce() -> Vec<&'a Instance>,
+        members: impl FnOnce() -> Vec<Vec<&'a Instance>>,
     ) {
         let s = self.schedule;
         // A maintenance window's opening is always a ready-by time: the resources are
@@ -202,7 +202,7 @@ impl<'a> ScheduleRun<'a> {
     /// in the chat, naming them.
     fn enforce(
         &mut self,
-        members: &mut Option<impl FnOnce() -> Vec<&'a Instance>>,
+        members: &mut Option<impl FnOnce() -> Vec<Vec<&'a Instance>>>,
     ) -> Option<Direction> {
         let s = self.schedule;
         let last = calendar::last_at_or_before(s, self.now, Duration::days(ENFORCE_REACH))?;
@@ -241,14 +241,24 @@ impl<'a> ScheduleRun<'a> {
         &mut self,
         next: Option<(Transition, DateTime<Utc>)>,
         until: DateTime<Utc>,
-        members: &mut Option<impl FnOnce() -> Vec<&'a Instance>>,
+        members: &mut Option<impl FnOnce() -> Vec<Vec<&'a Instance>>>,
     ) {
         let s = self.schedule;
         let next = next.or_else(|| {
             // Nothing within the window: the first transition after it. A ready-by
-            // start may begin up to the longest lead before its time.
-            calendar::transitions(s, until, until + Duration::days(DUE_SEARCH))
+            // start may begin up to the longest lead before its time. It is nearly
+            // always within a day (this runs on every pass of a start or stop), so
+            // the day is searched first; the windows are `(after, until]`, so the
+            // two searches cover the same instants as one.
+            let day = until + Duration::days(1);
+            calendar::transitions(s, until, day)
                 .into_iter()
+                .next()
+                .or_else(|| {
+                    calendar::transitions(s, day, until + Duration::days(DUE_SEARCH))
+                        .into_iter()
+                        .next()
+                })
                 .map(|t| {
                     let ready_for = s.start_mode == StartMode::ReadyBy
                         || matches!(t.cause, calendar::Cause::Window(_));
@@ -258,7 +268,6 @@ impl<'a> ScheduleRun<'a> {
                     };
                     (t, due.max(until))
                 })
-                .next()
         });
         let mut due: Vec<DateTime<Utc>> = Vec::new();
         if let Some((t, at)) = next {
@@ -521,9 +530,9 @@ impl<'a> ScheduleRun<'a> {
     }
 
     /// The schedule's instances per group, looked up once, when first needed.
-    fn load_members(&mut self, members: &mut Option<impl FnOnce() -> Vec<&'a Instance>>) {
+    fn load_members(&mut self, members: &mut Option<impl FnOnce() -> Vec<Vec<&'a Instance>>>) {
         if let Some(members) = members.take() {
-            self.groups = self.schedule.members(members());
+            self.groups = members();
             self.loaded = true;
         }
     }

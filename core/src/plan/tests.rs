@@ -1258,4 +1258,96 @@ fn sorted_lookups_walk_on_and_fall_back_for_keys_out_of_order() {
     assert_eq!(parts.get("c"), Some(&3));
     assert_eq!(parts.get("a"), Some(&1));
     assert_eq!(parts.get("z"), None);
+    assert!(parts.any_unasked());
+
+    // Every key asked for, in order: nothing unasked. A key skipped, or one left
+    // after the last lookup, is.
+    let mut all = super::Sorted::new(&map);
+    for k in ["0", "a", "b", "c", "e", "f"] {
+        all.get(k);
+    }
+    assert!(!all.any_unasked());
+    let mut skipped = super::Sorted::new(&map);
+    for k in ["a", "e"] {
+        skipped.get(k);
+    }
+    assert!(skipped.any_unasked());
+    let mut short = super::Sorted::new(&map);
+    for k in ["a", "c"] {
+        short.get(k);
+    }
+    assert!(short.any_unasked());
+}
+
+#[test]
+fn the_index_finds_the_same_members_as_the_schedules_own_rule() {
+    // Every reason a tagged resource is not a member: another group, a kind the group
+    // does not take, no group tag, protection (any spelling), an Auto Scaling group's
+    // instance, gone; and members in each group.
+    let f = chain_fleet(
+        r#",{"id":"db2","kind":"ec2","tags":{"ScheduleName":"Dev","ScheduleGroupName":"DB"},"state":"stopped"},
+        {"id":"nogroup","kind":"ec2","tags":{"ScheduleName":"Dev"},"state":"stopped"},
+        {"id":"elsewhere","kind":"ec2","tags":{"ScheduleName":"Dev","ScheduleGroupName":"WEB"},"state":"stopped"},
+        {"id":"kept","kind":"ec2","tags":{"ScheduleName":"Dev","ScheduleGroupName":"API","schedulerprotected":" TRUE "},"state":"stopped"},
+        {"id":"asg-i","kind":"ec2","tags":{"ScheduleName":"Dev","ScheduleGroupName":"API","aws:autoscaling:groupName":"web"},"state":"stopped"},
+        {"id":"gone","kind":"ec2","tags":{"ScheduleName":"Dev","ScheduleGroupName":"API"},"state":"stopped"}"#,
+    );
+    let c = catalog(&[CHAIN]);
+    let s = &c.schedules[0];
+    let now = at("2026-11-30T08:00:00Z");
+    let mut fleet = SimCloud::new(f, now).observe(now).to_vec();
+    fleet.last_mut().unwrap().power = Power::Gone;
+    let index = FleetIndex::build(&fleet);
+    let ids = |groups: Vec<Vec<&Instance>>| -> Vec<Vec<String>> {
+        groups
+            .into_iter()
+            .map(|g| g.into_iter().map(|i| i.id.clone()).collect())
+            .collect()
+    };
+    let by_rule = ids(s.members(fleet.iter()));
+    assert_eq!(
+        by_rule,
+        [vec!["db"], vec!["mw"], vec!["api1", "api2"], vec!["batch"]]
+    );
+    assert_eq!(ids(index.members(&fleet, s)), by_rule);
+}
+
+#[test]
+fn the_state_of_a_schedule_that_no_longer_exists_goes_and_a_broken_ones_stays() {
+    const OTHER: &str =
+        r#"{"ScheduleName":"Ops","DaysActive":"all","StartTime":"09:00","StopTime":"18:00"}"#;
+    const BROKEN: &str =
+        r#"{"ScheduleName":"Broken","DaysActive":"all","StartTime":"25:00","StopTime":"18:00"}"#;
+    let mut items = Items::default();
+    for f in [CHAIN, OTHER, BROKEN] {
+        parse_into(f, &mut items).unwrap();
+    }
+    let c = Catalog::build(&items.schedules, &items.groups, &items.exceptions, Tz::UTC);
+    assert_eq!(c.errors.len(), 1, "{:?}", c.errors);
+    let now = at("2026-11-30T12:00:00Z");
+    let part = ScheduleState {
+        consumed: Some(now - Duration::minutes(1)),
+        ..ScheduleState::default()
+    };
+    let removed = |names: &[&str]| {
+        let state = RunState {
+            schedules: names
+                .iter()
+                .map(|n| (n.to_string(), part.clone()))
+                .collect(),
+            ..RunState::default()
+        };
+        let settings = Settings::default();
+        let mut inputs = Inputs::new(now, &c, &[], &state, &settings);
+        inputs.every = false;
+        decide(&inputs).removed
+    };
+    // Every part has its schedule (or its broken schedule): nothing goes.
+    assert!(removed(&["Broken", "Dev", "Ops"]).is_empty());
+    assert!(removed(&["Dev"]).is_empty());
+    // Parts without a schedule, before, between and after the others, go.
+    assert_eq!(
+        removed(&["Aardvark", "Dev", "Gone", "Ops", "Zed"]),
+        BTreeSet::from(["Aardvark".to_string(), "Gone".into(), "Zed".into()])
+    );
 }

@@ -168,7 +168,15 @@ impl Catalog {
 
     /// The valid schedule called `name`.
     pub fn get(&self, name: &str) -> Option<&Schedule> {
-        self.schedules.iter().find(|s| s.name == name)
+        // A built catalog is sorted by name; one put together by hand may not be, and
+        // is searched in full when the halving finds nothing.
+        match self
+            .schedules
+            .binary_search_by(|s| s.name.as_str().cmp(name))
+        {
+            Ok(k) => self.schedules.get(k),
+            Err(_) => self.schedules.iter().find(|s| s.name == name),
+        }
     }
 
     /// The valid schedule called `name`, or why there is none: the one answer to "no

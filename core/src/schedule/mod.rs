@@ -23,7 +23,9 @@ pub use days::{Days, MonthDays, Months, WEEK};
 pub use items::{ExceptionItem, GroupItem, PeriodItem, ScheduleItem};
 pub use parse::{date as parse_date, time_of_day as parse_time, time_zone as parse_time_zone};
 pub use period::Period;
-pub use tags::{GROUP_TAG, PROTECTION_TAG, SCHEDULE_TAG, TagPatterns, auto_scaled, protected};
+pub use tags::{
+    GROUP_TAG, PROTECTION_TAG, SCHEDULE_TAG, TagPatterns, auto_scaled, never_scheduled, protected,
+};
 
 use crate::fleet::{Direction, Instance, Kind, Power};
 
@@ -251,8 +253,7 @@ impl Schedule {
     pub fn group_of_instance(&self, i: &Instance) -> Option<usize> {
         if i.power == Power::Gone
             || i.tags.get(SCHEDULE_TAG) != Some(&self.tag_value)
-            || protected(&i.tags)
-            || auto_scaled(i).is_some()
+            || never_scheduled(i)
         {
             return None;
         }

@@ -23,6 +23,12 @@ pub fn protected(tags: &BTreeMap<String, String>) -> bool {
     })
 }
 
+/// Whether `i` is never a member of any group, whatever its tags name: protected,
+/// or an instance an Auto Scaling group would replace.
+pub fn never_scheduled(i: &Instance) -> bool {
+    protected(&i.tags) || auto_scaled(i).is_some()
+}
+
 /// The Auto Scaling group an EC2 instance belongs to, by the tag AWS puts on it.
 pub fn auto_scaled(i: &Instance) -> Option<&str> {
     if i.kind != Kind::Ec2 {
