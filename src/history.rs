@@ -163,10 +163,12 @@ impl Recorder {
                 }
             }
         }
-        let planned: Vec<&crate::schedule::Schedule> = catalog
+        let planned: Vec<&crate::schedule::Schedule> = plan
+            .state
             .schedules
-            .iter()
-            .filter(|s| self.scope.includes(&s.name) && plan.state.schedules.contains_key(&s.name))
+            .keys()
+            .filter(|name| self.scope.includes(name))
+            .filter_map(|name| catalog.get(name))
             .collect();
         if planned.is_empty() {
             return;
@@ -176,7 +178,7 @@ impl Recorder {
             None => std::borrow::Cow::Owned(crate::plan::FleetIndex::build(fleet)),
         };
         for s in planned {
-            let members = s.members(index.tagged(fleet, &s.tag_value));
+            let members = index.members(fleet, s);
             let up = members.iter().flatten().filter(|i| i.power.is_up()).count();
             self.running.insert(s.name.clone(), up);
         }
@@ -262,9 +264,26 @@ impl Recorder {
 }
 
 fn open_sequences(state: &RunState) -> BTreeMap<String, Sequence> {
+    // What was open is read only for a ready-by start's time (the chain-up mark's
+    // `ready_by`): only those are kept, and without the resources they acted on, so
+    // a pass does not copy every start under way.
     state
         .schedules
         .iter()
-        .filter_map(|(name, s)| s.sequence.clone().map(|q| (name.clone(), q)))
+        .filter_map(|(name, s)| {
+            let q = s.sequence.as_ref().filter(|q| q.ready_by.is_some())?;
+            let slim = Sequence {
+                direction: q.direction,
+                began: q.began,
+                forced: q.forced,
+                acted: BTreeMap::new(),
+                done: BTreeSet::new(),
+                failed: BTreeSet::new(),
+                refused: BTreeSet::new(),
+                settled_at: q.settled_at,
+                ready_by: q.ready_by,
+            };
+            Some((name.clone(), slim))
+        })
         .collect()
 }

@@ -8,7 +8,7 @@
 //! ([`crate::plan::steps`]). The Lambda function, `schedctl` and the simulator all run
 //! this loop.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
@@ -488,10 +488,7 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
     pub async fn wake(&self, ids: &[String]) -> Result<Option<RunReport>, RunError> {
         let stored = self.store.checkout_state().await?;
         // An id may come with its place (`id@account/region`) or without.
-        let matches = |key: &String| {
-            let bare = key.rsplit_once('@').map_or(key.as_str(), |(id, _)| id);
-            ids.iter().any(|id| id == key || id == bare)
-        };
+        let wanted = EventIds::new(ids);
         let relevant: BTreeSet<String> = stored
             .state
             .schedules
@@ -499,8 +496,8 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
             .filter(|(_, s)| {
                 s.sequence
                     .as_ref()
-                    .is_some_and(|q| q.acted.keys().any(matches))
-                    || s.stopped.keys().any(matches)
+                    .is_some_and(|q| wanted.in_keys(&q.acted))
+                    || wanted.in_keys(&s.stopped)
             })
             .map(|(name, _)| name.clone())
             .collect();
@@ -657,6 +654,54 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
 }
 
 /// Keeps the names, kinds and zones of the instances a plan acts on, for the chat.
+/// The resource ids an event gives: each with its place (`id@account/region`) or
+/// without. Matched against every schedule's state, whose keys carry the place of
+/// every resource outside the function's own. An event may name one resource or
+/// hundreds, and a state hold a few keys or thousands: a few ids are looked up, many
+/// are hashed and the keys walked.
+struct EventIds<'a> {
+    set: HashSet<&'a str>,
+    /// Each id, and `id@` (the start of its keys with a place) when it has none.
+    each: Vec<(&'a str, Option<String>)>,
+}
+
+impl<'a> EventIds<'a> {
+    fn new(ids: &'a [String]) -> Self {
+        EventIds {
+            set: ids.iter().map(String::as_str).collect(),
+            each: ids
+                .iter()
+                .map(|id| (id.as_str(), (!id.contains('@')).then(|| format!("{id}@"))))
+                .collect(),
+        }
+    }
+
+    /// Whether `keys` hold one of the resources, in its own place or another.
+    fn in_keys<V>(&self, keys: &BTreeMap<String, V>) -> bool {
+        if keys.is_empty() {
+            return false;
+        }
+        // Two lookups an id, or a hash or two a key: whichever is fewer.
+        if self.each.len() * 8 > keys.len() {
+            return keys.keys().any(|k| {
+                let bare = k.rsplit_once('@').map_or(k.as_str(), |(id, _)| id);
+                self.set.contains(k.as_str()) || self.set.contains(bare)
+            });
+        }
+        self.each.iter().any(|(id, placed)| {
+            keys.contains_key(*id)
+                || placed.as_deref().is_some_and(|prefix| {
+                    keys.range::<str, _>((
+                        std::ops::Bound::Included(prefix),
+                        std::ops::Bound::Unbounded,
+                    ))
+                    .next()
+                    .is_some_and(|(k, _)| k.starts_with(prefix))
+                })
+        })
+    }
+}
+
 /// Keeps how the chat names what `p` acts on. An action's targets carry its
 /// schedule's tag, so the fleet index finds them among that schedule's resources;
 /// the whole fleet is walked only without an index.
@@ -758,4 +803,42 @@ fn work_deadline(config: &RunConfig) -> std::time::Instant {
 fn look_time(until: std::time::Instant) -> StdDuration {
     let left = until.saturating_duration_since(std::time::Instant::now());
     left - left / 4
+}
+
+#[cfg(test)]
+mod tests {
+    use super::EventIds;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn an_events_ids_find_their_resources_with_or_without_their_place() {
+        let keys: BTreeMap<String, ()> = ["i-1", "i-1-x", "i-2@111111111111/eu-west-1", "i-20"]
+            .map(|k| (k.to_string(), ()))
+            .into();
+        // Many keys beside few ids (looked up), and few keys beside many ids (walked):
+        // the same answers.
+        let many: BTreeMap<String, ()> = (0..100)
+            .map(|k| (format!("j-{k}"), ()))
+            .chain(keys.clone())
+            .collect();
+        let padding: Vec<String> = (0..40).map(|k| format!("x-{k}")).collect();
+        for keys in [&keys, &many] {
+            for ids in [&[][..], &padding[..]] {
+                let found = |id: &str| {
+                    let mut all = ids.to_vec();
+                    all.push(id.to_string());
+                    EventIds::new(&all).in_keys(keys)
+                };
+                assert!(found("i-1"));
+                assert!(found("i-20"));
+                assert!(found("i-2"), "without its place");
+                assert!(found("i-2@111111111111/eu-west-1"));
+                assert!(!found("i-2@222222222222/eu-west-1"), "another place");
+                assert!(!found("i-3"));
+                assert!(!found("i-"));
+                assert!(!found("i-1@111111111111/eu-west-1"), "kept without a place");
+            }
+        }
+        assert!(!EventIds::new(&padding).in_keys(&BTreeMap::<String, ()>::new()));
+    }
 }
