@@ -117,8 +117,10 @@ impl FleetIndex {
     }
 }
 
-/// FNV-1a over strings with separators: stable across builds and versions, unlike
-/// the standard library's hasher, so that digests can be stored.
+/// A 64-bit hash over strings, a word at a time, each string closed by its length:
+/// stable across builds and versions, unlike the standard library's hasher, so that
+/// digests can be stored. Every pass takes one over the catalog's digests, so it is
+/// taken eight bytes per step rather than one.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Digest(u64);
 
@@ -129,12 +131,24 @@ impl Default for Digest {
 }
 
 impl Digest {
-    /// Adds a string and a separator.
+    /// Adds a string and its length (so that `"ab", "c"` and `"a", "bc"` differ).
     pub(crate) fn add(&mut self, text: &str) {
-        for byte in text.bytes().chain([0]) {
-            self.0 ^= u64::from(byte);
-            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        let mut words = text.as_bytes().chunks_exact(8);
+        for w in &mut words {
+            self.word(u64::from_le_bytes(w.try_into().unwrap_or_default()));
         }
+        let mut tail = [0u8; 8];
+        tail[..words.remainder().len()].copy_from_slice(words.remainder());
+        self.word(u64::from_le_bytes(tail));
+        self.word(text.len() as u64);
+    }
+
+    fn word(&mut self, w: u64) {
+        // Multiplying carries each bit up; the rotation brings the high bits back
+        // down, so that every bit of the input reaches every bit of the digest.
+        self.0 = (self.0 ^ w)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            .rotate_left(29);
     }
 
     /// The digest, as 16 hex digits.
@@ -186,5 +200,22 @@ mod tests {
             .tags
             .insert("ScheduleGroupName".into(), "DB".into());
         assert_ne!(FleetIndex::build(&moved).digest(), index.digest());
+    }
+
+    #[test]
+    fn a_digest_tells_where_one_string_ends_and_the_next_begins() {
+        let of = |parts: &[&str]| {
+            let mut d = Digest::default();
+            for p in parts {
+                d.add(p);
+            }
+            d.finish()
+        };
+        assert_eq!(of(&["Env0001", "DB"]), of(&["Env0001", "DB"]));
+        assert_ne!(of(&["ab", "c"]), of(&["a", "bc"]));
+        assert_ne!(of(&["a", ""]), of(&["a"]));
+        // Past a whole word, and a tail of zero bytes against no tail.
+        assert_ne!(of(&["0123456789abcdef"]), of(&["0123456789abcdeg"]));
+        assert_ne!(of(&["01234567"]), of(&["01234567\0"]));
     }
 }

@@ -34,7 +34,7 @@ pub use index::FleetIndex;
 pub use misfit::{Misfit, misfits};
 pub use output::{Action, Event, Plan, What};
 pub use pace::{Durations, READY_BY_MARGIN, default_seconds};
-pub use state::{RunState, RunWide, ScheduleState, Sequence, Warning, WindowCache};
+pub use state::{PartChange, RunState, RunWide, ScheduleState, Sequence, Warning, WindowCache};
 
 use index::Digest;
 use sequence::ScheduleRun;
@@ -293,14 +293,16 @@ pub fn decide(i: &Inputs) -> Plan {
         Some(x) => Cow::Borrowed(x),
         None => Cow::Owned(FleetIndex::build(fleet)),
     };
-    let refused = |s: &Schedule| i.allowed.is_some_and(|a| !a.allows(&s.tag_value));
+    // Asked of every schedule, twice a pass: the default (`*`) is answered once.
+    let allowed = i.allowed.filter(|a| !a.allows_all());
+    let refused = |s: &Schedule| allowed.is_some_and(|a| !a.allows(&s.tag_value));
 
     // Problems that skip a schedule, then those that skip nothing: each said once.
     let mut problems: Vec<(String, String, bool)> = Vec::new();
     for e in &catalog.errors {
         problems.push((e.schedule.clone(), e.problem.clone(), true));
     }
-    if let Some(allowed) = i.allowed {
+    if let Some(allowed) = allowed {
         for s in catalog.schedules.iter().filter(|s| refused(s)) {
             problems.push((
                 s.name.clone(),

@@ -19,7 +19,7 @@ const DUE_SEARCH: i64 = 8;
 
 /// How often a schedule with databases it stopped is looked at between its
 /// transitions, to tell one a person started (left alone) from one AWS started after
-/// seven days (stopped again).
+/// seven days (stopped again), when no start comes first.
 const RESTART_CHECK: i64 = 60;
 
 /// How far back, in days, an `Enforced` schedule's last transition is looked for: a
@@ -284,8 +284,14 @@ impl<'a> ScheduleRun<'a> {
         }
         let look = due.iter().copied().filter(|t| *t > self.now).min();
         if let Some(first) = self.state.stopped.values().min() {
-            due.push(*first + self.settings.aws_restart_after);
-            due.push(self.now + Duration::minutes(RESTART_CHECK));
+            let restart = *first + self.settings.aws_restart_after;
+            due.push(restart);
+            // The checks between tell a database a person started from one AWS
+            // started; a start before AWS's seven days are up clears the list, so
+            // then there is nothing to tell apart.
+            if !next.is_some_and(|(t, _)| t.direction == Direction::Start && t.at <= restart) {
+                due.push(self.now + Duration::minutes(RESTART_CHECK));
+            }
         }
         if s.enforced && s.enabled {
             // Checked at every run; no reason to wake the function for it.

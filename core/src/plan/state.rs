@@ -21,6 +21,58 @@ pub struct RunState {
     pub run: RunWide,
 }
 
+/// A part of the state whose stored form is to change: which part, and its new JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartChange {
+    /// The schedule whose part it is; `None`: the run-wide part.
+    pub schedule: Option<String>,
+    /// The part as stored, JSON.
+    pub json: String,
+}
+
+impl RunState {
+    /// The parts of `self` (a plan's state) that differ from `stored`, encoded: what
+    /// writing it changes. Every pass of every run asks, so it is here, in the crate
+    /// built for speed, rather than in the store's adapters.
+    pub fn changes_from(&self, stored: &RunState) -> Result<Vec<PartChange>, serde_json::Error> {
+        let mut changes = Vec::new();
+        if self.run != stored.run {
+            changes.push(PartChange {
+                schedule: None,
+                json: serde_json::to_string(&self.run)?,
+            });
+        }
+        for (name, part) in &self.schedules {
+            if stored.schedules.get(name) != Some(part) {
+                changes.push(PartChange {
+                    schedule: Some(name.clone()),
+                    json: serde_json::to_string(part)?,
+                });
+            }
+        }
+        Ok(changes)
+    }
+
+    /// Takes `from`'s part of `schedule` (`None`: the run-wide part) as written, or
+    /// forgets it when `from` has none.
+    pub fn adopt(&mut self, from: &RunState, schedule: Option<&str>) {
+        match schedule {
+            None => self.run = from.run.clone(),
+            Some(name) => match from.schedules.get(name) {
+                Some(part) => match self.schedules.get_mut(name) {
+                    Some(mine) => mine.clone_from(part),
+                    None => {
+                        self.schedules.insert(name.to_string(), part.clone());
+                    }
+                },
+                None => {
+                    self.schedules.remove(name);
+                }
+            },
+        }
+    }
+}
+
 /// What the scheduler remembers across schedules.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunWide {

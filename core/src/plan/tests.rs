@@ -720,6 +720,44 @@ fn a_database_aws_restarted_after_seven_days_is_stopped_again_one_started_by_a_p
 }
 
 #[test]
+fn databases_it_stopped_are_looked_at_hourly_only_when_no_start_comes_before_aws_restarts_them() {
+    let due = |h: &Harness| h.state.schedules["Dev"].due.unwrap();
+    let mut h = Harness::new(&[CHAIN], chain_fleet(""), "2026-12-11T08:55:00Z");
+    for t in [
+        "09:00", "09:06", "09:08", "09:10", "09:12", "18:00", "18:01", "18:02", "18:03", "18:10",
+    ] {
+        h.run(&format!("2026-12-11T{t}:00Z"));
+    }
+    assert!(!h.state.schedules["Dev"].stopped.is_empty());
+    // Friday evening: Monday's start comes well within seven days, and clears the
+    // list; nothing to look at before it.
+    assert_eq!(due(&h), at("2026-12-14T09:00:00Z"));
+
+    // With a fortnight of holidays, nothing starts it before AWS would: looked at
+    // every hour, to tell a person's start from AWS's.
+    let mut holidays = String::new();
+    for d in 14..=31 {
+        holidays.push_str(&format!(
+            r#"{{"ExceptionDate":"2026-12-{d:02}","ExceptionType":"start","ExceptionValue":"None"}},"#
+        ));
+    }
+    let file = CHAIN.replace(
+        "\"Groups\"",
+        &format!(
+            r#""Exceptions":[{}],"Groups""#,
+            holidays.trim_end_matches(',')
+        ),
+    );
+    let mut h = Harness::new(&[&file], chain_fleet(""), "2026-12-11T08:55:00Z");
+    for t in [
+        "09:00", "09:06", "09:08", "09:10", "09:12", "18:00", "18:01", "18:02", "18:03", "18:10",
+    ] {
+        h.run(&format!("2026-12-11T{t}:00Z"));
+    }
+    assert_eq!(due(&h), at("2026-12-11T19:10:00Z"));
+}
+
+#[test]
 fn an_instance_that_falls_back_to_stopped_for_a_kms_key_is_reported_with_the_fix() {
     let catalog = catalog(&[r#"{"ScheduleName":"Dev","StartTime":"09:00","StopTime":"18:00"}"#]);
     let mut i = Instance::new(

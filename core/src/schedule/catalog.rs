@@ -207,13 +207,17 @@ impl Catalog {
     /// The kinds of resource some group of a valid schedule takes: the only ones
     /// worth listing.
     pub fn kinds_in_use(&self) -> Vec<Kind> {
+        // Every run asks, and a catalog has thousands of groups of a few filters: one
+        // walk collects the filters, rather than one walk per kind not in use.
+        let mut filters: Vec<crate::schedule::KindFilter> = Vec::new();
+        for g in self.schedules.iter().flat_map(|s| &s.groups) {
+            if !filters.contains(&g.kind) {
+                filters.push(g.kind);
+            }
+        }
         Kind::ALL
             .into_iter()
-            .filter(|k| {
-                self.schedules
-                    .iter()
-                    .any(|s| s.groups.iter().any(|g| g.kind.admits(*k)))
-            })
+            .filter(|k| filters.iter().any(|f| f.admits(*k)))
             .collect()
     }
 

@@ -64,6 +64,11 @@ impl TagPatterns {
         Ok(TagPatterns(list))
     }
 
+    /// Whether every value is allowed (`*`, the default): nothing to ask per schedule.
+    pub fn allows_all(&self) -> bool {
+        self.0.iter().any(|p| p == "*")
+    }
+
     /// Whether a resource tagged `value` may be acted on.
     pub fn allows(&self, value: &str) -> bool {
         // `*` (the default) is asked about every schedule on every pass.
