@@ -180,7 +180,12 @@ impl Recorder {
         for s in planned {
             let members = index.members(fleet, s);
             let up = members.iter().flatten().filter(|i| i.power.is_up()).count();
-            self.running.insert(s.name.clone(), up);
+            match self.running.get_mut(&s.name) {
+                Some(n) => *n = up,
+                None => {
+                    self.running.insert(s.name.clone(), up);
+                }
+            }
         }
     }
 

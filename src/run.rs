@@ -8,7 +8,7 @@
 //! ([`crate::plan::steps`]). The Lambda function, `schedctl` and the simulator all run
 //! this loop.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
@@ -275,7 +275,7 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
             ..self.config.settings
         };
         let mut look = Look {
-            kinds: catalog.kinds_in_use(),
+            kinds: kinds_in_use(&catalog),
             places: self.places(scope, &catalog, &stored),
             within: None,
         };
@@ -654,13 +654,35 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
 }
 
 /// Keeps the names, kinds and zones of the instances a plan acts on, for the chat.
+/// The kinds `catalog` uses. Every run asks, the answer walks every group, and a
+/// process's runs share one catalog while the tables do not change: it is kept for
+/// the catalog last asked about, held weakly so that no other catalog can take its
+/// address (and a changed one, being copied first, never has it).
+fn kinds_in_use(catalog: &Arc<Catalog>) -> Vec<crate::fleet::Kind> {
+    type Kept = Option<(std::sync::Weak<Catalog>, Vec<crate::fleet::Kind>)>;
+    static LAST: std::sync::Mutex<Kept> = std::sync::Mutex::new(None);
+    let mut last = LAST
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((kept, kinds)) = last.as_ref()
+        && std::ptr::eq(kept.as_ptr(), Arc::as_ptr(catalog))
+    {
+        return kinds.clone();
+    }
+    let kinds = catalog.kinds_in_use();
+    *last = Some((Arc::downgrade(catalog), kinds.clone()));
+    kinds
+}
+
 /// The resource ids an event gives: each with its place (`id@account/region`) or
 /// without. Matched against every schedule's state, whose keys carry the place of
 /// every resource outside the function's own. An event may name one resource or
 /// hundreds, and a state hold a few keys or thousands: a few ids are looked up, many
 /// are hashed and the keys walked.
 struct EventIds<'a> {
-    set: HashSet<&'a str>,
+    /// Hashed with Fx rather than SipHash: an event is matched against every key of
+    /// every schedule's state, and these ids come from AWS, not from an adversary.
+    set: rustc_hash::FxHashSet<&'a str>,
     /// Each id, and `id@` (the start of its keys with a place) when it has none.
     each: Vec<(&'a str, Option<String>)>,
 }
@@ -684,8 +706,10 @@ impl<'a> EventIds<'a> {
         // Two lookups an id, or a hash or two a key: whichever is fewer.
         if self.each.len() * 8 > keys.len() {
             return keys.keys().any(|k| {
-                let bare = k.rsplit_once('@').map_or(k.as_str(), |(id, _)| id);
-                self.set.contains(k.as_str()) || self.set.contains(bare)
+                self.set.contains(k.as_str())
+                    || k.bytes()
+                        .rposition(|b| b == b'@')
+                        .is_some_and(|at| self.set.contains(&k[..at]))
             });
         }
         self.each.iter().any(|(id, placed)| {
@@ -715,7 +739,7 @@ fn remember_names(
     if p.actions.is_empty() {
         return;
     }
-    let mut by_id: HashMap<&str, &Instance> = HashMap::new();
+    let mut by_id: rustc_hash::FxHashMap<&str, &Instance> = Default::default();
     let index = index.filter(|x| x.fits(fleet));
     for a in &p.actions {
         match (index, catalog.get(&a.schedule)) {
@@ -809,6 +833,34 @@ fn look_time(until: std::time::Instant) -> StdDuration {
 mod tests {
     use super::EventIds;
     use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    #[test]
+    fn the_kinds_kept_for_a_catalog_are_its_own() {
+        use crate::fleet::Kind;
+        let catalog = |group: &str| {
+            let mut items = crate::schedule::Items::default();
+            crate::schedule::file::parse_into(
+                &format!(
+                    r#"{{"ScheduleName":"Dev","StartTime":"09:00","StopTime":"18:00","Groups":[{group}]}}"#
+                ),
+                &mut items,
+            )
+            .unwrap();
+            Arc::new(items.catalog(chrono_tz::UTC))
+        };
+        let rds = catalog(r#"{"GroupName":"DB","InstanceType":"RDS"}"#);
+        assert_eq!(super::kinds_in_use(&rds), [Kind::Rds, Kind::Aurora]);
+        assert_eq!(super::kinds_in_use(&rds), [Kind::Rds, Kind::Aurora]);
+        // Another catalog, and the same one changed after it was asked about.
+        let ecs = catalog(r#"{"GroupName":"web","InstanceType":"ECS"}"#);
+        assert_eq!(super::kinds_in_use(&ecs), [Kind::Ecs]);
+        let mut changed = Arc::clone(&ecs);
+        drop(ecs);
+        Arc::make_mut(&mut changed).schedules[0].groups[0].kind = crate::schedule::KindFilter::Eks;
+        assert_eq!(super::kinds_in_use(&changed), [Kind::Eks]);
+        assert_eq!(changed.kinds_in_use(), [Kind::Eks]);
+    }
 
     #[test]
     fn an_events_ids_find_their_resources_with_or_without_their_place() {

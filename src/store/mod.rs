@@ -140,25 +140,19 @@ async fn write_parts<'a, S: Store>(
         message: e.to_string(),
     };
     let version = |k: &StateKey| stored.versions.get(k).copied().unwrap_or(0);
-    let mut changes = Vec::new();
-    if next.run != stored.state.run {
-        let key = StateKey::Run;
-        changes.push(Change {
-            version: version(&key),
-            json: Some(serde_json::to_string(&next.run).map_err(encode)?),
-            key,
-        });
-    }
-    for (name, part) in &next.schedules {
-        if stored.state.schedules.get(name) != Some(part) {
-            let key = StateKey::Schedule(name.clone());
-            changes.push(Change {
+    let mut changes: Vec<Change> = next
+        .changes_from(&stored.state)
+        .map_err(encode)?
+        .into_iter()
+        .map(|c| {
+            let key = c.schedule.map_or(StateKey::Run, StateKey::Schedule);
+            Change {
                 version: version(&key),
-                json: Some(serde_json::to_string(part).map_err(encode)?),
+                json: Some(c.json),
                 key,
-            });
-        }
-    }
+            }
+        })
+        .collect();
     for name in gone {
         if stored.state.schedules.contains_key(name) {
             let key = StateKey::Schedule(name.clone());
@@ -174,17 +168,11 @@ async fn write_parts<'a, S: Store>(
     }
     let written = store.write_state(&changes).await?;
     for (key, v) in written.versions {
-        match &key {
-            StateKey::Run => stored.state.run = next.run.clone(),
-            StateKey::Schedule(name) => match next.schedules.get(name) {
-                Some(part) => {
-                    stored.state.schedules.insert(name.clone(), part.clone());
-                }
-                None => {
-                    stored.state.schedules.remove(name);
-                }
-            },
-        }
+        let schedule = match &key {
+            StateKey::Run => None,
+            StateKey::Schedule(name) => Some(name.as_str()),
+        };
+        stored.state.adopt(next, schedule);
         stored.versions.insert(key, v);
     }
     Ok(written.conflicts)
