@@ -666,28 +666,39 @@ fn a_group_named_all_is_an_ordinary_group() {
     assert_eq!(acts(&h.run("2026-11-30T09:00:00Z")), ["start all [in]"]);
 }
 
-#[test]
-fn a_database_aws_restarted_after_seven_days_is_stopped_again_one_started_by_a_person_is_not() {
-    // Stopped on Friday 11 December at 18:00; a fortnight of holidays follows.
+/// CHAIN with a fortnight of holidays after Friday 11 December.
+fn chain_with_holidays() -> String {
     let mut holidays = String::new();
     for d in 14..=31 {
         holidays.push_str(&format!(
             r#"{{"ExceptionDate":"2026-12-{d:02}","ExceptionType":"start","ExceptionValue":"None"}},"#
         ));
     }
-    let file = CHAIN.replace(
+    CHAIN.replace(
         "\"Groups\"",
         &format!(
             r#""Exceptions":[{}],"Groups""#,
             holidays.trim_end_matches(',')
         ),
-    );
-    let mut h = Harness::new(&[&file], chain_fleet(""), "2026-12-11T08:55:00Z");
+    )
+}
+
+/// `file`'s chain started on Friday 11 December at 09:00 and stopped at 18:00.
+fn stopped_on_friday(file: &str) -> Harness {
+    let mut h = Harness::new(&[file], chain_fleet(""), "2026-12-11T08:55:00Z");
     for t in [
         "09:00", "09:06", "09:08", "09:10", "09:12", "18:00", "18:01", "18:02", "18:03", "18:10",
     ] {
         h.run(&format!("2026-12-11T{t}:00Z"));
     }
+    h
+}
+
+#[test]
+fn a_database_aws_restarted_after_seven_days_is_stopped_again_one_started_by_a_person_is_not() {
+    // Stopped on Friday 11 December at 18:00; a fortnight of holidays follows.
+    let file = chain_with_holidays();
+    let mut h = stopped_on_friday(&file);
     assert_eq!(h.power("db", "2026-12-11T18:10:00Z"), Power::Stopped);
     // Friday's stop finds nothing running; seven days after the stop, at about 18:07,
     // AWS starts the database by itself (the simulator does, too).
@@ -706,12 +717,7 @@ fn a_database_aws_restarted_after_seven_days_is_stopped_again_one_started_by_a_p
 
     // A person starting it on Saturday, a day after the stop, is theirs: left running
     // until the next scheduled stop.
-    let mut h = Harness::new(&[&file], chain_fleet(""), "2026-12-11T08:55:00Z");
-    for t in [
-        "09:00", "09:06", "09:08", "09:10", "09:12", "18:00", "18:01", "18:02", "18:03", "18:10",
-    ] {
-        h.run(&format!("2026-12-11T{t}:00Z"));
-    }
+    let mut h = stopped_on_friday(&file);
     h.cloud
         .act(at("2026-12-12T10:00:00Z"), Direction::Start, &["db".into()]);
     assert!(acts(&h.run("2026-12-12T10:30:00Z")).is_empty());
@@ -722,38 +728,14 @@ fn a_database_aws_restarted_after_seven_days_is_stopped_again_one_started_by_a_p
 #[test]
 fn databases_it_stopped_are_looked_at_hourly_only_when_no_start_comes_before_aws_restarts_them() {
     let due = |h: &Harness| h.state.schedules["Dev"].due.unwrap();
-    let mut h = Harness::new(&[CHAIN], chain_fleet(""), "2026-12-11T08:55:00Z");
-    for t in [
-        "09:00", "09:06", "09:08", "09:10", "09:12", "18:00", "18:01", "18:02", "18:03", "18:10",
-    ] {
-        h.run(&format!("2026-12-11T{t}:00Z"));
-    }
+    let h = stopped_on_friday(CHAIN);
     assert!(!h.state.schedules["Dev"].stopped.is_empty());
     // Friday evening: Monday's start comes well within seven days, and clears the
     // list; nothing to look at before it.
     assert_eq!(due(&h), at("2026-12-14T09:00:00Z"));
-
     // With a fortnight of holidays, nothing starts it before AWS would: looked at
     // every hour, to tell a person's start from AWS's.
-    let mut holidays = String::new();
-    for d in 14..=31 {
-        holidays.push_str(&format!(
-            r#"{{"ExceptionDate":"2026-12-{d:02}","ExceptionType":"start","ExceptionValue":"None"}},"#
-        ));
-    }
-    let file = CHAIN.replace(
-        "\"Groups\"",
-        &format!(
-            r#""Exceptions":[{}],"Groups""#,
-            holidays.trim_end_matches(',')
-        ),
-    );
-    let mut h = Harness::new(&[&file], chain_fleet(""), "2026-12-11T08:55:00Z");
-    for t in [
-        "09:00", "09:06", "09:08", "09:10", "09:12", "18:00", "18:01", "18:02", "18:03", "18:10",
-    ] {
-        h.run(&format!("2026-12-11T{t}:00Z"));
-    }
+    let h = stopped_on_friday(&chain_with_holidays());
     assert_eq!(due(&h), at("2026-12-11T19:10:00Z"));
 }
 
