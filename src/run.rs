@@ -653,7 +653,6 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
     }
 }
 
-/// Keeps the names, kinds and zones of the instances a plan acts on, for the chat.
 /// The kinds `catalog` uses. Every run asks, the answer walks every group, and a
 /// process's runs share one catalog while the tables do not change: it is kept for
 /// the catalog last asked about, held weakly so that no other catalog can take its

@@ -247,3 +247,44 @@ impl WindowCache {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_parts_that_differ_are_written_and_adopted() {
+        let part = |due: &str| ScheduleState {
+            due: Some(due.parse().unwrap()),
+            ..ScheduleState::default()
+        };
+        let mut stored = RunState::default();
+        stored
+            .schedules
+            .insert("Dev".into(), part("2026-12-14T09:00:00Z"));
+        stored
+            .schedules
+            .insert("Ops".into(), part("2026-12-14T08:00:00Z"));
+        let mut next = stored.clone();
+        next.schedules
+            .insert("Ops".into(), part("2026-12-14T08:30:00Z"));
+        next.run.misfits_checked = Some("0123456789abcdef".into());
+
+        let changes = next.changes_from(&stored).unwrap();
+        let which: Vec<Option<&str>> = changes.iter().map(|c| c.schedule.as_deref()).collect();
+        assert_eq!(which, [None, Some("Ops")]);
+        assert_eq!(
+            serde_json::from_str::<ScheduleState>(&changes[1].json).unwrap(),
+            next.schedules["Ops"]
+        );
+
+        stored.adopt(&next, Some("Ops"));
+        stored.adopt(&next, None);
+        assert_eq!(stored, next);
+        assert!(next.changes_from(&stored).unwrap().is_empty());
+        // A part the next state no longer has is forgotten.
+        next.schedules.remove("Dev");
+        stored.adopt(&next, Some("Dev"));
+        assert_eq!(stored, next);
+    }
+}
