@@ -71,10 +71,7 @@ impl TagPatterns {
 
     /// Whether a resource tagged `value` may be acted on.
     pub fn allows(&self, value: &str) -> bool {
-        // `*` (the default) is asked about every schedule on every pass.
-        self.0
-            .iter()
-            .any(|p| p == "*" || glob(p.as_bytes(), value.as_bytes()))
+        self.0.iter().any(|p| glob(p.as_bytes(), value.as_bytes()))
     }
 }
 
