@@ -11,6 +11,11 @@
 //! `dynamodb:TransactWriteItems`, where AWS checks the PutItem and DeleteItem of its
 //! items, and an invocation's `lambda:Invoke`, where AWS checks
 //! `lambda:InvokeFunction`; a statement granting AWS's gets moto's name added.
+//!
+//! moto serves no Price List API. `pricing:GetProducts` goes to a stand-in that
+//! answers only the callers moto's own policy engine allows that action, with the
+//! policies moto holds for the request's access key (tests/iam/moto_setup.py
+//! `permits`).
 
 mod common;
 
@@ -97,6 +102,8 @@ fn user(moto: &Moto, name: &str, policy: &Value) -> (String, String) {
 struct World {
     moto: Moto,
     app: Vec<String>,
+    /// The administrator's keys (the test's own look).
+    admin: (String, String),
 }
 
 async fn world() -> World {
@@ -144,7 +151,7 @@ async fn world() -> World {
         &json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}),
     );
     moto.sdk = sdk_as(&moto.url, &admin.0, &admin.1).await;
-    World { moto, app }
+    World { moto, app, admin }
 }
 
 /// The history table the template creates.
@@ -401,4 +408,71 @@ async fn without_write_history_the_run_goes_on_and_keeps_no_history() {
         .await
         .unwrap();
     assert!(kept.is_empty(), "{kept:?}");
+}
+
+/// A Price List stand-in that answers only callers moto's policy engine allows
+/// `pricing:GetProducts`, with the policies moto holds for them (moto has no Price
+/// List API of its own to refuse the call).
+async fn enforced_price_list(w: &World) -> common::pricing::PriceStub {
+    let url = w.moto.url.clone();
+    let admin = w.admin.clone();
+    common::pricing::PriceStub::gated(move |key| {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let out = Command::new(root.join(".venv/bin/python"))
+            .arg(root.join("tests/iam/moto_setup.py"))
+            .arg(&url)
+            .args(["permits", key, "pricing:GetProducts", &admin.0, &admin.1])
+            .output()
+            .expect("python from .venv");
+        let answer: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        answer["permitted"] == true
+    })
+    .await
+}
+
+#[tokio::test]
+async fn the_scheduler_reads_list_prices_with_its_own_policy_and_the_bot_cannot() {
+    use instance_scheduler::fleet::{Kind, Size};
+    use instance_scheduler::pricing::{PriceKey, PriceList};
+    let w = world().await;
+    let scheduler = user(&w.moto, "scheduler", &policy_for_moto("SchedulerRole", &[]));
+    let no_prices = user(
+        &w.moto,
+        "no-prices",
+        &policy_for_moto("SchedulerRole", &["ReadPrices"]),
+    );
+    let bot = user(&w.moto, "bot", &policy_for_moto("BotRole", &[]));
+    moto_setup(&w.moto, &["enforce", "on"]);
+    let prices = enforced_price_list(&w).await;
+    let m5 = PriceKey::of(
+        "us-east-1",
+        Kind::Ec2,
+        &Size {
+            class: "m5.large".into(),
+            ..Size::default()
+        },
+    )
+    .unwrap();
+    let as_user = |keys: &(String, String)| {
+        let (url, keys) = (prices.url.clone(), keys.clone());
+        async move { PriceList::new(&sdk_as(&url, &keys.0, &keys.1).await) }
+    };
+
+    let price = as_user(&scheduler)
+        .await
+        .fetch(&m5)
+        .await
+        .expect("GetProducts with the scheduler's policy");
+    assert_eq!(price, Some(0.096));
+    assert_eq!(prices.asked().len(), 1);
+    for (who, keys) in [("no ReadPrices", &no_prices), ("the bot", &bot)] {
+        let e = as_user(keys)
+            .await
+            .fetch(&m5)
+            .await
+            .expect_err(who)
+            .to_string();
+        assert!(e.contains("AccessDenied"), "{who}: {e}");
+    }
+    assert_eq!(prices.asked().len(), 1, "a refused caller was answered");
 }

@@ -41,6 +41,9 @@ pub const EBS: &[(&str, &str)] = &[
     ("standard", "0.0500000000"),
 ];
 
+/// Who may ask: given a request's access key id.
+type Gate = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
 /// The stub; it stops when the test's runtime ends.
 pub struct PriceStub {
     /// `http://127.0.0.1:PORT`.
@@ -51,29 +54,55 @@ pub struct PriceStub {
 impl PriceStub {
     /// Starts the stub on a free port.
     pub async fn start() -> PriceStub {
+        PriceStub::gated(|_| true).await
+    }
+
+    /// Starts the stub on a free port, answering only callers `permits` allows: it is
+    /// given the access key id of each request's SigV4 `Authorization` header, and a
+    /// caller it refuses gets the Price List API's `AccessDeniedException` (and is
+    /// not recorded as asked). `permits` may block (it runs off the runtime).
+    pub async fn gated(permits: impl Fn(&str) -> bool + Send + Sync + 'static) -> PriceStub {
         let socket = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind 127.0.0.1");
         let url = format!("http://{}", socket.local_addr().expect("address"));
         let asked = Arc::new(Mutex::new(Vec::new()));
         let log = asked.clone();
+        let permits: Gate = Arc::new(permits);
         tokio::spawn(async move {
             loop {
                 let Ok((mut stream, _)) = socket.accept().await else {
                     return;
                 };
                 let log = log.clone();
+                let permits = permits.clone();
                 tokio::spawn(async move {
-                    let Some(body) = read_request(&mut stream).await else {
+                    let Some((head, body)) = read_request(&mut stream).await else {
                         return;
                     };
-                    let request: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-                    log.lock().unwrap().push(request.clone());
-                    let answer = answer(&request).to_string();
-                    let reply = format!(
-                        "HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
-                        answer.len()
-                    );
+                    let key = access_key(&head);
+                    let allowed = tokio::task::spawn_blocking(move || permits(&key))
+                        .await
+                        .unwrap_or(false);
+                    let reply = if allowed {
+                        let request: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+                        log.lock().unwrap().push(request.clone());
+                        let answer = answer(&request).to_string();
+                        format!(
+                            "HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                            answer.len()
+                        )
+                    } else {
+                        let answer = json!({
+                            "__type": "AccessDeniedException",
+                            "Message": "not authorized to perform: pricing:GetProducts",
+                        })
+                        .to_string();
+                        format!(
+                            "HTTP/1.1 400 Bad Request\r\nContent-Type: application/x-amz-json-1.1\r\nx-amzn-ErrorType: AccessDeniedException\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                            answer.len()
+                        )
+                    };
                     let _ = stream.write_all(reply.as_bytes()).await;
                     let _ = stream.shutdown().await;
                 });
@@ -93,7 +122,22 @@ impl PriceStub {
     }
 }
 
-async fn read_request(stream: &mut tokio::net::TcpStream) -> Option<String> {
+/// The access key id a SigV4 `Authorization` header names
+/// (`AWS4-HMAC-SHA256 Credential=AKID/DATE/REGION/SERVICE/aws4_request, ...`).
+fn access_key(head: &str) -> String {
+    head.lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("authorization").then_some(v)
+        })
+        .and_then(|v| v.split("Credential=").nth(1))
+        .and_then(|c| c.split('/').next())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// One request's head and body.
+async fn read_request(stream: &mut tokio::net::TcpStream) -> Option<(String, String)> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     loop {
@@ -114,7 +158,10 @@ async fn read_request(stream: &mut tokio::net::TcpStream) -> Option<String> {
                 })
                 .unwrap_or(0);
             if buf.len() >= end + 4 + length {
-                return Some(String::from_utf8_lossy(&buf[end + 4..end + 4 + length]).to_string());
+                return Some((
+                    text[..end].to_string(),
+                    String::from_utf8_lossy(&buf[end + 4..end + 4 + length]).to_string(),
+                ));
             }
         }
     }

@@ -8,6 +8,7 @@ switching IAM enforcement on. Prints one JSON object.
     moto_setup.py ENDPOINT enforce on|off
     moto_setup.py ENDPOINT schedule-group NAME
     moto_setup.py ENDPOINT get-schedule GROUP NAME
+    moto_setup.py ENDPOINT permits ACCESS_KEY ACTION ADMIN_KEY ADMIN_SECRET
 """
 
 import io
@@ -19,13 +20,13 @@ import zipfile
 import boto3
 
 
-def client(endpoint, service, account=None):
+def client(endpoint, service, account=None, keys=("testing", "testing")):
     c = boto3.client(
         service,
         endpoint_url=endpoint,
         region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
+        aws_access_key_id=keys[0],
+        aws_secret_access_key=keys[1],
     )
     if account:
         # moto's way of acting in another account while IAM is not enforced.
@@ -96,6 +97,33 @@ def main(endpoint, command, *args):
         group, name = args
         got = client(endpoint, "scheduler").get_schedule(GroupName=group, Name=name)
         return {"expression": got["ScheduleExpression"], "input": got["Target"].get("Input")}
+    if command == "permits":
+        # moto serves no Price List API, so it cannot refuse pricing:GetProducts by
+        # itself. This asks its policy engine (the class its enforcement evaluates
+        # every request with, and the same rule: any Deny refuses, else one Allow is
+        # needed) about the policies moto holds for the user of ACCESS_KEY, read
+        # through IAM as an administrator while enforcement is on.
+        from moto.iam.access_control import IAMPolicy, PermissionResult
+
+        access_key, action, admin_key, admin_secret = args
+        iam = client(endpoint, "iam", keys=(admin_key, admin_secret))
+        user = iam.get_access_key_last_used(AccessKeyId=access_key)["UserName"]
+        documents = [
+            iam.get_user_policy(UserName=user, PolicyName=name)["PolicyDocument"]
+            for name in iam.list_user_policies(UserName=user)["PolicyNames"]
+        ]
+        for attached in iam.list_attached_user_policies(UserName=user)["AttachedPolicies"]:
+            arn = attached["PolicyArn"]
+            version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+            documents.append(
+                iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"]["Document"])
+        results = [
+            IAMPolicy(d if isinstance(d, str) else json.dumps(d)).is_action_permitted(action)
+            for d in documents
+        ]
+        permitted = (PermissionResult.DENIED not in results
+                     and PermissionResult.PERMITTED in results)
+        return {"user": user, "action": action, "permitted": permitted}
     raise SystemExit(f"unknown command {command}")
 
 
