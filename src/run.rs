@@ -409,6 +409,7 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
         }
         if failure.is_none() && !self.config.dry_run {
             let weekly = crate::report::weekly::Weekly {
+                cloud: &self.cloud,
                 store: &self.store,
                 notifier: &self.notifier,
                 clock: &self.clock,

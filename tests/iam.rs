@@ -476,3 +476,40 @@ async fn the_scheduler_reads_list_prices_with_its_own_policy_and_the_bot_cannot(
     }
     assert_eq!(prices.asked().len(), 1, "a refused caller was answered");
 }
+
+#[tokio::test]
+async fn the_weekly_summary_reads_task_sizes_and_volumes_with_the_schedulers_policy() {
+    use instance_scheduler::cloud::Cloud;
+    let w = world().await;
+    aws_sdk_ecs::Client::new(&w.moto.sdk)
+        .register_task_definition()
+        .family("web")
+        .cpu("512")
+        .memory("1024")
+        .container_definitions(
+            aws_sdk_ecs::types::ContainerDefinition::builder()
+                .name("web")
+                .image("nginx")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("a task definition");
+    let scheduler = user(&w.moto, "scheduler", &policy_for_moto("SchedulerRole", &[]));
+    let without = user(
+        &w.moto,
+        "no-inventory",
+        &policy_for_moto("SchedulerRole", &["DescribeTasksAndVolumes"]),
+    );
+    moto_setup(&w.moto, &["enforce", "on"]);
+    let services = [("apps/web".to_string(), "web:1".to_string())];
+    let cloud = AwsCloud::new(&sdk_as(&w.moto.url, &scheduler.0, &scheduler.1).await);
+    let sizes = cloud.task_sizes(&services).await;
+    assert_eq!(sizes.get("apps/web"), Some(&(512, 1024)), "{sizes:?}");
+    let volumes = cloud.volumes(&w.app).await;
+    assert_eq!(volumes.len(), w.app.len(), "{volumes:?}");
+    // Without the statement both are refused; the summary goes out without them.
+    let cloud = AwsCloud::new(&sdk_as(&w.moto.url, &without.0, &without.1).await);
+    assert!(cloud.task_sizes(&services).await.is_empty());
+    assert!(cloud.volumes(&w.app).await.is_empty());
+}

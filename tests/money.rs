@@ -581,6 +581,11 @@ async fn schedctl_report_prints_the_day_as_json_and_html_and_draws_it() {
 
 /// A Fargate service of two tasks of 0.5 vCPU and 1 GB, tagged for Dev, running.
 async fn fargate_service(moto: &Moto) {
+    fargate_service_in(moto, "APP").await;
+}
+
+/// A Fargate service `web` of 2 tasks of 0.5 vCPU and 1 GB, tagged for Dev's `group`.
+async fn fargate_service_in(moto: &Moto, group: &str) {
     use aws_sdk_ecs::types::{Compatibility, ContainerDefinition, LaunchType, NetworkMode, Tag};
     let ecs = moto_ecs(moto);
     ecs.create_cluster()
@@ -612,7 +617,7 @@ async fn fargate_service(moto: &Moto) {
         .desired_count(2);
     for (k, v) in [
         ("ScheduleName", "Dev"),
-        ("ScheduleGroupName", "APP"),
+        ("ScheduleGroupName", group),
         ("Name", "web"),
     ] {
         create = create.tags(Tag::builder().key(k).value(v).build());
@@ -709,31 +714,13 @@ async fn a_fargate_service_is_priced_per_task_by_its_vcpu_and_memory() {
 
 #[tokio::test]
 async fn the_ebs_volumes_of_scheduled_instances_are_storage_priced_per_gb_month() {
-    use aws_sdk_ec2::types::VolumeType;
     use instance_scheduler::cloud::aws::AwsCloud;
     use instance_scheduler::report::Window;
 
     let moto = Moto::start().await;
     let stub = PriceStub::start().await;
     let id = m5_large(&moto).await;
-    // A second volume of 100 GiB gp3, attached to the instance.
-    let volume = moto
-        .ec2()
-        .create_volume()
-        .availability_zone("us-east-1a")
-        .size(100)
-        .volume_type(VolumeType::Gp3)
-        .send()
-        .await
-        .unwrap();
-    moto.ec2()
-        .attach_volume()
-        .volume_id(volume.volume_id().unwrap())
-        .instance_id(&id)
-        .device("/dev/sdf")
-        .send()
-        .await
-        .expect("attached");
+    gp3_volume(&moto, &id, 100).await;
     let store = history_store(&moto).await;
     load_schedules(&store, &[DEV]).await;
     let r = runner(&moto, store, Notifier::default());
@@ -793,5 +780,138 @@ async fn the_ebs_volumes_of_scheduled_instances_are_storage_priced_per_gb_month(
             .any(|a| a["ServiceCode"] == "AmazonEC2" && a.to_string().contains("volumeApiName")),
         "{:?}",
         stub.asked()
+    );
+}
+
+/// A second volume of `gib` GiB gp3, attached to instance `id`.
+async fn gp3_volume(moto: &Moto, id: &str, gib: i32) {
+    let volume = moto
+        .ec2()
+        .create_volume()
+        .availability_zone("us-east-1a")
+        .size(gib)
+        .volume_type(aws_sdk_ec2::types::VolumeType::Gp3)
+        .send()
+        .await
+        .unwrap();
+    moto.ec2()
+        .attach_volume()
+        .volume_id(volume.volume_id().unwrap())
+        .instance_id(id)
+        .device("/dev/sdf")
+        .send()
+        .await
+        .expect("attached");
+}
+
+/// Dev with a Fargate service (WEB) and an EC2 instance (APP).
+const DEV_WEB_APP: &str = r#"{"ScheduleName":"Dev","DaysActive":"weekdays","StartTime":"09:30","StopTime":"22:00",
+  "TimeZone":"Asia/Seoul","Groups":[{"GroupName":"WEB","InstanceType":"ECS"},{"GroupName":"APP","InstanceType":"EC2"}]}"#;
+
+#[tokio::test]
+async fn the_weekly_summary_prices_fargate_tasks_and_says_what_storage_kept_billing() {
+    use instance_scheduler::report::Window;
+
+    let moto = Moto::start().await;
+    let stub = PriceStub::start().await;
+    fargate_service_in(&moto, "WEB").await;
+    let id = m5_large(&moto).await;
+    gp3_volume(&moto, &id, 100).await;
+    let store = history_store(&moto).await;
+    load_schedules(&store, &[DEV_WEB_APP]).await;
+    let chat = Listener::start(vec![Reply::Status(200)]).await;
+    let mut notifier = Notifier::new(
+        vec![Webhook {
+            label: "WEBHOOK".into(),
+            url: SecretUrl::new(format!("{}/hooks/summary", chat.url)),
+            format: Format::Slack,
+            wants: Wants::All,
+        }],
+        Language::En,
+        StdDuration::from_secs(5),
+    );
+    notifier.outlets = Outlets {
+        prices: Some(PriceList::new(&stub.sdk().await)),
+        summary: Some(SummaryRule::default()),
+        home_region: "us-east-1".into(),
+        ..Outlets::default()
+    };
+    let r = runner(&moto, store, notifier);
+    for t in week_runs() {
+        r.clock.set(t);
+        r.run(&[]).await.expect("a run");
+    }
+    // The runs of the week asked for neither.
+    r.clock.set(at("2026-12-26T12:00:00+09:00"));
+    moto.record().await;
+    r.run(&[]).await.unwrap();
+    let idle = moto.recorded().await;
+    assert!(
+        !idle.contains_key("DescribeVolumes") && !idle.contains_key("DescribeTaskDefinition"),
+        "{idle:?}"
+    );
+
+    // Monday 09:00 in Seoul: the summary asks the cloud once, then never again.
+    let before = chat.received().len();
+    moto.record().await;
+    for t in ["2026-12-28T09:00:00+09:00", "2026-12-28T09:05:00+09:00"] {
+        r.clock.set(at(t));
+        r.run(&[]).await.unwrap();
+    }
+    let asked = moto.recorded().await;
+    assert_eq!(asked.get("DescribeTaskDefinition"), Some(&1), "{asked:?}");
+    assert_eq!(asked.get("DescribeVolumes"), Some(&1), "{asked:?}");
+    let heard: Vec<String> = chat.received()[before..]
+        .iter()
+        .map(|m| m.json().to_string())
+        .filter(|m| m.contains("Last week"))
+        .collect();
+    assert_eq!(heard.len(), 1, "{heard:?}");
+    let summary = &heard[0];
+
+    // The same week (the seven days to the summary's time) as `schedctl report`
+    // gives it, with the cloud to ask.
+    let catalog = r.store.load_catalog(chrono_tz::UTC).await.unwrap();
+    let week = report::from_store_with(
+        &r.store,
+        &catalog,
+        Window {
+            from: at("2026-12-21T09:00:00+09:00"),
+            to: at("2026-12-28T09:00:00+09:00"),
+            home: "us-east-1",
+            now: at("2026-12-28T09:00:00+09:00"),
+        },
+        None,
+        &AwsCloud::new(&moto.sdk),
+    )
+    .await
+    .unwrap();
+    let dev = &week.schedules[0];
+    // Both resources have a price: the Fargate service's from its task's size.
+    assert!(dev.unpriced.is_empty(), "{:?}", dev.unpriced);
+    assert!(
+        summary.contains(&format!(
+            "about {} saved, {} spent",
+            dollars(dev.saved),
+            dollars(dev.spent)
+        )),
+        "{summary}"
+    );
+    assert!(!summary.contains("No price"), "{summary}");
+    // Storage is said apart: the 100 GiB gp3 volume and the root volume, with what
+    // they cost while the instance was stopped.
+    let gib: u32 = dev.storage.iter().map(|x| x.gib).sum();
+    let cost: f64 = dev.storage.iter().filter_map(|x| x.while_stopped).sum();
+    assert!(gib > 100, "{:?}", dev.storage);
+    assert!(
+        summary.contains(&format!(
+            "{gib} GiB kept billing while stopped: about {}",
+            dollars(cost)
+        )),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("Storage (not in the savings)"),
+        "{summary}"
     );
 }

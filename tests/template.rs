@@ -874,6 +874,18 @@ fn the_history_table_expires_its_items_and_the_function_and_dashboard_use_it() {
     assert_eq!(granting("dynamodb:BatchWriteItem"), ["WriteHistory"]);
     assert_eq!(granting("dynamodb:Query"), ["ReadHistory"]);
     assert_eq!(granting("pricing:GetProducts"), ["ReadPrices"]);
+    // The weekly summary's Fargate task sizes and EBS volumes, in the hub and spokes.
+    assert_eq!(
+        granting("ecs:DescribeTaskDefinition"),
+        ["DescribeTasksAndVolumes"]
+    );
+    assert_eq!(granting("ec2:DescribeVolumes"), ["DescribeTasksAndVolumes"]);
+    let spoke = statements(SPOKE, "SpokeRole", &[HUB_ROLE]);
+    assert!(
+        allows(&spoke).any(|s| sid(s) == "DescribeTasksAndVolumes"
+            && actions(s) == ["ecs:DescribeTaskDefinition", "ec2:DescribeVolumes"]),
+        "{spoke:?}"
+    );
     let bot = statements(HUB, "BotRole", &EVERYTHING_ON);
     assert!(
         allows(&bot).all(|s| !actions(s)

@@ -1,13 +1,15 @@
-//! What the report learns from the cloud at report time only (`schedctl report`),
-//! never during a run: the vCPU and memory of ECS task definitions, which price a
-//! Fargate task, and the EBS volumes attached to EC2 instances, which keep billing
-//! while they are stopped. A run's requests never include these.
+//! What the report learns from the cloud at report time only (`schedctl report`, and
+//! the weekly summary, once a week), never while a run plans or acts: the vCPU and
+//! memory of ECS task definitions, which price a Fargate task, and the EBS volumes
+//! attached to EC2 instances, which keep billing while they are stopped. A run's
+//! own requests never include these.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_ec2::types::Filter;
 use serde::Serialize;
 
+use super::Cloud;
 use super::aws::AwsCloud;
 use super::aws::targets::AwsTargets;
 
@@ -45,6 +47,20 @@ impl Inventory for NoInventory {
     }
     async fn volumes(&self, _: &[String]) -> BTreeMap<String, Vec<Volume>> {
         BTreeMap::new()
+    }
+}
+
+/// Any [`Cloud`] as an inventory, through its own [`Cloud::task_sizes`] and
+/// [`Cloud::volumes`]: what the weekly summary asks the run's cloud.
+#[derive(Debug, Clone, Copy)]
+pub struct OfCloud<'a, C>(pub &'a C);
+
+impl<C: Cloud> Inventory for OfCloud<'_, C> {
+    async fn task_sizes(&self, services: &[(String, String)]) -> BTreeMap<String, (u32, u32)> {
+        Cloud::task_sizes(self.0, services).await
+    }
+    async fn volumes(&self, ids: &[String]) -> BTreeMap<String, Vec<Volume>> {
+        Cloud::volumes(self.0, ids).await
     }
 }
 
@@ -155,7 +171,7 @@ impl Inventory for AwsTargets {
                 .cloned()
                 .collect();
             if !mine.is_empty() {
-                out.extend(cloud.task_sizes(&mine).await);
+                out.extend(Inventory::task_sizes(cloud, &mine).await);
             }
         }
         out
@@ -170,7 +186,7 @@ impl Inventory for AwsTargets {
                 .cloned()
                 .collect();
             if !mine.is_empty() {
-                out.extend(cloud.volumes(&mine).await);
+                out.extend(Inventory::volumes(cloud, &mine).await);
             }
         }
         out

@@ -7,6 +7,7 @@ pub mod inventory;
 pub mod sim;
 
 use crate::schedule::window::MaintenanceWindow;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::fleet::{Direction, Failure, Instance, Kind, Target};
@@ -127,5 +128,18 @@ pub trait Cloud {
     /// schedules that name them. A cloud without them has none.
     async fn maintenance_windows(&self) -> Result<Vec<MaintenanceWindow>, ObserveError> {
         Ok(Vec::new())
+    }
+    /// What the weekly summary asks besides the history, once a week: the CPU units
+    /// and memory (MiB) of the ECS services' tasks `(resource id, task)`, by resource
+    /// id ([`inventory::Inventory::task_sizes`]). A cloud without them knows none.
+    async fn task_sizes(&self, services: &[(String, String)]) -> BTreeMap<String, (u32, u32)> {
+        let _ = services;
+        BTreeMap::new()
+    }
+    /// The EBS volumes attached to the EC2 instances `ids`, by instance id
+    /// ([`inventory::Inventory::volumes`]). A cloud without them knows none.
+    async fn volumes(&self, ids: &[String]) -> BTreeMap<String, Vec<inventory::Volume>> {
+        let _ = ids;
+        BTreeMap::new()
     }
 }

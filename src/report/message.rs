@@ -103,6 +103,29 @@ pub fn compose(r: &ScheduleReport, lang: Language) -> Message {
             ),
         });
     }
+    if !r.storage.is_empty() {
+        // Storage bills whether or not its resource runs: said apart, never saved.
+        let gib: u32 = r.storage.iter().map(|x| x.gib).sum();
+        let cost: f64 = r.storage.iter().filter_map(|x| x.while_stopped).sum();
+        let priced = r.storage.iter().any(|x| x.while_stopped.is_some());
+        fields.push(Field {
+            title: match lang {
+                Language::En => "Storage (not in the savings)".into(),
+                Language::Ko => "스토리지 (절약에 포함되지 않음)".into(),
+            },
+            text: match (lang, priced) {
+                (Language::En, true) => format!(
+                    "{gib} GiB kept billing while stopped: about {}",
+                    dollars(cost)
+                ),
+                (Language::En, false) => format!("{gib} GiB kept billing while stopped"),
+                (Language::Ko, true) => {
+                    format!("정지 중에도 {gib} GiB 과금: 약 {}", dollars(cost))
+                }
+                (Language::Ko, false) => format!("정지 중에도 {gib} GiB 과금"),
+            },
+        });
+    }
     if !r.failures.is_empty() {
         fields.push(Field {
             title: match lang {

@@ -689,6 +689,29 @@ pub async fn from_store_with<S: crate::store::Store, I: crate::cloud::inventory:
     for s in &catalog.schedules {
         entries.extend(store.read_history(&s.name, from).await?);
     }
+    let volumes = ask_inventory(&mut known, &mut entries, inventory).await;
+    let mut book = PriceBook::from_side(home, &side);
+    if let Some(list) = list {
+        let stale = stale_prices(&book, &known, &volumes, now);
+        if !stale.is_empty() {
+            book.add(crate::pricing::refresh(store, list, &stale, now).await);
+        }
+    }
+    let mut report = build(catalog, &entries, &known, &book, from, to);
+    add_volumes(&mut report, &volumes, &book);
+    Ok(report)
+}
+
+/// Asks `inventory` what the history does not keep about the resources of `known`:
+/// the size of each Fargate service's task, given to `known` and `entries` (its price
+/// needs it), and the EBS volumes of the EC2 instances, returned by instance id. One
+/// `DescribeTaskDefinition` per task still unsized, and nothing when there is none to
+/// ask about.
+pub(crate) async fn ask_inventory<I: crate::cloud::inventory::Inventory>(
+    known: &mut crate::history::Known,
+    entries: &mut [Entry],
+    inventory: &I,
+) -> BTreeMap<String, Vec<crate::cloud::inventory::Volume>> {
     let tasks: Vec<(String, String)> = known
         .values()
         .flat_map(|m| m.iter())
@@ -702,7 +725,7 @@ pub async fn from_store_with<S: crate::store::Store, I: crate::cloud::inventory:
         .collect();
     if !tasks.is_empty() {
         let sizes = inventory.task_sizes(&tasks).await;
-        sized(&mut known, &mut entries, &sizes);
+        sized(known, entries, &sizes);
     }
     let instances: Vec<String> = known
         .values()
@@ -710,34 +733,36 @@ pub async fn from_store_with<S: crate::store::Store, I: crate::cloud::inventory:
         .filter(|(_, seen)| seen.kind == Kind::Ec2)
         .map(|(id, _)| id.clone())
         .collect();
-    let volumes = if instances.is_empty() {
+    if instances.is_empty() {
         BTreeMap::new()
     } else {
         inventory.volumes(&instances).await
-    };
-    let mut book = PriceBook::from_side(home, &side);
-    if let Some(list) = list {
-        let mut stale = book.stale(
-            known
-                .values()
-                .flat_map(|m| m.iter().map(|(id, seen)| (id.as_str(), seen))),
-            now,
-        );
-        stale.extend(book.stale_keys(
-            volumes.iter().flat_map(|(id, list)| {
-                let region = book.region_of(id).to_string();
-                list.iter()
-                    .map(move |v| crate::pricing::PriceKey::ebs(&region, &v.volume_type))
-            }),
-            now,
-        ));
-        if !stale.is_empty() {
-            book.add(crate::pricing::refresh(store, list, &stale, now).await);
-        }
     }
-    let mut report = build(catalog, &entries, &known, &book, from, to);
-    add_volumes(&mut report, &volumes, &book);
-    Ok(report)
+}
+
+/// The list prices `book` lacks, or holds from more than 30 days before `now`, for
+/// the resources of `known` and the EBS `volumes`.
+pub(crate) fn stale_prices(
+    book: &PriceBook,
+    known: &crate::history::Known,
+    volumes: &BTreeMap<String, Vec<crate::cloud::inventory::Volume>>,
+    now: DateTime<Utc>,
+) -> std::collections::BTreeSet<crate::pricing::PriceKey> {
+    let mut stale = book.stale(
+        known
+            .values()
+            .flat_map(|m| m.iter().map(|(id, seen)| (id.as_str(), seen))),
+        now,
+    );
+    stale.extend(book.stale_keys(
+        volumes.iter().flat_map(|(id, list)| {
+            let region = book.region_of(id).to_string();
+            list.iter()
+                .map(move |v| crate::pricing::PriceKey::ebs(&region, &v.volume_type))
+        }),
+        now,
+    ));
+    stale
 }
 
 /// Gives the Fargate services of `known` and of `entries` the size of their task.
@@ -763,7 +788,7 @@ fn sized(
 /// Adds the EBS volumes of each report's EC2 instances to its storage: per volume,
 /// its GiB, type and list price a GB-month, and what it cost while the instance
 /// was stopped in the window (an estimate).
-fn add_volumes(
+pub(crate) fn add_volumes(
     report: &mut Report,
     volumes: &BTreeMap<String, Vec<crate::cloud::inventory::Volume>>,
     book: &PriceBook,

@@ -2,13 +2,17 @@
 //! schedule whose summary is due (the core's rule, [`scheduler_core::summary`]:
 //! Monday 09:00 in the schedule's zone unless `SUMMARY_AT` says otherwise) gets one
 //! message with last week's hours and money. A summary goes out once however many
-//! runs see it due (a conditional write claims it), reads the history only then, and
-//! fetches only prices missing or older than 30 days. Nothing here fails the run.
+//! runs see it due (a conditional write claims it), reads the history only then, asks
+//! the cloud only then what the history does not keep (the vCPU and memory of Fargate
+//! tasks, the EBS volumes of EC2 instances), and fetches only prices missing or older
+//! than 30 days. Nothing here fails the run.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use super::build;
+use super::{add_volumes, ask_inventory, build, stale_prices};
 use crate::clock::Clock;
+use crate::cloud::Cloud;
+use crate::cloud::inventory::OfCloud;
 use crate::history::known_from;
 use crate::notify::deliver::Notifier;
 use crate::plan::Scope;
@@ -21,10 +25,13 @@ pub fn summary_id(schedule: &str) -> String {
     format!("summary#{schedule}")
 }
 
-/// Where a run's weekly summaries come from and go: its store, its chat (whose
-/// outlets say when summaries are due and where prices come from) and its clock.
+/// Where a run's weekly summaries come from and go: its cloud (Fargate task sizes,
+/// EBS volumes), its store, its chat (whose outlets say when summaries are due and
+/// where prices come from) and its clock.
 #[derive(Debug, Clone, Copy)]
-pub struct Weekly<'a, S, K> {
+pub struct Weekly<'a, C, S, K> {
+    /// The cloud, asked only when a summary goes out.
+    pub cloud: &'a C,
     /// The store, with its history.
     pub store: &'a S,
     /// The chat.
@@ -37,12 +44,13 @@ pub struct Weekly<'a, S, K> {
 
 /// Sends the weekly summary of each of `catalog`'s schedules in `scope` that is owed
 /// at the clock's `now`; returns the schedules summarised.
-pub async fn send_due<S: Store, K: Clock>(
-    weekly: Weekly<'_, S, K>,
+pub async fn send_due<C: Cloud, S: Store, K: Clock>(
+    weekly: Weekly<'_, C, S, K>,
     catalog: &Catalog,
     scope: &Scope,
 ) -> Vec<String> {
     let Weekly {
+        cloud,
         store,
         notifier,
         clock,
@@ -77,23 +85,25 @@ pub async fn send_due<S: Store, K: Clock>(
                 continue;
             }
         }
-        let entries = match store.read_history(&s.name, week.from).await {
+        let mut entries = match store.read_history(&s.name, week.from).await {
             Ok(e) => e,
             Err(e) => {
                 tracing::warn!(action = "summary", schedule = %s.name, "cannot read the history: {e}");
                 continue;
             }
         };
-        // What the history knows now: the side items as this run wrote them.
-        let known = known_from(&store.side_items());
+        // What the history knows now of this schedule: the side items as this run
+        // wrote them.
+        let mut known = known_from(&store.side_items());
+        known.retain(|name, _| *name == s.name);
         let book = book.get_or_insert_with(|| PriceBook::from_side(&outlets.home_region, &side));
         let one = Catalog {
             schedules: vec![s.clone()],
             ..Catalog::default()
         };
-        let mut report = build(&one, &entries, &known, book, week.from, week.to);
         // A history that began within the week (a new deployment, a new schedule)
         // cannot tell that week's hours: its first summary is the next one.
+        let report = build(&one, &entries, &known, book, week.from, week.to);
         let covered = report.schedules.first().is_some_and(|r| {
             r.groups
                 .iter()
@@ -104,17 +114,15 @@ pub async fn send_due<S: Store, K: Clock>(
             tracing::info!(action = "summary", schedule = %s.name, "no weekly summary: the history began within the week");
             continue;
         }
+        let volumes = ask_inventory(&mut known, &mut entries, &OfCloud(cloud)).await;
         if let Some(list) = &outlets.prices {
-            let seen = known
-                .get(&s.name)
-                .into_iter()
-                .flat_map(|m| m.iter().map(|(id, seen)| (id.as_str(), seen)));
-            let stale = book.stale(seen, now);
+            let stale = stale_prices(book, &known, &volumes, now);
             if !stale.is_empty() {
                 book.add(refresh(store, list, &stale, now).await);
-                report = build(&one, &entries, &known, book, week.from, week.to);
             }
         }
+        let mut report = build(&one, &entries, &known, book, week.from, week.to);
+        add_volumes(&mut report, &volumes, book);
         let Some(r) = report.schedules.first() else {
             continue;
         };

@@ -579,6 +579,20 @@ impl Cloud for AwsCloud {
             .await
     }
 
+    async fn task_sizes(
+        &self,
+        services: &[(String, String)],
+    ) -> std::collections::BTreeMap<String, (u32, u32)> {
+        super::inventory::Inventory::task_sizes(self, services).await
+    }
+
+    async fn volumes(
+        &self,
+        ids: &[String],
+    ) -> std::collections::BTreeMap<String, Vec<super::inventory::Volume>> {
+        super::inventory::Inventory::volumes(self, ids).await
+    }
+
     async fn maintenance_windows(
         &self,
     ) -> Result<Vec<crate::schedule::window::MaintenanceWindow>, ObserveError> {

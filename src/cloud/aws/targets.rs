@@ -171,6 +171,20 @@ impl AwsTargets {
 }
 
 impl Cloud for AwsTargets {
+    async fn task_sizes(
+        &self,
+        services: &[(String, String)],
+    ) -> std::collections::BTreeMap<String, (u32, u32)> {
+        crate::cloud::inventory::Inventory::task_sizes(self, services).await
+    }
+
+    async fn volumes(
+        &self,
+        ids: &[String],
+    ) -> std::collections::BTreeMap<String, Vec<crate::cloud::inventory::Volume>> {
+        crate::cloud::inventory::Inventory::volumes(self, ids).await
+    }
+
     async fn observe(&self, look: &Look) -> Result<Observation, ObserveError> {
         // One deadline for every target, however many wait for a turn.
         let until = look.within.map(|w| Instant::now() + w);
