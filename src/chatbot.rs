@@ -7,7 +7,8 @@
 //! request at all, gets 400/401/413 and changes nothing. The chat's words parse into
 //! an [`ops::Request`], answered by [`ops::apply`] (or, for a force-start or -stop,
 //! which takes longer than a chat waits, handed to the scheduler function by
-//! [`ops::hand_off`]); a request that changes anything needs a user on the
+//! [`ops::hand_off_from_bot`], which first notes the force as the bot's so that the
+//! history can say so); a request that changes anything needs a user on the
 //! allow-list, matched by immutable id.
 //!
 //! Commands: `help`, `SCHEDULE status`, `SCHEDULE info [DATE]`,
@@ -402,7 +403,9 @@ pub async fn answer<C: Cloud, S: Store, K: Clock, H: Handoff>(
         BotCommand::Ask(request) => request,
     };
     let answered = match request {
-        Request::Force { .. } => ops::hand_off(runner, handoff, request).await,
+        Request::Force { .. } => {
+            ops::hand_off_from_bot(runner, handoff, request, &verified.user).await
+        }
         _ => ops::apply(runner, request).await,
     };
     match answered {

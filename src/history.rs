@@ -6,7 +6,9 @@
 //! Where it lives: a history table (`HISTORY_TABLE`) holds one item per schedule and
 //! pass with changes, expiring after `HISTORY_DAYS` (400 by default). What the
 //! history last saw of each schedule's resources is a side item of the state table
-//! (`seen#NAME`), read with the run state at no extra request.
+//! (`seen#NAME`), read with the run state at no extra request; so is the note of who
+//! asked for each schedule's latest force (`origin#NAME`, written by the chat bot), by
+//! which the history tells the bot's forces from an operator's.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -36,6 +38,31 @@ pub const DEFAULT_DAYS: u32 = 400;
 /// The side item holding what the history last saw of a schedule.
 pub fn seen_id(schedule: &str) -> String {
     format!("seen#{schedule}")
+}
+
+/// The side item holding the note of who asked for a schedule's latest force
+/// ([`Origin`]): the chat bot writes it just before it hands a force over, and the
+/// run that carries the force out reads it with its state.
+pub fn origin_id(schedule: &str) -> String {
+    format!("origin#{schedule}")
+}
+
+/// The notes of who asked for each schedule's latest force, by schedule, from the
+/// side items a state read found. A note that does not read names nobody: its force
+/// is recorded as an operator's.
+pub fn origins_from(side: &SideItems) -> BTreeMap<String, Origin> {
+    side.iter()
+        .filter_map(|(id, note)| {
+            let schedule = id.strip_prefix("origin#")?;
+            match note.parse::<Origin>() {
+                Ok(o) => Some((schedule.to_string(), o)),
+                Err(e) => {
+                    tracing::warn!(action = "history", schedule, "{e}");
+                    None
+                }
+            }
+        })
+        .collect()
 }
 
 /// What a run measured beyond its events, per schedule
@@ -72,6 +99,7 @@ pub struct Recorder {
     measuring: bool,
     scope: Scope,
     known: Known,
+    origins: BTreeMap<String, Origin>,
     open: BTreeMap<String, Sequence>,
     entries: Vec<Entry>,
     late: BTreeMap<String, i64>,
@@ -86,15 +114,17 @@ impl Recorder {
             return Recorder::default();
         }
         let on = store.keeps_history();
+        let side = if on {
+            store.side_items()
+        } else {
+            SideItems::new()
+        };
         Recorder {
             on,
             measuring: true,
             scope: scope.clone(),
-            known: if on {
-                known_from(&store.side_items())
-            } else {
-                Known::default()
-            },
+            known: known_from(&side),
+            origins: origins_from(&side),
             open: open_sequences(state),
             ..Recorder::default()
         }
@@ -131,6 +161,7 @@ impl Recorder {
             events: &plan.events,
             open: &self.open,
             after: &plan.state,
+            origins: &self.origins,
         };
         let entries = record(&pass, &mut self.known);
         self.entries.extend(entries);

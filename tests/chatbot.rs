@@ -12,12 +12,15 @@ use hmac::{KeyInit, Mac};
 use instance_scheduler::chatbot::{BotConfig, handle};
 use instance_scheduler::clock::{Clock, VirtualClock};
 use instance_scheduler::cloud::sim::{FleetFile, SimCloud, SimFleet};
+use instance_scheduler::fleet::Direction;
 use instance_scheduler::fleet::Power;
 use instance_scheduler::handoff::Handoff;
+use instance_scheduler::history::{Cause, Origin};
 use instance_scheduler::lambda::Command;
+use instance_scheduler::ops::{self, Request};
 use instance_scheduler::run::{RunConfig, Runner};
 use instance_scheduler::store::memory::MemoryStore;
-use instance_scheduler::store::{Items, files::parse_into};
+use instance_scheduler::store::{Items, Store, files::parse_into};
 use serde_json::{Value, json};
 
 const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
@@ -103,7 +106,8 @@ struct Bot {
 }
 
 /// A bot whose allow-list holds `allowed` (Slack user ids, JANDI addresses; `*` lets
-/// everyone change things), over one stopped EC2 instance of schedule Dev.
+/// everyone change things), over one stopped EC2 instance of schedule Dev, on a store
+/// that keeps the history of what ran.
 fn bot(allowed: &[&str]) -> Bot {
     let fleet: FleetFile = serde_json::from_value(json!({"instances": [
         {"id": "i-api1", "kind": "ec2", "state": "stopped", "boot_seconds": 60, "stop_seconds": 30,
@@ -115,7 +119,7 @@ fn bot(allowed: &[&str]) -> Bot {
     let clock = VirtualClock::at(at(NOW));
     let runner = Runner {
         cloud: SimFleet::new(SimCloud::new(fleet, at(NOW)), clock.clone()),
-        store: MemoryStore::new(items),
+        store: MemoryStore::new(items).with_history(),
         clock,
         config: RunConfig::default(),
         notifier: Default::default(),
@@ -148,6 +152,18 @@ impl Bot {
                     .map(|i| i.power)
             })
             .unwrap()
+    }
+
+    /// The API instance's changes in the history: up or not, and why.
+    fn api_changes(&self) -> Vec<(bool, Cause)> {
+        self.runner
+            .store
+            .history()
+            .iter()
+            .flat_map(|e| e.changes.iter())
+            .filter(|c| c.id == "i-api1")
+            .map(|c| (c.now.up, c.now.cause))
+            .collect()
     }
 
     /// Asks the bot; the HTTP status and JSON body, and the commands handed over.
@@ -429,4 +445,53 @@ async fn the_allow_list_guards_every_change_and_matches_user_ids_only() {
     assert_eq!(b.api(), Power::Running);
     b.ask(jandi("Dev force_stop", TOKEN)).await;
     assert_eq!(b.api(), Power::Stopped);
+}
+
+#[tokio::test]
+async fn a_force_through_the_bot_is_recorded_as_the_bots_and_one_through_the_payload_as_forced() {
+    let b = bot(&["*"]);
+    // Through the bot: noted beside the state as the bot's, then handed over with
+    // the payload every door sends.
+    let (_, body, given) = b.ask(jandi("Dev force_start", TOKEN)).await;
+    assert_eq!(body["connectColor"], "#2EB67D", "{body}");
+    assert_eq!(
+        given.iter().map(Command::payload).collect::<Vec<_>>(),
+        [r#"{"action":"force-start","schedule":"Dev"}"#]
+    );
+    let note = b.runner.store.side_items()["origin#Dev"].parse::<Origin>();
+    assert_eq!(
+        note,
+        Ok(Origin::bot(at(NOW), Direction::Start, "kim@example.com"))
+    );
+    assert_eq!(b.api(), Power::Running);
+    assert_eq!(b.api_changes(), [(true, Cause::Bot)]);
+
+    // Through the payload, then schedctl's way (ops), within the note's 15 minutes:
+    // an operator's, the start too, since the stop came between it and the note.
+    b.runner.clock.set(at("2026-11-30T12:03:00Z"));
+    instance_scheduler::lambda::handle(
+        &b.runner,
+        json!({"action": "force-stop", "schedule": "Dev"}),
+    )
+    .await
+    .expect("the force-stop");
+    b.runner.clock.set(at("2026-11-30T12:06:00Z"));
+    ops::apply(
+        &b.runner,
+        Request::Force {
+            schedule: "Dev".into(),
+            direction: Direction::Start,
+        },
+    )
+    .await
+    .expect("the force-start");
+    assert_eq!(b.api(), Power::Running);
+    assert_eq!(
+        b.api_changes(),
+        [
+            (true, Cause::Bot),
+            (false, Cause::Forced),
+            (true, Cause::Forced)
+        ]
+    );
 }

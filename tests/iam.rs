@@ -28,7 +28,7 @@ use instance_scheduler::clock::Clock;
 use instance_scheduler::cloud::aws::AwsCloud;
 use instance_scheduler::fleet::Direction;
 use instance_scheduler::handoff::LambdaHandoff;
-use instance_scheduler::history::HistoryTable;
+use instance_scheduler::history::{HistoryTable, Origin};
 use instance_scheduler::ops;
 use instance_scheduler::run::{RunConfig, Runner};
 use instance_scheduler::store::Store;
@@ -185,6 +185,12 @@ async fn the_function_and_the_bot_do_everything_with_the_templates_own_policies(
     let w = world().await;
     let scheduler = user(&w.moto, "scheduler", &policy_for_moto("SchedulerRole", &[]));
     let bot = user(&w.moto, "bot", &policy_for_moto("BotRole", &[]));
+    // moto checks no resource or condition: without PutItem at all.
+    let bot_no_note = user(
+        &w.moto,
+        "bot-no-note",
+        &policy_for_moto("BotRole", &["NoteOrigin", "EditExceptions"]),
+    );
     moto_setup(&w.moto, &["enforce", "on"]);
 
     // The scheduler: a start in order (describes, starts, the state in
@@ -288,7 +294,7 @@ async fn the_function_and_the_bot_do_everything_with_the_templates_own_policies(
         "requestContext": {"http": {"method": "POST", "path": "/"}, "timeEpoch": bot_runner.clock.now().timestamp_millis()},
         "body": body.to_string(), "isBase64Encoded": false,
     });
-    let answer = chatbot::handle(&bot_runner, &config, &handoff, request)
+    let answer = chatbot::handle(&bot_runner, &config, &handoff, request.clone())
         .await
         .unwrap();
     assert!(
@@ -300,6 +306,50 @@ async fn the_function_and_the_bot_do_everything_with_the_templates_own_policies(
         "{:?}",
         answer.body
     );
+    // It noted the force as its own first (NoteOrigin), for the history.
+    let admin = DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&w.moto.sdk),
+        Tables::default(),
+    );
+    let note = async || {
+        admin.load_state().await.unwrap();
+        admin.side_items().get("origin#Dev").cloned()
+    };
+    let noted = Origin::bot(
+        at("2026-11-30T12:00:00Z"),
+        Direction::Start,
+        "kim@example.com",
+    );
+    assert_eq!(note().await, Some(noted.to_string()));
+    // Without the statement the force is handed over all the same; only the note is
+    // lost (the history would say forced).
+    let no_note_sdk = sdk_as(&w.moto.url, &bot_no_note.0, &bot_no_note.1).await;
+    let no_note = Runner {
+        cloud: AwsCloud::new(&no_note_sdk),
+        store: DynamoStore::new(
+            aws_sdk_dynamodb::Client::new(&no_note_sdk),
+            Tables::default(),
+        ),
+        clock: VirtualClock::at(at("2026-11-30T12:05:00Z")),
+        config: RunConfig::default(),
+        notifier: Default::default(),
+        wakeups: Default::default(),
+        shards: Default::default(),
+    };
+    let handoff = LambdaHandoff::new(&no_note_sdk, "test-scheduler");
+    let answer = chatbot::handle(&no_note, &config, &handoff, request)
+        .await
+        .unwrap();
+    assert!(
+        answer
+            .body
+            .as_deref()
+            .unwrap()
+            .contains("handed to the scheduler"),
+        "{:?}",
+        answer.body
+    );
+    assert_eq!(note().await, Some(noted.to_string()));
 }
 
 #[tokio::test]

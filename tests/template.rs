@@ -646,7 +646,7 @@ fn bot_role_cannot_start_stop_or_scale_anything_and_hands_off_to_the_scheduler()
 }
 
 #[test]
-fn bot_role_may_delete_exceptions_but_not_write_the_schedule_or_state_tables() {
+fn bot_role_edits_exceptions_and_writes_only_its_origin_notes_to_the_state_table() {
     let stmts = statements(
         HUB,
         "BotRole",
@@ -669,11 +669,29 @@ fn bot_role_may_delete_exceptions_but_not_write_the_schedule_or_state_tables() {
         })
         .collect();
     let exceptions = "arn:aws:dynamodb:us-east-1:123456789012:table/test-ScheduleException";
+    let state = "arn:aws:dynamodb:us-east-1:123456789012:table/test-ScheduleState";
     assert!(
         writes.contains(&("dynamodb:DeleteItem".into(), exceptions.into())),
         "{writes:?}"
     );
-    assert!(writes.iter().all(|(_, r)| r == exceptions), "{writes:?}");
+    // The state table: a PutItem of the notes of who asked for a force, and of
+    // nothing else (the run state is the scheduler's); never the schedule tables.
+    assert!(
+        writes
+            .iter()
+            .all(|(a, r)| r == exceptions || (r == state && a == "dynamodb:PutItem")),
+        "{writes:?}"
+    );
+    let notes: Vec<&Value> = allows(&stmts)
+        .filter(|s| strings(&s["Resource"]).iter().any(|r| r == state))
+        .filter(|s| actions(s).iter().any(|a| a == "dynamodb:PutItem"))
+        .collect();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_eq!(sid(notes[0]), "NoteOrigin");
+    assert_eq!(
+        notes[0]["Condition"],
+        serde_json::json!({"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["origin#*"]}})
+    );
 }
 
 // ---------------------------------------------------------------- spoke

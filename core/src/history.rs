@@ -6,7 +6,9 @@
 //! The rules, each pinned by a test below:
 //! - A resource the scheduler acted on changed at the action's instant, caused by
 //!   the schedule's regular time, by an **exception** (the transition fell on a date
-//!   with an exception of its direction), or by a **force**-start or -stop.
+//!   with an exception of its direction), or by a **force**-start or -stop: the
+//!   chat **bot**'s when the note it left names the force ([`Origin`]), an
+//!   operator's otherwise.
 //! - A change the scheduler did not ask for was made by a **person** outside the
 //!   scheduler; a database seen up again seven days after it stopped was started by
 //!   **AWS**; an instance the scheduler started and then saw stopped while its start
@@ -30,6 +32,10 @@ use crate::fleet::{Direction, Failure, Instance, Kind, Size};
 use crate::plan::{Action, Event, RunState, Scope, Sequence, What};
 use crate::schedule::{Catalog, Schedule};
 
+mod origin;
+
+pub use origin::{NotAnOrigin, ORIGIN_MINUTES, Origin};
+
 /// The tag a resource may carry to give its own hourly price, in dollars (reserved,
 /// spot or discounted capacity): it wins over the list price.
 pub const HOURLY_COST_TAG: &str = "SchedulerHourlyCost";
@@ -45,7 +51,8 @@ pub enum Cause {
     /// An operator's force-start or force-stop (the payload, `schedctl`, the
     /// `ForceStart` flag).
     Forced,
-    /// The chat bot's force-start or force-stop.
+    /// The chat bot's force-start or force-stop, told from an operator's by the
+    /// note the bot leaves before handing it over ([`Origin`]).
     Bot,
     /// AWS itself: a database started after seven days stopped.
     Aws,
@@ -261,6 +268,9 @@ pub struct Pass<'a> {
     pub open: &'a BTreeMap<String, Sequence>,
     /// The state it committed.
     pub after: &'a RunState,
+    /// Who asked for the latest force of each schedule, as noted beside the state
+    /// (only the chat bot notes it): a forced sequence a note names is the bot's.
+    pub origins: &'a BTreeMap<String, Origin>,
 }
 
 /// How long AWS lets a stopped database stay stopped, less an hour: one seen up that
@@ -284,7 +294,22 @@ pub fn record(pass: &Pass, known: &mut Known) -> Vec<Entry> {
             .get(&a.schedule)
             .and_then(|st| st.sequence.as_ref())
             .filter(|q| q.direction == a.direction);
-        let cause = cause_of(s, sequence, a.direction);
+        let cause = match (cause_of(s, sequence, a.direction), sequence) {
+            (Cause::Forced, Some(q)) => pass
+                .origins
+                .get(&a.schedule)
+                .and_then(|o| {
+                    o.cause_of(
+                        q,
+                        known
+                            .get(&a.schedule)
+                            .into_iter()
+                            .flat_map(BTreeMap::values),
+                    )
+                })
+                .unwrap_or(Cause::Forced),
+            (cause, _) => cause,
+        };
         for t in &a.targets {
             if !refused.contains(t.id.as_str()) {
                 acted.insert(
@@ -466,7 +491,8 @@ fn place_of(id: &str) -> &str {
 }
 
 /// Why the scheduler acted in `direction` on a schedule: a force, or the transition
-/// that opened `sequence`, which fell on a date with an exception or not.
+/// that opened `sequence`, which fell on a date with an exception or not. A force is
+/// [`Cause::Forced`] here; [`record`] makes it the bot's when a note names it.
 pub fn cause_of(s: &Schedule, sequence: Option<&Sequence>, direction: Direction) -> Cause {
     let Some(q) = sequence else {
         // A stop with no sequence: a database AWS restarted, stopped again in the

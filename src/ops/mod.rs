@@ -3,6 +3,8 @@
 //! [`Answer`] prints as text for people ([`Display`](std::fmt::Display)) and as JSON
 //! for scripts ([`Serialize`]). A door does nothing else: parse, apply (or, for work
 //! that takes longer than its caller waits, [`hand_off`] to the scheduler), print.
+//! The bot alone hands a force over with [`hand_off_from_bot`], which notes it as the
+//! bot's for the history without changing what is handed over.
 //!
 //! The operations are also callable one by one ([`status`], [`extend`], [`force`],
 //! [`preview`], [`day_times`], [`exceptions`], [`set_exception`],
@@ -19,6 +21,7 @@ use serde::Serialize;
 use crate::clock::Clock;
 use crate::cloud::Cloud;
 use crate::handoff::Handoff;
+use crate::history::Origin;
 use crate::holidays::HolidayError;
 use crate::invocation::{Command, Shard, Unreadable};
 use crate::run::{RunError, RunReport, Runner, Scope};
@@ -278,6 +281,30 @@ pub async fn hand_off<C: Cloud, S: Store, K: Clock, H: Handoff>(
     handoff: &H,
     request: Request,
 ) -> Result<Answer, OpError> {
+    send(runner, handoff, request, None).await
+}
+
+/// [`hand_off`] for the chat bot, on behalf of `user`: a force is first noted beside
+/// the run state as the bot's ([`Origin`], side item `origin#SCHEDULE`), so that the
+/// history records its changes as the bot's (cause `bot`) while the payload handed
+/// over stays the one every door sends. A note that cannot be written is logged and
+/// the force still goes; the history then records it as an operator's (`forced`).
+pub async fn hand_off_from_bot<C: Cloud, S: Store, K: Clock, H: Handoff>(
+    runner: &Runner<C, S, K>,
+    handoff: &H,
+    request: Request,
+    user: &str,
+) -> Result<Answer, OpError> {
+    send(runner, handoff, request, Some(user)).await
+}
+
+/// [`hand_off`], noting a force as asked through the bot by `bot_user` when given.
+async fn send<C: Cloud, S: Store, K: Clock, H: Handoff>(
+    runner: &Runner<C, S, K>,
+    handoff: &H,
+    request: Request,
+    bot_user: Option<&str>,
+) -> Result<Answer, OpError> {
     let command = request
         .command()
         .ok_or_else(|| OpError::NotHandedOver(request.name()))?;
@@ -285,11 +312,45 @@ pub async fn hand_off<C: Cloud, S: Store, K: Clock, H: Handoff>(
     if !schedule.is_empty() {
         check(runner, &schedule).await?;
     }
+    // Only once the schedule is known: a refused request leaves no note. Just before
+    // handing over, so that the run it begins follows the note within minutes.
+    if let (Some(user), Request::Force { direction, .. }) = (bot_user, &request) {
+        let origin = Origin::bot(runner.clock.now(), *direction, user);
+        note_origin(runner, &schedule, &origin).await;
+    }
     handoff.hand_off(&command).await.map_err(OpError::HandOff)?;
     Ok(Answer::HandedOff(HandedOff {
         schedule,
         action: command.action().to_string(),
     }))
+}
+
+/// Writes `origin` as the note of `schedule`'s latest force. Never fails: the note
+/// only names who asked, and the force matters more than its name in the history.
+async fn note_origin<C: Cloud, S: Store, K: Clock>(
+    runner: &Runner<C, S, K>,
+    schedule: &str,
+    origin: &Origin,
+) {
+    match runner
+        .store
+        .claim(&crate::history::origin_id(schedule), &origin.to_string())
+        .await
+    {
+        Ok(true) => {}
+        // Another force of the schedule was noted later (the same instant, or a
+        // clock behind): that one is the latest.
+        Ok(false) => tracing::warn!(
+            action = "bot",
+            schedule,
+            "a later force is noted already; the history may not name this one the bot's"
+        ),
+        Err(e) => tracing::error!(
+            action = "bot",
+            schedule,
+            "the force goes on, but the history will record it as forced, not the bot's: {e}"
+        ),
+    }
 }
 
 /// A regular run: every schedule here, or, with shards, one asynchronous invocation

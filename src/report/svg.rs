@@ -280,27 +280,30 @@ pub fn render(report: &Report, layout: Rows) -> String {
             }
         }
     }
-    // The legend.
-    let mut x = LABEL;
+    // The legend, from the left edge: each entry as wide as its words (about 5.5
+    // pixels a letter at this size), so that the seven fit the width and none runs
+    // into the next.
+    let mut x = 10.0;
     let ly = height - 30.0;
     for cause in [
         Cause::Schedule,
         Cause::Exception,
         Cause::Forced,
+        Cause::Bot,
         Cause::Person,
         Cause::Aws,
         Cause::Seen,
     ] {
+        let words = format!("started by {}", cause.describe());
         let _ = writeln!(
             out,
-            r#"<rect x="{x:.1}" y="{:.1}" width="12" height="10" fill="{}"/><text x="{:.1}" y="{:.1}">started by {}</text>"#,
+            r#"<rect x="{x:.1}" y="{:.1}" width="12" height="10" fill="{}"/><text x="{:.1}" y="{:.1}">{words}</text>"#,
             ly - 9.0,
             colour(cause),
             x + 16.0,
             ly,
-            cause.describe()
         );
-        x += 140.0;
+        x += 16.0 + 5.5 * words.len() as f64 + 10.0;
     }
     let _ = writeln!(
         out,

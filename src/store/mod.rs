@@ -287,7 +287,8 @@ pub trait Store {
     }
     /// Sets side item `id` to `value` only if it is absent or holds a value that
     /// sorts before `value`; `false` when another writer got there first (a weekly
-    /// summary goes out once however many runs see it due).
+    /// summary goes out once however many runs see it due; the bot's note of a force
+    /// never replaces a later one).
     async fn claim(&self, id: &str, value: &str) -> Result<bool, StoreError> {
         let _ = (id, value);
         Ok(true)
@@ -305,7 +306,8 @@ pub struct HistoryTable {
 
 /// Items the state table holds beside the run state, by id: what the history last
 /// saw of each schedule (`seen#NAME`), when each weekly summary last went out
-/// (`summary#NAME`), cached prices (`price#...`). They come with the state's own read,
+/// (`summary#NAME`), cached prices (`price#...`), who asked for each schedule's latest
+/// force (`origin#NAME`, written by the chat bot). They come with the state's own read,
 /// at no extra request, and the run state never reads them.
 pub type SideItems = BTreeMap<String, String>;
 

@@ -29,6 +29,8 @@ struct Week {
     state: RunState,
     known: Known,
     entries: Vec<Entry>,
+    /// The forces' notes, by schedule.
+    origins: BTreeMap<String, Origin>,
 }
 
 /// DB <- APP, weekdays 09:30–22:00 in Seoul; each stop takes minutes.
@@ -56,6 +58,7 @@ impl Week {
             state: RunState::default(),
             known: Known::new(),
             entries: Vec::new(),
+            origins: BTreeMap::new(),
         }
     }
 
@@ -95,6 +98,7 @@ impl Week {
             events: &p.events,
             open: &open,
             after: &p.state,
+            origins: &self.origins,
         };
         self.entries.extend(record(&pass, &mut self.known));
         self.state = p.state;
@@ -257,6 +261,7 @@ fn a_database_aws_started_after_seven_days_is_started_by_aws() {
     db.since = Some(at("2026-12-08T00:10:00Z"));
     let after = RunState::default();
     let open = BTreeMap::new();
+    let origins = BTreeMap::new();
     let pass = Pass {
         now: at("2026-12-08T00:15:00Z"),
         catalog: &catalog,
@@ -268,6 +273,7 @@ fn a_database_aws_started_after_seven_days_is_started_by_aws() {
         events: &[],
         open: &open,
         after: &after,
+        origins: &origins,
     };
     let entries = record(&pass, &mut known);
     let change = &entries[0].changes[0];
@@ -299,6 +305,7 @@ fn a_change_recorded_twice_counts_once_and_a_resource_that_left_stops_counting()
     };
     let after = RunState::default();
     let open = BTreeMap::new();
+    let origins = BTreeMap::new();
     let pass = Pass {
         now: at("2026-12-23T12:00:00+09:00"),
         catalog: &empty,
@@ -310,6 +317,7 @@ fn a_change_recorded_twice_counts_once_and_a_resource_that_left_stops_counting()
         events: &[],
         open: &open,
         after: &after,
+        origins: &origins,
     };
     let left = record(&pass, &mut w.known);
     assert_eq!(left[0].changes[0].now.cause, Cause::Left);
@@ -354,4 +362,73 @@ fn a_stop_chain_that_takes_minutes_is_no_extend() {
     assert!(u.running > 62.5, "{u:?}");
     assert!(u.extended.is_empty(), "{u:?}");
     assert!(u.forced.is_empty() && u.by_hand == 0.0, "{u:?}");
+}
+
+/// The causes of the changes a force-start of the DB <- APP chain on Saturday 10:00
+/// records (the APP group starts in a later pass, once the DB is up), then those of
+/// a force-stop at 11:00, with `origins` noted before the force-start.
+fn forced_chain_causes(origins: &[(&str, Origin)]) -> (Vec<Cause>, Vec<Cause>) {
+    let mut w = Week::new(CHAIN, "2026-12-26T09:00:00+09:00");
+    w.origins = origins
+        .iter()
+        .map(|(s, o)| (s.to_string(), o.clone()))
+        .collect();
+    w.pass(at("2026-12-26T09:55:00+09:00"), &[]);
+    let seen = w.entries.len();
+    w.pass(
+        at("2026-12-26T10:00:00+09:00"),
+        &[Request::ForceStart("Dev".into())],
+    );
+    w.run("2026-12-26T10:01:00+09:00", "2026-12-26T11:00:00+09:00", 1);
+    let started = w.entries.len();
+    w.pass(
+        at("2026-12-26T11:00:00+09:00"),
+        &[Request::ForceStop("Dev".into())],
+    );
+    w.run("2026-12-26T11:01:00+09:00", "2026-12-26T12:00:00+09:00", 1);
+    let causes = |entries: &[Entry]| -> Vec<Cause> {
+        entries
+            .iter()
+            .flat_map(|e| e.changes.iter().map(|c| c.now.cause))
+            .collect()
+    };
+    (
+        causes(&w.entries[seen..started]),
+        causes(&w.entries[started..]),
+    )
+}
+
+#[test]
+fn a_force_the_bots_note_names_is_the_bots_and_any_other_is_forced() {
+    let note = |at_: &str, direction| Origin::bot(at(at_), direction, "kim@example.com");
+    // The note written just before the force-start: both groups' starts are the
+    // bot's, the APP's too, in a later pass; the force-stop after it is not.
+    let bot = note("2026-12-26T10:00:00+09:00", Direction::Start);
+    assert_eq!(
+        forced_chain_causes(&[("Dev", bot.clone())]),
+        (vec![Cause::Bot; 2], vec![Cause::Forced; 2])
+    );
+    // A few minutes in Lambda's queue still count.
+    assert_eq!(
+        forced_chain_causes(&[("Dev", note("2026-12-26T09:46:00+09:00", Direction::Start))]).0,
+        [Cause::Bot; 2]
+    );
+    for (why, origins) in [
+        ("no note", vec![]),
+        (
+            "a note 20 minutes older",
+            vec![("Dev", note("2026-12-26T09:40:00+09:00", Direction::Start))],
+        ),
+        (
+            "a note of the other direction",
+            vec![("Dev", note("2026-12-26T10:00:00+09:00", Direction::Stop))],
+        ),
+        ("a note of another schedule", vec![("Other", bot.clone())]),
+    ] {
+        assert_eq!(
+            forced_chain_causes(&origins),
+            (vec![Cause::Forced; 2], vec![Cause::Forced; 2]),
+            "{why}"
+        );
+    }
 }
