@@ -130,6 +130,15 @@ impl Recorder {
         }
     }
 
+    /// The same recorder, taking measures only when they are `wanted` (the run's
+    /// metrics go somewhere); the history itself is kept either way. Measuring looks
+    /// at each planned schedule's resources on every pass, which a run whose metrics
+    /// go nowhere (the simulator's) need not pay for.
+    pub fn measuring(mut self, wanted: bool) -> Recorder {
+        self.measuring &= wanted;
+        self
+    }
+
     /// Records one pass: the fleet it saw, what its plan did and reported.
     pub fn pass(
         &mut self,
@@ -140,13 +149,14 @@ impl Recorder {
         plan: &Plan,
         failures: &[Failure],
     ) {
-        if !self.measuring {
-            return;
-        }
         let fleet: &[Instance] = &seen.instances;
-        self.measure(catalog, fleet, seen.index.as_deref(), plan);
+        if self.measuring {
+            self.measure(catalog, fleet, seen.index.as_deref(), plan);
+        }
         if !self.on {
-            self.open = open_sequences(&plan.state);
+            if self.measuring {
+                self.open = open_sequences(&plan.state);
+            }
             return;
         }
         let unseen: Vec<String> = unseen.iter().map(|u| u.place.clone()).collect();

@@ -266,7 +266,8 @@ impl<C: Cloud, S: Store, K: Clock> Runner<C, S, K> {
             .await?;
         let mut stored = self.store.checkout_state().await?;
         let mut history =
-            crate::history::Recorder::begin(&self.store, scope, &stored.state, self.config.dry_run);
+            crate::history::Recorder::begin(&self.store, scope, &stored.state, self.config.dry_run)
+                .measuring(self.notifier.outlets.metrics.is_on());
         let mut windows_read = self.attach_windows(&mut catalog, &stored.state).await;
         let notes = self.notes();
         let settings = Settings {

@@ -29,6 +29,11 @@ pub enum MetricSink {
 }
 
 impl MetricSink {
+    /// Whether the metrics go anywhere.
+    pub fn is_on(&self) -> bool {
+        !matches!(self, MetricSink::Off)
+    }
+
     /// A recorder, and a handle to what it recorded.
     pub fn recorder() -> (MetricSink, Arc<Mutex<Vec<String>>>) {
         let log = Arc::new(Mutex::new(Vec::new()));
@@ -101,8 +106,10 @@ impl Outlets {
         events: &[Event],
         measures: &metrics::Measures,
     ) {
-        self.metrics
-            .write(&metrics::lines_measured(at, events, measures));
+        if self.metrics.is_on() {
+            self.metrics
+                .write(&metrics::lines_measured(at, events, measures));
+        }
         match self.events.publish(events).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(action = "events", count = n, "events published"),
