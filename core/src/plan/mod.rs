@@ -272,6 +272,53 @@ pub fn plan(
 /// the schedules this pass planned (or first saw); every other schedule's part is as
 /// it was, except those in [`Plan::removed`].
 pub fn decide(i: &Inputs) -> Plan {
+    decide_after(i, None).0
+}
+
+/// What a pass found of the schedules it did not plan because they were not due, for
+/// the next pass of the same run: that pass visits only the others, as long as the
+/// catalog and the parts of the state it skips are the ones this pass saw (within a
+/// run they change only by its own passes, which plan what they change, until it
+/// reads the state again).
+#[derive(Debug, Clone)]
+pub(crate) struct Skipped {
+    /// The catalog seen (where its schedules are, and how many).
+    catalog: (usize, usize),
+    /// When the pass was.
+    at: DateTime<Utc>,
+    /// The earliest instant one of the skipped schedules is due.
+    until: DateTime<Utc>,
+    /// The schedules (by their place in the catalog) a pass must still visit.
+    visit: Vec<usize>,
+    /// The skipped schedules' own next looks, by their place in the catalog.
+    looks: Vec<(usize, DateTime<Utc>)>,
+}
+
+impl Skipped {
+    /// How many schedules a pass after this one visits.
+    #[cfg(test)]
+    pub(crate) fn visits(&self) -> usize {
+        self.visit.len()
+    }
+
+    /// Whether a pass of `i` may visit only the schedules this one did not skip.
+    fn holds_for(&self, i: &Inputs) -> bool {
+        let catalog = (
+            i.catalog.schedules.as_ptr() as usize,
+            i.catalog.schedules.len(),
+        );
+        self.catalog == catalog
+            && self.at <= i.now
+            && i.now < self.until
+            && !i.every
+            && i.requests.is_empty()
+            && !matches!(i.scope, Scope::Only(_))
+    }
+}
+
+/// [`decide`], after a pass of the same run that found `skipped` not due; also what
+/// this pass found not due, for the next.
+pub(crate) fn decide_after(i: &Inputs, skipped: Option<&Skipped>) -> (Plan, Skipped) {
     let Inputs {
         now,
         catalog,
@@ -370,10 +417,40 @@ pub fn decide(i: &Inputs) -> Plan {
 
     let mut moving = false;
     let mut kept_parts = Sorted::new(&state.schedules);
-    for s in &catalog.schedules {
+    let earlier = skipped.filter(|k| k.holds_for(i));
+    let mut next = Skipped {
+        catalog: (catalog.schedules.as_ptr() as usize, catalog.schedules.len()),
+        at: now,
+        until: DateTime::<Utc>::MAX_UTC,
+        visit: Vec::new(),
+        looks: Vec::new(),
+    };
+    let visits: Box<dyn Iterator<Item = usize>> = match earlier {
+        Some(k) => {
+            // What the earlier pass skipped is still not due: its looks are said
+            // again, and only the rest is visited.
+            next.until = k.until;
+            next.looks.clone_from(&k.looks);
+            for (at, look) in &k.looks {
+                if *look > now
+                    && *look <= now + settings.look_ahead
+                    && !held.contains(&catalog.schedules[*at].name)
+                {
+                    out.look_at(*look);
+                }
+            }
+            Box::new(k.visit.iter().copied())
+        }
+        None => Box::new(0..catalog.schedules.len()),
+    };
+    for at in visits {
+        let s = &catalog.schedules[at];
         // Looked up first, so that the walk also tells whether some part has no
         // schedule (below).
-        let previous = kept_parts.get(&s.name);
+        let previous = match earlier {
+            Some(_) => state.schedules.get(&s.name),
+            None => kept_parts.get(&s.name),
+        };
         if !scope.includes(&s.name) || refused(s) {
             continue;
         }
@@ -389,6 +466,7 @@ pub fn decide(i: &Inputs) -> Plan {
                     },
                 );
             }
+            next.visit.push(at);
             continue;
         }
         let asked = requests.iter().any(|r| r.schedule() == s.name);
@@ -401,14 +479,21 @@ pub fn decide(i: &Inputs) -> Plan {
                     || p.planned_with.as_deref() != Some(s.digest.as_str())
             });
         if !due {
-            if let Some(look) = previous.and_then(|p| p.look)
-                && look > now
-                && look <= now + settings.look_ahead
-            {
-                out.look_at(look);
+            // Not due: it has a part, with a due time to come.
+            if let Some(p) = previous {
+                if let Some(look) = p.look {
+                    if look > now && look <= now + settings.look_ahead {
+                        out.look_at(look);
+                    }
+                    next.looks.push((at, look));
+                }
+                if let Some(due) = p.due {
+                    next.until = next.until.min(due);
+                }
             }
             continue;
         }
+        next.visit.push(at);
         // A schedule seen for the first time looks back a little; one seen before
         // catches up from where it left off, within the limit.
         let since = previous
@@ -424,6 +509,7 @@ pub fn decide(i: &Inputs) -> Plan {
             groups: Vec::new(),
             loaded: false,
             moving: false,
+            keeps_no_sequence: i.dry_run,
         };
         let index = &index;
         run.decide(since, requests, || index.members(fleet, s));
@@ -439,8 +525,12 @@ pub fn decide(i: &Inputs) -> Plan {
         out.state.schedules.insert(s.name.clone(), kept);
     }
     // The state of a schedule that no longer exists goes, when this run sees the
-    // whole catalog.
-    if matches!(scope, Scope::All) && !catalog.quiet && catalog.elsewhere.is_empty() {
+    // whole catalog (an earlier pass of the run has seen to it already).
+    if earlier.is_none()
+        && matches!(scope, Scope::All)
+        && !catalog.quiet
+        && catalog.elsewhere.is_empty()
+    {
         // Every pass asks; nearly always nothing went, which the walk beside the
         // (sorted) schedules above already knows; a set only when it found a part
         // that no schedule asked for.
@@ -467,7 +557,7 @@ pub fn decide(i: &Inputs) -> Plan {
             _ => None,
         };
     }
-    out
+    (out, next)
 }
 
 /// The parts of a sorted map looked up by keys that mostly come in the same order

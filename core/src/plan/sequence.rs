@@ -40,6 +40,9 @@ pub(crate) struct ScheduleRun<'a> {
     /// Whether a start or stop is under way with a group that may arrive sooner than
     /// expected, so that the run looks again within its budget.
     pub(crate) moving: bool,
+    /// Whether the pass keeps no start or stop under way (a dry run): then when the
+    /// schedule is next due is always set, even while one goes on in this plan.
+    pub(crate) keeps_no_sequence: bool,
 }
 
 impl<'a> ScheduleRun<'a> {
@@ -188,6 +191,12 @@ impl<'a> ScheduleRun<'a> {
             self.warn(next_stop);
         } else {
             self.state.warning = None;
+        }
+        // While a start or stop goes on, the schedule is planned on every pass and
+        // when it is next due is read by none: the pass that ends it sets that. (A
+        // search a day ahead on every pass of every chain under way, saved.)
+        if self.state.sequence.is_some() && !self.keeps_no_sequence {
+            return;
         }
         let next = future
             .iter()

@@ -15,7 +15,9 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::{FleetIndex, Inputs, Plan, Request, RunState, Scope, Settings, Unseen, decide};
+use super::{
+    FleetIndex, Inputs, Plan, Request, RunState, Scope, Settings, Skipped, Unseen, decide_after,
+};
 use crate::fleet::Instance;
 use crate::schedule::{Catalog, ScheduleError, TagPatterns};
 
@@ -36,14 +38,16 @@ pub enum Next {
     Done,
 }
 
-/// The part of a run that outlives a pass: the requests not yet carried out, and how
-/// often it was overtaken.
+/// The part of a run that outlives a pass: the requests not yet carried out, how
+/// often it was overtaken, and the schedules the last pass found not due (which the
+/// next pass of the run need not visit again).
 #[derive(Debug, Clone, Default)]
 pub struct Steps {
     scope: Scope,
     requests: Vec<Request>,
     superseded: u32,
     dry_run: bool,
+    skipped: std::cell::RefCell<Option<Skipped>>,
 }
 
 /// What a pass is planned from, besides the state and the fleet.
@@ -67,12 +71,20 @@ impl Steps {
             requests: requests.to_vec(),
             superseded: 0,
             dry_run,
+            skipped: Default::default(),
         }
     }
 
     /// Whether actions are carried out (or only logged and reported).
     pub fn acts(&self) -> bool {
         !self.dry_run
+    }
+
+    /// How many schedules the next pass visits, when the last pass let it skip the
+    /// others (for tests).
+    #[cfg(test)]
+    pub(crate) fn visits(&self) -> Option<usize> {
+        self.skipped.borrow().as_ref().map(|k| k.visits())
     }
 
     /// The schedules of this run.
@@ -90,7 +102,7 @@ impl Steps {
         unseen: &[Unseen],
         state: &RunState,
     ) -> Plan {
-        decide(&Inputs {
+        let inputs = Inputs {
             now,
             catalog: world.catalog,
             fleet,
@@ -104,13 +116,20 @@ impl Steps {
             notes: world.notes,
             dry_run: self.dry_run,
             every: false,
-        })
+        };
+        let (plan, skipped) = decide_after(&inputs, self.skipped.borrow().as_ref());
+        *self.skipped.borrow_mut() = Some(skipped);
+        plan
     }
 
     /// After the commit: what the plan would do and say about the schedules another
     /// run committed first (`lost`) is left out, as it is that run's; the requests
     /// for them are still to be done, and the others are.
     pub fn committed(&mut self, plan: &mut Plan, lost: &BTreeSet<String>) {
+        if !lost.is_empty() {
+            // The state is read again: what was skipped may have changed.
+            *self.skipped.get_mut() = None;
+        }
         plan.drop_schedules(lost);
         self.requests.retain(|r| lost.contains(r.schedule()));
     }
@@ -132,6 +151,7 @@ impl Steps {
             // A superseded step is not a lost one: look again from the state the
             // other run left.
             self.superseded += 1;
+            *self.skipped.get_mut() = None;
             return Next::Reload;
         }
         match plan.follow_up {

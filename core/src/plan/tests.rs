@@ -1371,3 +1371,55 @@ fn the_state_of_a_schedule_that_no_longer_exists_goes_and_a_broken_ones_stays() 
         BTreeSet::from(["Aardvark".to_string(), "Gone".into(), "Zed".into()])
     );
 }
+
+#[test]
+fn a_follow_up_pass_that_skips_what_was_not_due_plans_as_a_whole_walk_would() {
+    // Dev starts at 09:00 with a chain; Late and Night are not due for hours, and are
+    // skipped by the passes that follow within the run, until one of them is due.
+    let late = r#"{"ScheduleName":"Late","TagValue":"late","DaysActive":"weekdays","StartTime":"09:01","StopTime":"17:00"}"#;
+    let night = r#"{"ScheduleName":"Night","TagValue":"night","DaysActive":"weekdays","StartTime":"20:00","StopTime":"06:00"}"#;
+    let extra = r#",{"id":"late1","kind":"ec2","tags":{"ScheduleName":"late"},"state":"stopped"},
+        {"id":"night1","kind":"ec2","tags":{"ScheduleName":"night"},"state":"running"}"#;
+    let mut h = Harness::new(
+        &[CHAIN, late, night],
+        chain_fleet(extra),
+        "2026-11-30T08:50:00Z",
+    );
+    h.run("2026-11-30T08:50:00Z");
+    let steps = super::steps::Steps::new(Scope::All, &[], false);
+    let mut now = at("2026-11-30T09:00:00Z");
+    let mut skipped_some = false;
+    for _ in 0..30 {
+        let fleet = h.cloud.snapshot(now);
+        let whole = decide(&Inputs {
+            every: false,
+            ..Inputs::new(now, &h.catalog, &fleet, &h.state, &h.settings)
+        });
+        let world = super::steps::World {
+            catalog: &h.catalog,
+            settings: &h.settings,
+            allowed: None,
+            notes: &[],
+        };
+        let p = steps.pass(now, world, &fleet, None, &[], &h.state);
+        assert_eq!(p, whole, "at {now}");
+        skipped_some |= steps
+            .visits()
+            .is_some_and(|v| v < h.catalog.schedules.len());
+        let mut state = h.state.schedules.clone();
+        for name in &p.removed {
+            state.remove(name);
+        }
+        state.extend(p.state.schedules.clone());
+        h.state = RunState {
+            schedules: state,
+            run: p.state.run.clone(),
+        };
+        for a in &p.actions {
+            let ids: Vec<String> = a.targets.iter().map(|t| t.id.clone()).collect();
+            h.cloud.act(now, a.direction, &ids);
+        }
+        now += Duration::seconds(15);
+    }
+    assert!(skipped_some, "no pass skipped anything");
+}
