@@ -154,6 +154,19 @@ async fn world() -> World {
     World { moto, app, admin }
 }
 
+/// The bot's answer says it handed the command to the scheduler.
+fn assert_handed_over(answer: &aws_lambda_events::lambda_function_urls::LambdaFunctionUrlResponse) {
+    assert!(
+        answer
+            .body
+            .as_deref()
+            .unwrap_or_default()
+            .contains("handed to the scheduler"),
+        "{:?}",
+        answer.body
+    );
+}
+
 /// The history table the template creates.
 fn history() -> HistoryTable {
     HistoryTable {
@@ -297,15 +310,7 @@ async fn the_function_and_the_bot_do_everything_with_the_templates_own_policies(
     let answer = chatbot::handle(&bot_runner, &config, &handoff, request.clone())
         .await
         .unwrap();
-    assert!(
-        answer
-            .body
-            .as_deref()
-            .unwrap()
-            .contains("handed to the scheduler"),
-        "{:?}",
-        answer.body
-    );
+    assert_handed_over(&answer);
     // It noted the force as its own first (NoteOrigin), for the history.
     let admin = DynamoStore::new(
         aws_sdk_dynamodb::Client::new(&w.moto.sdk),
@@ -340,15 +345,7 @@ async fn the_function_and_the_bot_do_everything_with_the_templates_own_policies(
     let answer = chatbot::handle(&no_note, &config, &handoff, request)
         .await
         .unwrap();
-    assert!(
-        answer
-            .body
-            .as_deref()
-            .unwrap()
-            .contains("handed to the scheduler"),
-        "{:?}",
-        answer.body
-    );
+    assert_handed_over(&answer);
     assert_eq!(note().await, Some(noted.to_string()));
 }
 

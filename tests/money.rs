@@ -73,6 +73,28 @@ async fn m5_large(moto: &Moto) -> String {
     id
 }
 
+/// A chat on `chat` in `format`, with weekly summaries (Monday 09:00) priced by the
+/// Price List stand-in.
+async fn summaries_to(chat: &Listener, format: Format, stub: &PriceStub) -> Notifier {
+    let mut notifier = Notifier::new(
+        vec![Webhook {
+            label: "WEBHOOK".into(),
+            url: SecretUrl::new(format!("{}/connect-api/webhook/x", chat.url)),
+            format,
+            wants: Wants::All,
+        }],
+        Language::En,
+        StdDuration::from_secs(5),
+    );
+    notifier.outlets = Outlets {
+        prices: Some(PriceList::new(&stub.sdk().await)),
+        summary: Some(SummaryRule::default()),
+        home_region: "us-east-1".into(),
+        ..Outlets::default()
+    };
+    notifier
+}
+
 fn history() -> HistoryTable {
     HistoryTable {
         name: "ScheduleHistory".into(),
@@ -115,24 +137,9 @@ async fn a_week_of_an_m5_large_at_the_list_price_runs_62_and_a_half_of_168_hours
     let store = history_store(&moto).await;
     load_schedules(&store, &[DEV]).await;
     let chat = Listener::start(vec![Reply::Status(200)]).await;
-    let mut notifier = Notifier::new(
-        vec![Webhook {
-            label: "WEBHOOK".into(),
-            url: SecretUrl::new(format!("{}/connect-api/webhook/x", chat.url)),
-            format: Format::Jandi,
-            wants: Wants::All,
-        }],
-        Language::En,
-        StdDuration::from_secs(5),
-    );
+    let mut notifier = summaries_to(&chat, Format::Jandi, &stub).await;
     let (metrics, lines) = MetricSink::recorder();
-    notifier.outlets = Outlets {
-        metrics,
-        prices: Some(PriceList::new(&stub.sdk().await)),
-        summary: Some(SummaryRule::default()),
-        home_region: "us-east-1".into(),
-        ..Outlets::default()
-    };
+    notifier.outlets.metrics = metrics;
     let r = runner(&moto, store, notifier);
 
     let mut starting = None;
@@ -820,22 +827,7 @@ async fn the_weekly_summary_prices_fargate_tasks_and_says_what_storage_kept_bill
     let store = history_store(&moto).await;
     load_schedules(&store, &[DEV_WEB_APP]).await;
     let chat = Listener::start(vec![Reply::Status(200)]).await;
-    let mut notifier = Notifier::new(
-        vec![Webhook {
-            label: "WEBHOOK".into(),
-            url: SecretUrl::new(format!("{}/hooks/summary", chat.url)),
-            format: Format::Slack,
-            wants: Wants::All,
-        }],
-        Language::En,
-        StdDuration::from_secs(5),
-    );
-    notifier.outlets = Outlets {
-        prices: Some(PriceList::new(&stub.sdk().await)),
-        summary: Some(SummaryRule::default()),
-        home_region: "us-east-1".into(),
-        ..Outlets::default()
-    };
+    let notifier = summaries_to(&chat, Format::Slack, &stub).await;
     let r = runner(&moto, store, notifier);
     for t in week_runs() {
         r.clock.set(t);
