@@ -7,6 +7,7 @@
 //! what it listed and is named.
 
 pub mod discovery;
+pub mod inventory;
 /// Sends one page's request of a [`listing::Listing`], bounded by its deadline.
 macro_rules! page {
     ($listing:expr, $call:expr) => {{
@@ -583,14 +584,14 @@ impl Cloud for AwsCloud {
         &self,
         services: &[(String, String)],
     ) -> std::collections::BTreeMap<String, (u32, u32)> {
-        super::inventory::Inventory::task_sizes(self, services).await
+        crate::cloud::inventory::Inventory::task_sizes(self, services).await
     }
 
     async fn volumes(
         &self,
         ids: &[String],
-    ) -> std::collections::BTreeMap<String, Vec<super::inventory::Volume>> {
-        super::inventory::Inventory::volumes(self, ids).await
+    ) -> std::collections::BTreeMap<String, Vec<crate::cloud::inventory::Volume>> {
+        crate::cloud::inventory::Inventory::volumes(self, ids).await
     }
 
     async fn maintenance_windows(
